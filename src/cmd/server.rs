@@ -1,0 +1,517 @@
+//! Server commands that run on the storage side: INFO, CONFIG, COMMAND, TIME, LASTSAVE.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{is_opt, lookup, CommandSpec, Ctx, COMMANDS};
+use crate::error::{CmdResult, ReplyError};
+use crate::resp::Frame;
+use crate::state::ServerState;
+use crate::util::now_ms;
+
+/// The Redis version Kiwi reports to clients that feature-detect by version.
+pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "keyspace",
+    "runtime",
+];
+
+pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let wanted: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let everything = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let mut out = String::new();
+    for section in DEFAULT_SECTIONS {
+        if everything || wanted.iter().any(|w| w == section) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            render_section(ctx.state, section, &mut out)?;
+        }
+    }
+    Ok(Frame::Verbatim(Bytes::from(out)))
+}
+
+fn human(bytes: u64) -> String {
+    let units = ["B", "K", "M", "G", "T"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < units.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes}B")
+    } else {
+        format!("{value:.2}{}", units[unit])
+    }
+}
+
+fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdResult<()> {
+    let config = state.config().clone();
+    let stats = &state.stats;
+    let storage = &state.storage;
+    let load = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    let mut w = |line: String| {
+        out.push_str(&line);
+        out.push_str("\r\n");
+    };
+    match section {
+        "server" => {
+            w("# Server".into());
+            w(format!("redis_version:{REDIS_COMPAT_VERSION}"));
+            w(format!("kiwi_version:{}", env!("CARGO_PKG_VERSION")));
+            w("redis_mode:standalone".into());
+            w(format!(
+                "os:{} {}",
+                std::env::consts::OS,
+                std::env::consts::ARCH
+            ));
+            w(format!("arch_bits:{}", usize::BITS));
+            w(format!("process_id:{}", std::process::id()));
+            w(format!("run_id:{}", state.run_id));
+            w(format!("tcp_port:{}", state.port));
+            w(format!("uptime_in_seconds:{}", state.uptime_secs()));
+            w(format!("uptime_in_days:{}", state.uptime_secs() / 86400));
+            w(format!("hz:{}", config.hz));
+            let exe = std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            w(format!("executable:{exe}"));
+            let file = config
+                .source
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            w(format!("config_file:{file}"));
+        }
+        "clients" => {
+            w("# Clients".into());
+            w(format!("connected_clients:{}", state.clients.count()));
+            w(format!("maxclients:{}", config.maxclients));
+            w("blocked_clients:0".into());
+        }
+        "memory" => {
+            let rss = crate::sys::rss_bytes().unwrap_or(0);
+            w("# Memory".into());
+            w(format!("used_memory:{rss}"));
+            w(format!("used_memory_human:{}", human(rss)));
+            w(format!("used_memory_rss:{rss}"));
+            w(format!("used_memory_rss_human:{}", human(rss)));
+            w(format!("maxmemory:{}", config.memory.0));
+            w(format!("maxmemory_human:{}", human(config.memory.0)));
+            w("maxmemory_policy:noeviction".into());
+            w(format!(
+                "rocksdb_block_cache_usage:{}",
+                storage.cache_usage()
+            ));
+            w(format!(
+                "rocksdb_memtable_usage:{}",
+                storage.memtable_usage()
+            ));
+        }
+        "persistence" => {
+            w("# Persistence".into());
+            w("loading:0".into());
+            w("aof_enabled:1".into());
+            w(format!("appendfsync:{}", config.appendfsync));
+            w(format!(
+                "last_save_time:{}",
+                state.last_save.load(Ordering::Relaxed)
+            ));
+            w(format!("rocksdb_sequence:{}", storage.sequence()));
+            w(format!(
+                "rocksdb_sst_bytes:{}",
+                storage.property_sum("rocksdb.total-sst-files-size")
+            ));
+            w(format!(
+                "rocksdb_pending_compaction_bytes:{}",
+                storage.property_sum("rocksdb.estimate-pending-compaction-bytes")
+            ));
+            w(format!(
+                "rocksdb_running_compactions:{}",
+                storage.property_sum("rocksdb.num-running-compactions")
+            ));
+            w(format!(
+                "rocksdb_write_stopped:{}",
+                storage.property_sum("rocksdb.is-write-stopped")
+            ));
+        }
+        "stats" => {
+            w("# Stats".into());
+            w(format!(
+                "total_connections_received:{}",
+                load(&stats.connections_received)
+            ));
+            w(format!(
+                "total_commands_processed:{}",
+                load(&stats.commands_processed)
+            ));
+            w(format!(
+                "instantaneous_ops_per_sec:{}",
+                load(&stats.ops_per_sec)
+            ));
+            w(format!(
+                "total_net_input_bytes:{}",
+                load(&stats.net_input_bytes)
+            ));
+            w(format!(
+                "total_net_output_bytes:{}",
+                load(&stats.net_output_bytes)
+            ));
+            w(format!(
+                "rejected_connections:{}",
+                load(&stats.rejected_connections)
+            ));
+            w(format!(
+                "expired_keys:{}",
+                storage.expired_keys.load(Ordering::Relaxed)
+            ));
+            w(format!("keyspace_hits:{}", load(&stats.keyspace_hits)));
+            w(format!("keyspace_misses:{}", load(&stats.keyspace_misses)));
+            w(format!(
+                "total_error_replies:{}",
+                load(&stats.error_replies)
+            ));
+        }
+        "replication" => {
+            w("# Replication".into());
+            w("role:master".into());
+            w("connected_slaves:0".into());
+        }
+        "cpu" => {
+            w("# CPU".into());
+            if let Some((user, system)) = crate::sys::cpu_seconds() {
+                w(format!("used_cpu_sys:{system:.6}"));
+                w(format!("used_cpu_user:{user:.6}"));
+            }
+        }
+        "keyspace" => {
+            w("# Keyspace".into());
+            let now = now_ms();
+            for db in 0..storage.databases() {
+                let keys = storage.key_count(db, now)?;
+                if keys > 0 {
+                    w(format!("db{db}:keys={keys}"));
+                }
+            }
+        }
+        "runtime" => {
+            let (net, st) = (&stats.network, &stats.storage);
+            let u = |c: &std::sync::atomic::AtomicUsize| c.load(Ordering::Relaxed);
+            w("# Runtime".into());
+            w(format!("network_threads:{}", config.network_thread_count()));
+            w(format!("network_connections:{}", state.clients.count()));
+            w(format!("network_pipelines_in_flight:{}", u(&net.in_flight)));
+            w(format!(
+                "network_commands_completed:{}",
+                load(&net.completed)
+            ));
+            w(format!("network_errors:{}", load(&net.errors)));
+            w(format!("storage_threads:{}", config.storage_thread_count()));
+            w(format!("storage_queue_depth:{}", u(&st.queued)));
+            w(format!(
+                "storage_queue_capacity:{}",
+                config.storage_queue_depth
+            ));
+            w(format!("storage_busy_workers:{}", u(&st.in_flight)));
+            w(format!(
+                "storage_commands_completed:{}",
+                load(&st.completed)
+            ));
+            w(format!("storage_errors:{}", load(&st.errors)));
+            w(format!("storage_queue_full_events:{}", load(&st.saturated)));
+            let breaker = storage.breaker();
+            w(format!(
+                "storage_breaker:{}",
+                if breaker.is_open() { "open" } else { "closed" }
+            ));
+            w(format!("storage_breaker_trips:{}", breaker.trips()));
+            w(format!("storage_breaker_reason:{}", breaker.reason()));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let sub = &args[1];
+    if is_opt(sub, "get") {
+        return Ok(config_get(ctx.state, &args[2..]));
+    }
+    if is_opt(sub, "set") {
+        return config_set(ctx.state, &args[2..]);
+    }
+    if is_opt(sub, "resetstat") {
+        ctx.state.stats.reset();
+        return Ok(Frame::ok());
+    }
+    if is_opt(sub, "rewrite") {
+        return config_rewrite(ctx.state);
+    }
+    Ok(help_lines(&[
+        "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GET <pattern>",
+        "    Return parameters matching the glob-like <pattern> and their values.",
+        "SET <directive> <value>",
+        "    Set the configuration <directive> to <value>.",
+        "RESETSTAT",
+        "    Reset statistics reported by the INFO command.",
+        "REWRITE",
+        "    Rewrite the configuration file.",
+        "HELP",
+        "    Print this help.",
+    ]))
+}
+
+fn help_lines(lines: &[&'static str]) -> Frame {
+    Frame::Array(
+        lines
+            .iter()
+            .map(|l| Frame::Simple(Bytes::from_static(l.as_bytes())))
+            .collect(),
+    )
+}
+
+fn config_get(state: &ServerState, patterns: &[Bytes]) -> Frame {
+    let config = state.config();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for pattern in patterns {
+        let is_glob = pattern.iter().any(|c| matches!(c, b'*' | b'?' | b'['));
+        let text = String::from_utf8_lossy(pattern).into_owned();
+        if !is_glob {
+            if let Some(spec) = crate::config::find_option(&text) {
+                if seen.insert(spec.name) {
+                    pairs.push((text, (spec.get)(&config)));
+                }
+            }
+            continue;
+        }
+        for (name, value) in config.matching(&[pattern]) {
+            if seen.insert(name) {
+                pairs.push((name.to_string(), value));
+            }
+        }
+    }
+    Frame::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Frame::text(k), Frame::text(v)))
+            .collect(),
+    )
+}
+
+fn config_set(state: &ServerState, args: &[Bytes]) -> CmdResult {
+    if args.len() % 2 != 0 {
+        return Err(ReplyError::WrongArity("config|set".into()));
+    }
+    let changes: Vec<(String, String)> = args
+        .chunks(2)
+        .map(|p| {
+            (
+                String::from_utf8_lossy(&p[0]).to_ascii_lowercase(),
+                String::from_utf8_lossy(&p[1]).into_owned(),
+            )
+        })
+        .collect();
+    for (key, _) in &changes {
+        if crate::config::find_option(key).is_none() {
+            return Err(ReplyError::custom(format!(
+                "ERR Unknown option or number of arguments for CONFIG SET - '{key}'"
+            )));
+        }
+    }
+    state.update_config(&changes).map_err(|(key, message)| {
+        ReplyError::custom(format!(
+            "ERR CONFIG SET failed (possibly related to argument '{key}') - {message}"
+        ))
+    })?;
+    Ok(Frame::ok())
+}
+
+fn config_rewrite(state: &ServerState) -> CmdResult {
+    let config = state.config().clone();
+    let Some(path) = config.source.clone() else {
+        return Err(ReplyError::custom(
+            "ERR The server is running without a config file",
+        ));
+    };
+    let result = (|| -> std::io::Result<()> {
+        let original = std::fs::read_to_string(&path).unwrap_or_default();
+        let tmp = path.with_extension("conf.rewrite-tmp");
+        std::fs::write(&tmp, config.rewritten(&original))?;
+        std::fs::rename(&tmp, &path)
+    })();
+    match result {
+        Ok(()) => Ok(Frame::ok()),
+        Err(e) => Err(ReplyError::custom(format!(
+            "ERR Rewriting config file: {e}"
+        ))),
+    }
+}
+
+fn status_set(items: impl IntoIterator<Item = String>) -> Frame {
+    Frame::Set(
+        items
+            .into_iter()
+            .map(|s| Frame::Simple(Bytes::from(s)))
+            .collect(),
+    )
+}
+
+fn command_info(spec: &CommandSpec) -> Frame {
+    let (first, last, step) = spec.keys;
+    let subcommands = spec
+        .subcommands
+        .iter()
+        .map(|sub| {
+            Frame::Array(vec![
+                Frame::text(format!("{}|{}", spec.name, sub.name)),
+                Frame::Integer(sub.arity as i64),
+                status_set(sub.flags.iter().map(|f| f.to_string())),
+                Frame::Integer(0),
+                Frame::Integer(0),
+                Frame::Integer(0),
+                status_set(spec.categories()),
+                Frame::Array(vec![]),
+                Frame::Array(vec![]),
+                Frame::Array(vec![]),
+            ])
+        })
+        .collect();
+    Frame::Array(vec![
+        Frame::text(spec.name),
+        Frame::Integer(spec.arity as i64),
+        status_set(spec.flags.iter().map(|f| f.to_string())),
+        Frame::Integer(first as i64),
+        Frame::Integer(last as i64),
+        Frame::Integer(step as i64),
+        status_set(spec.categories()),
+        Frame::Array(vec![]),
+        Frame::Array(vec![]),
+        Frame::Array(subcommands),
+    ])
+}
+
+fn command_docs(spec: &CommandSpec) -> Frame {
+    Frame::Map(vec![
+        (Frame::text("summary"), Frame::text(spec.summary)),
+        (Frame::text("since"), Frame::text(spec.since)),
+        (Frame::text("group"), Frame::text(spec.group)),
+    ])
+}
+
+pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    if args.len() == 1 {
+        return Ok(Frame::Array(COMMANDS.iter().map(command_info).collect()));
+    }
+    let sub = &args[1];
+    if is_opt(sub, "count") {
+        Ok(Frame::Integer(COMMANDS.len() as i64))
+    } else if is_opt(sub, "info") {
+        if args.len() == 2 {
+            return Ok(Frame::Array(COMMANDS.iter().map(command_info).collect()));
+        }
+        Ok(Frame::Array(
+            args[2..]
+                .iter()
+                .map(|n| lookup(n).map_or(Frame::Null, command_info))
+                .collect(),
+        ))
+    } else if is_opt(sub, "docs") {
+        let specs: Vec<&CommandSpec> = if args.len() == 2 {
+            COMMANDS.iter().collect()
+        } else {
+            args[2..].iter().filter_map(|n| lookup(n)).collect()
+        };
+        Ok(Frame::Map(
+            specs
+                .into_iter()
+                .map(|s| (Frame::text(s.name), command_docs(s)))
+                .collect(),
+        ))
+    } else if is_opt(sub, "getkeys") {
+        let spec =
+            lookup(&args[2]).ok_or_else(|| ReplyError::custom("ERR Invalid command specified"))?;
+        let call = &args[2..];
+        if super::check_arity(spec, call).is_err() {
+            return Err(ReplyError::custom(
+                "ERR Invalid number of arguments specified for command",
+            ));
+        }
+        let keys = spec.key_indexes(call);
+        if keys.is_empty() {
+            return Err(ReplyError::custom("ERR The command has no key arguments"));
+        }
+        Ok(Frame::Array(
+            keys.into_iter()
+                .map(|i| Frame::Bulk(call[i].clone()))
+                .collect(),
+        ))
+    } else if is_opt(sub, "list") {
+        let filter = match args.len() {
+            2 => None,
+            5 if is_opt(&args[2], "filterby") => Some((args[3].clone(), args[4].clone())),
+            _ => return Err(ReplyError::Syntax),
+        };
+        let names = COMMANDS.iter().filter(|c| match &filter {
+            None => true,
+            Some((kind, value)) if is_opt(kind, "pattern") => {
+                crate::util::glob::glob_match(value, c.name.as_bytes(), true)
+            }
+            Some((kind, value)) if is_opt(kind, "aclcat") => {
+                let wanted = String::from_utf8_lossy(value).to_ascii_lowercase();
+                c.categories().iter().any(|cat| cat[1..] == wanted)
+            }
+            Some(_) => false,
+        });
+        Ok(Frame::Array(names.map(|c| Frame::text(c.name)).collect()))
+    } else {
+        Ok(help_lines(&[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
+            "HELP",
+            "    Print this help.",
+        ]))
+    }
+}
+
+pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    let us = crate::util::now_us();
+    Ok(Frame::Array(vec![
+        Frame::text((us / 1_000_000).to_string()),
+        Frame::text((us % 1_000_000).to_string()),
+    ]))
+}
+
+pub fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    Ok(Frame::Integer(
+        ctx.state.last_save.load(Ordering::Relaxed) as i64
+    ))
+}

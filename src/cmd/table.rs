@@ -1,0 +1,831 @@
+//! The command table: every command Kiwi understands, in one list.
+
+use super::{keyspace, server, strings, CommandSpec, Handler, SubSpec};
+
+const NO_SUBS: &[SubSpec] = &[];
+
+macro_rules! cmd {
+    ($name:literal, $arity:expr, [$($flag:literal),*], $keys:expr, $group:literal, $since:literal, $handler:expr, $summary:literal) => {
+        cmd!($name, $arity, [$($flag),*], $keys, $group, $since, $handler, $summary, NO_SUBS)
+    };
+    ($name:literal, $arity:expr, [$($flag:literal),*], $keys:expr, $group:literal, $since:literal, $handler:expr, $summary:literal, $subs:expr) => {
+        CommandSpec {
+            name: $name,
+            arity: $arity,
+            flags: &[$($flag),*],
+            keys: $keys,
+            group: $group,
+            summary: $summary,
+            since: $since,
+            subcommands: $subs,
+            handler: $handler,
+        }
+    };
+}
+
+macro_rules! sub {
+    ($name:literal, $arity:expr, [$($flag:literal),*], $summary:literal) => {
+        SubSpec { name: $name, arity: $arity, flags: &[$($flag),*], summary: $summary }
+    };
+}
+
+use Handler::{Connection as Net, Storage as St};
+
+const K1: (i32, i32, i32) = (1, 1, 1);
+const K12: (i32, i32, i32) = (1, 2, 1);
+const KALL: (i32, i32, i32) = (1, -1, 1);
+const KPAIRS: (i32, i32, i32) = (1, -1, 2);
+const K0: (i32, i32, i32) = (0, 0, 0);
+
+/// Every command, grouped by family.
+pub static COMMANDS: &[CommandSpec] = &[
+    // strings
+    cmd!(
+        "get",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::get),
+        "Returns the string value of a key."
+    ),
+    cmd!(
+        "set",
+        -3,
+        ["write", "denyoom"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::set),
+        "Sets the string value of a key, with optional expiry and conditions."
+    ),
+    cmd!(
+        "setnx",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::setnx),
+        "Sets a key only if it does not exist."
+    ),
+    cmd!(
+        "setex",
+        4,
+        ["write", "denyoom"],
+        K1,
+        "string",
+        "2.0.0",
+        St(strings::setex),
+        "Sets a key with an expiry in seconds."
+    ),
+    cmd!(
+        "psetex",
+        4,
+        ["write", "denyoom"],
+        K1,
+        "string",
+        "2.6.0",
+        St(strings::psetex),
+        "Sets a key with an expiry in milliseconds."
+    ),
+    cmd!(
+        "getset",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::getset),
+        "Sets a key and returns its old value."
+    ),
+    cmd!(
+        "getdel",
+        2,
+        ["write", "fast"],
+        K1,
+        "string",
+        "6.2.0",
+        St(strings::getdel),
+        "Returns a key's value and deletes it."
+    ),
+    cmd!(
+        "getex",
+        -2,
+        ["write", "fast"],
+        K1,
+        "string",
+        "6.2.0",
+        St(strings::getex),
+        "Returns a key's value and changes its expiry."
+    ),
+    cmd!(
+        "mget",
+        -2,
+        ["readonly", "fast"],
+        KALL,
+        "string",
+        "1.0.0",
+        St(strings::mget),
+        "Returns the values of several keys."
+    ),
+    cmd!(
+        "mset",
+        -3,
+        ["write", "denyoom"],
+        KPAIRS,
+        "string",
+        "1.0.1",
+        St(strings::mset),
+        "Sets several keys atomically."
+    ),
+    cmd!(
+        "msetnx",
+        -3,
+        ["write", "denyoom"],
+        KPAIRS,
+        "string",
+        "1.0.1",
+        St(strings::msetnx),
+        "Sets several keys atomically only if none exists."
+    ),
+    cmd!(
+        "append",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "2.0.0",
+        St(strings::append),
+        "Appends to a string value."
+    ),
+    cmd!(
+        "strlen",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "string",
+        "2.2.0",
+        St(strings::strlen),
+        "Returns the length of a string value."
+    ),
+    cmd!(
+        "incr",
+        2,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::incr),
+        "Increments an integer value by one."
+    ),
+    cmd!(
+        "decr",
+        2,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::decr),
+        "Decrements an integer value by one."
+    ),
+    cmd!(
+        "incrby",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::incrby),
+        "Increments an integer value."
+    ),
+    cmd!(
+        "decrby",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::decrby),
+        "Decrements an integer value."
+    ),
+    cmd!(
+        "incrbyfloat",
+        3,
+        ["write", "denyoom", "fast"],
+        K1,
+        "string",
+        "2.6.0",
+        St(strings::incrbyfloat),
+        "Increments a float value (long double arithmetic, like Redis)."
+    ),
+    cmd!(
+        "getrange",
+        4,
+        ["readonly"],
+        K1,
+        "string",
+        "2.4.0",
+        St(strings::getrange),
+        "Returns a substring of a string value."
+    ),
+    cmd!(
+        "substr",
+        4,
+        ["readonly"],
+        K1,
+        "string",
+        "1.0.0",
+        St(strings::getrange),
+        "Returns a substring of a string value (old name of GETRANGE)."
+    ),
+    cmd!(
+        "setrange",
+        4,
+        ["write", "denyoom"],
+        K1,
+        "string",
+        "2.2.0",
+        St(strings::setrange),
+        "Overwrites part of a string value."
+    ),
+    cmd!(
+        "lcs",
+        -3,
+        ["readonly"],
+        K12,
+        "string",
+        "7.0.0",
+        St(strings::lcs),
+        "Longest common subsequence of two string values."
+    ),
+    // keyspace
+    cmd!(
+        "del",
+        -2,
+        ["write"],
+        KALL,
+        "generic",
+        "1.0.0",
+        St(keyspace::del),
+        "Deletes keys."
+    ),
+    cmd!(
+        "unlink",
+        -2,
+        ["write", "fast"],
+        KALL,
+        "generic",
+        "4.0.0",
+        St(keyspace::del),
+        "Deletes keys (O(1) for any size in Kiwi, like DEL)."
+    ),
+    cmd!(
+        "exists",
+        -2,
+        ["readonly", "fast"],
+        KALL,
+        "generic",
+        "1.0.0",
+        St(keyspace::exists),
+        "Counts how many of the keys exist."
+    ),
+    cmd!(
+        "touch",
+        -2,
+        ["readonly", "fast"],
+        KALL,
+        "generic",
+        "3.2.1",
+        St(keyspace::exists),
+        "Counts how many of the keys exist (access time is not tracked)."
+    ),
+    cmd!(
+        "type",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "generic",
+        "1.0.0",
+        St(keyspace::type_),
+        "Returns the type of a key."
+    ),
+    cmd!(
+        "expire",
+        -3,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "1.0.0",
+        St(keyspace::expire),
+        "Sets a key's time to live in seconds."
+    ),
+    cmd!(
+        "pexpire",
+        -3,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "2.6.0",
+        St(keyspace::pexpire),
+        "Sets a key's time to live in milliseconds."
+    ),
+    cmd!(
+        "expireat",
+        -3,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "1.2.0",
+        St(keyspace::expireat),
+        "Sets a key's expiry as a Unix time in seconds."
+    ),
+    cmd!(
+        "pexpireat",
+        -3,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "2.6.0",
+        St(keyspace::pexpireat),
+        "Sets a key's expiry as a Unix time in milliseconds."
+    ),
+    cmd!(
+        "ttl",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "generic",
+        "1.0.0",
+        St(keyspace::ttl),
+        "Returns a key's time to live in seconds."
+    ),
+    cmd!(
+        "pttl",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "generic",
+        "2.6.0",
+        St(keyspace::pttl),
+        "Returns a key's time to live in milliseconds."
+    ),
+    cmd!(
+        "expiretime",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "generic",
+        "7.0.0",
+        St(keyspace::expiretime),
+        "Returns a key's expiry as a Unix time in seconds."
+    ),
+    cmd!(
+        "pexpiretime",
+        2,
+        ["readonly", "fast"],
+        K1,
+        "generic",
+        "7.0.0",
+        St(keyspace::pexpiretime),
+        "Returns a key's expiry as a Unix time in milliseconds."
+    ),
+    cmd!(
+        "persist",
+        2,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "2.2.0",
+        St(keyspace::persist),
+        "Removes a key's expiry."
+    ),
+    cmd!(
+        "keys",
+        2,
+        ["readonly"],
+        K0,
+        "generic",
+        "1.0.0",
+        St(keyspace::keys),
+        "Returns all keys matching a glob pattern."
+    ),
+    cmd!(
+        "scan",
+        -2,
+        ["readonly"],
+        K0,
+        "generic",
+        "2.8.0",
+        St(keyspace::scan),
+        "Iterates over keys incrementally."
+    ),
+    cmd!(
+        "randomkey",
+        1,
+        ["readonly"],
+        K0,
+        "generic",
+        "1.0.0",
+        St(keyspace::randomkey),
+        "Returns a random key."
+    ),
+    cmd!(
+        "rename",
+        3,
+        ["write"],
+        K12,
+        "generic",
+        "1.0.0",
+        St(keyspace::rename),
+        "Renames a key, overwriting the destination."
+    ),
+    cmd!(
+        "renamenx",
+        3,
+        ["write", "fast"],
+        K12,
+        "generic",
+        "1.0.0",
+        St(keyspace::renamenx),
+        "Renames a key if the destination does not exist."
+    ),
+    cmd!(
+        "copy",
+        -3,
+        ["write", "denyoom"],
+        K12,
+        "generic",
+        "6.2.0",
+        St(keyspace::copy),
+        "Copies a key, optionally to another database."
+    ),
+    cmd!(
+        "move",
+        3,
+        ["write", "fast"],
+        K1,
+        "generic",
+        "1.0.0",
+        St(keyspace::move_),
+        "Moves a key to another database."
+    ),
+    cmd!(
+        "dbsize",
+        1,
+        ["readonly", "fast"],
+        K0,
+        "server",
+        "1.0.0",
+        St(keyspace::dbsize),
+        "Returns the exact number of keys in the database."
+    ),
+    cmd!(
+        "flushdb",
+        -1,
+        ["write"],
+        K0,
+        "server",
+        "1.0.0",
+        St(keyspace::flushdb),
+        "Removes all keys of the current database (O(1) range delete)."
+    ),
+    cmd!(
+        "flushall",
+        -1,
+        ["write"],
+        K0,
+        "server",
+        "1.0.0",
+        St(keyspace::flushall),
+        "Removes all keys of all databases (O(1) range delete)."
+    ),
+    cmd!(
+        "swapdb",
+        3,
+        ["write", "fast"],
+        K0,
+        "server",
+        "4.0.0",
+        St(keyspace::swapdb),
+        "Swaps two databases (O(1))."
+    ),
+    cmd!(
+        "object",
+        -2,
+        [],
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        St(keyspace::object),
+        "Inspects the internals of a key.",
+        &[
+            sub!(
+                "encoding",
+                3,
+                ["readonly"],
+                "Returns the internal encoding of a key's value."
+            ),
+            sub!(
+                "freq",
+                3,
+                ["readonly"],
+                "Returns the access frequency counter (needs an LFU policy)."
+            ),
+            sub!(
+                "idletime",
+                3,
+                ["readonly"],
+                "Returns the idle time of a key (not tracked: 0)."
+            ),
+            sub!(
+                "refcount",
+                3,
+                ["readonly"],
+                "Returns the reference count of a key's value."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows OBJECT's subcommands."
+            ),
+        ]
+    ),
+    // server
+    cmd!(
+        "info",
+        -1,
+        ["loading", "stale"],
+        K0,
+        "server",
+        "1.0.0",
+        St(server::info),
+        "Returns server information and statistics."
+    ),
+    cmd!(
+        "config",
+        -2,
+        [],
+        K0,
+        "server",
+        "2.0.0",
+        St(server::config),
+        "Reads and changes the configuration at runtime.",
+        &[
+            sub!(
+                "get",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Returns the values of options matching glob patterns."
+            ),
+            sub!(
+                "set",
+                -4,
+                ["admin", "noscript", "loading", "stale"],
+                "Changes options at runtime."
+            ),
+            sub!(
+                "resetstat",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Resets the statistics INFO reports."
+            ),
+            sub!(
+                "rewrite",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Writes the running configuration back to the config file."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows CONFIG's subcommands."
+            ),
+        ]
+    ),
+    cmd!(
+        "command",
+        -1,
+        ["loading", "stale"],
+        K0,
+        "server",
+        "2.8.13",
+        St(server::command),
+        "Describes the commands this server supports.",
+        &[
+            sub!(
+                "count",
+                2,
+                ["loading", "stale"],
+                "Returns the number of commands."
+            ),
+            sub!(
+                "info",
+                -2,
+                ["loading", "stale"],
+                "Returns details about commands."
+            ),
+            sub!(
+                "docs",
+                -2,
+                ["loading", "stale"],
+                "Returns documentation about commands."
+            ),
+            sub!(
+                "getkeys",
+                -4,
+                ["loading", "stale"],
+                "Extracts the key names of a command invocation."
+            ),
+            sub!("list", -2, ["loading", "stale"], "Lists command names."),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows COMMAND's subcommands."
+            ),
+        ]
+    ),
+    cmd!(
+        "time",
+        1,
+        ["loading", "stale", "fast"],
+        K0,
+        "server",
+        "2.6.0",
+        St(server::time),
+        "Returns the server time."
+    ),
+    cmd!(
+        "lastsave",
+        1,
+        ["loading", "stale", "fast"],
+        K0,
+        "server",
+        "1.0.0",
+        St(server::lastsave),
+        "Returns the Unix time of the last flush to disk."
+    ),
+    cmd!(
+        "shutdown",
+        -1,
+        ["admin", "noscript", "loading", "stale"],
+        K0,
+        "server",
+        "1.0.0",
+        Net,
+        "Stops the server gracefully."
+    ),
+    // connection
+    cmd!(
+        "ping",
+        -1,
+        ["fast"],
+        K0,
+        "connection",
+        "1.0.0",
+        Net,
+        "Checks the connection."
+    ),
+    cmd!(
+        "echo",
+        2,
+        ["fast"],
+        K0,
+        "connection",
+        "1.0.0",
+        Net,
+        "Returns the given string."
+    ),
+    cmd!(
+        "select",
+        2,
+        ["loading", "stale", "fast"],
+        K0,
+        "connection",
+        "1.0.0",
+        Net,
+        "Selects the database of the connection."
+    ),
+    cmd!(
+        "auth",
+        -2,
+        ["noscript", "loading", "stale", "fast", "no-auth"],
+        K0,
+        "connection",
+        "1.0.0",
+        Net,
+        "Authenticates the connection."
+    ),
+    cmd!(
+        "hello",
+        -1,
+        ["noscript", "loading", "stale", "fast", "no-auth"],
+        K0,
+        "connection",
+        "6.0.0",
+        Net,
+        "Negotiates the protocol version and authenticates."
+    ),
+    cmd!(
+        "quit",
+        -1,
+        ["noscript", "loading", "stale", "fast", "no-auth"],
+        K0,
+        "connection",
+        "1.0.0",
+        Net,
+        "Closes the connection."
+    ),
+    cmd!(
+        "reset",
+        1,
+        ["noscript", "loading", "stale", "fast", "no-auth"],
+        K0,
+        "connection",
+        "6.2.0",
+        Net,
+        "Resets the connection's state."
+    ),
+    cmd!(
+        "client",
+        -2,
+        [],
+        K0,
+        "connection",
+        "2.4.0",
+        Net,
+        "Inspects and manages client connections.",
+        &[
+            sub!(
+                "id",
+                2,
+                ["noscript", "loading", "stale"],
+                "Returns the connection's id."
+            ),
+            sub!(
+                "getname",
+                2,
+                ["noscript", "loading", "stale"],
+                "Returns the connection's name."
+            ),
+            sub!(
+                "setname",
+                3,
+                ["noscript", "loading", "stale"],
+                "Names the connection."
+            ),
+            sub!(
+                "list",
+                -2,
+                ["admin", "noscript", "loading", "stale"],
+                "Lists connections."
+            ),
+            sub!(
+                "info",
+                2,
+                ["noscript", "loading", "stale"],
+                "Describes this connection."
+            ),
+            sub!(
+                "kill",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Closes connections."
+            ),
+            sub!(
+                "setinfo",
+                4,
+                ["noscript", "loading", "stale"],
+                "Records the client library name and version."
+            ),
+            sub!(
+                "reply",
+                3,
+                ["noscript", "loading", "stale"],
+                "Accepts ON (replies are always sent)."
+            ),
+            sub!(
+                "no-evict",
+                3,
+                ["admin", "noscript", "loading", "stale"],
+                "Accepted for compatibility."
+            ),
+            sub!(
+                "no-touch",
+                3,
+                ["noscript", "loading", "stale"],
+                "Accepted for compatibility."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows CLIENT's subcommands."
+            ),
+        ]
+    ),
+];

@@ -1,0 +1,104 @@
+//! Every error a client can see, in one place.
+//!
+//! The text of each variant is exactly what Redis 7.0 sends for the same situation, because clients
+//! and our differential tests compare it byte for byte. Storage-side failures that Redis has no
+//! equivalent for use the `MISCONF`/`BUSY` families Redis uses for persistence and overload trouble,
+//! so existing client error handling treats them sensibly.
+
+use thiserror::Error;
+
+/// An error reply. `Display` is the full RESP error line without the leading `-`.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum ReplyError {
+    #[error("WRONGTYPE Operation against a key holding the wrong kind of value")]
+    WrongType,
+    #[error("ERR wrong number of arguments for '{0}' command")]
+    WrongArity(String),
+    #[error("ERR syntax error")]
+    Syntax,
+    #[error("ERR value is not an integer or out of range")]
+    NotInteger,
+    #[error("ERR value is not a valid float")]
+    NotFloat,
+    #[error("ERR increment or decrement would overflow")]
+    Overflow,
+    #[error("ERR increment would produce NaN or Infinity")]
+    NanOrInfinity,
+    #[error("ERR no such key")]
+    NoSuchKey,
+    #[error("ERR DB index is out of range")]
+    DbIndexOutOfRange,
+    #[error("ERR invalid expire time in '{0}' command")]
+    InvalidExpire(String),
+    #[error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")]
+    StringTooLong,
+    #[error("ERR offset is out of range")]
+    OffsetOutOfRange,
+    #[error("ERR unknown command '{name}', with args beginning with: {args}")]
+    UnknownCommand { name: String, args: String },
+    #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
+    UnknownSubcommand { sub: String, cmd: String },
+    #[error("NOAUTH Authentication required.")]
+    NoAuth,
+    #[error("WRONGPASS invalid username-password pair or user is disabled.")]
+    WrongPass,
+    #[error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")]
+    AuthNotConfigured,
+    #[error("NOPROTO unsupported protocol version")]
+    NoProto,
+    #[error("ERR Protocol error: {0}")]
+    Protocol(String),
+    #[error("ERR max number of clients reached")]
+    MaxClients,
+    /// The storage engine reported a persistent failure; the circuit breaker refuses writes until a
+    /// probe write succeeds again.
+    #[error("MISCONF Kiwi is unable to persist to disk ({0}); writes are refused until the storage engine recovers, reads still work")]
+    StorageUnavailable(String),
+    /// The storage runtime's queue stayed full past `storage-queue-timeout`.
+    #[error("BUSY Kiwi storage runtime is overloaded, try again later")]
+    Overloaded,
+    /// A single storage operation failed (I/O, corruption) — reported verbatim.
+    #[error("ERR storage error: {0}")]
+    Storage(String),
+    /// Anything with a one-off text; prefer a named variant when the text recurs.
+    #[error("{0}")]
+    Custom(String),
+}
+
+impl ReplyError {
+    /// Builds the unknown-command error with Redis's quoting of the first arguments.
+    pub fn unknown_command(name: &[u8], args: &[bytes::Bytes]) -> Self {
+        let mut shown = String::new();
+        // Redis shows at most 128 chars of arguments in total, each wrapped in quotes.
+        for arg in args {
+            let remaining = 128usize.saturating_sub(shown.len());
+            if remaining == 0 {
+                break;
+            }
+            let cut = &arg[..arg.len().min(remaining)];
+            shown.push('\'');
+            shown.push_str(&String::from_utf8_lossy(cut));
+            shown.push_str("' ");
+        }
+        ReplyError::UnknownCommand {
+            name: String::from_utf8_lossy(&name[..name.len().min(128)]).into_owned(),
+            args: shown,
+        }
+    }
+
+    /// Unknown subcommand of a container command (CONFIG, CLIENT, OBJECT, COMMAND).
+    pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Self {
+        ReplyError::UnknownSubcommand {
+            sub: String::from_utf8_lossy(sub).into_owned(),
+            cmd: cmd.to_ascii_uppercase(),
+        }
+    }
+
+    /// Shorthand for an error whose text is built at the call site.
+    pub fn custom(text: impl Into<String>) -> Self {
+        ReplyError::Custom(text.into())
+    }
+}
+
+/// Result of a command handler.
+pub type CmdResult<T = crate::resp::Frame> = Result<T, ReplyError>;

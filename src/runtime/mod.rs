@@ -1,0 +1,183 @@
+//! The storage runtime and the channel that feeds it.
+//!
+//! RocksDB calls block, so commands run on a pool of plain OS threads (`storage-threads`), never on
+//! the network runtime's async workers. Each connection hands over a whole pipeline's storage
+//! commands as one [`StorageJob`] through a bounded MPMC channel and awaits one reply message:
+//! one hand-off per pipeline rather than per command, and no timer anywhere on this path.
+//!
+//! Backpressure: while a connection waits for its job's replies it does not read its socket, and
+//! when the channel is full the sender waits for room — so a saturated storage runtime slows
+//! clients down instead of growing queues. Only a wait longer than `storage-queue-timeout` turns
+//! into a `BUSY` error, and nothing is retried: a job that was queued is executed exactly once.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::oneshot;
+
+use crate::cmd::{CommandSpec, Ctx, Handler};
+use crate::error::ReplyError;
+use crate::resp::{Frame, Protocol};
+use crate::state::stats::bump;
+use crate::state::ServerState;
+
+/// One validated command bound for storage.
+pub struct QueuedCommand {
+    pub db: usize,
+    pub spec: &'static CommandSpec,
+    pub args: Vec<Bytes>,
+}
+
+/// A pipeline's storage commands and where to send their replies.
+pub struct StorageJob {
+    commands: Vec<QueuedCommand>,
+    proto: Protocol,
+    reply: oneshot::Sender<Vec<Frame>>,
+}
+
+/// The network side's handle on the storage runtime.
+#[derive(Clone)]
+pub struct StorageClient {
+    tx: async_channel::Sender<StorageJob>,
+    state: Arc<ServerState>,
+}
+
+impl StorageClient {
+    /// Runs `commands` in order on the storage runtime and returns one reply per command.
+    pub async fn execute(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+    ) -> Result<Vec<Frame>, ReplyError> {
+        let stats = &self.state.stats.storage;
+        let (reply, rx) = oneshot::channel();
+        let job = StorageJob {
+            commands,
+            proto,
+            reply,
+        };
+        stats.queued.fetch_add(1, Ordering::Relaxed);
+        let sent = match self.tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(async_channel::TrySendError::Full(job)) => {
+                bump(&stats.saturated, 1);
+                let wait = Duration::from_millis(self.state.config().storage_queue_timeout);
+                match tokio::time::timeout(wait, self.tx.send(job)).await {
+                    Ok(result) => {
+                        result.map_err(|_| ReplyError::custom("ERR server is shutting down"))
+                    }
+                    Err(_) => Err(ReplyError::Overloaded),
+                }
+            }
+            Err(async_channel::TrySendError::Closed(_)) => {
+                Err(ReplyError::custom("ERR server is shutting down"))
+            }
+        };
+        if let Err(err) = sent {
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
+            return Err(err);
+        }
+        rx.await
+            .map_err(|_| ReplyError::custom("ERR server is shutting down"))
+    }
+}
+
+/// The storage runtime's threads.
+pub struct StorageRuntime {
+    tx: async_channel::Sender<StorageJob>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl StorageRuntime {
+    /// Starts `threads` workers behind a channel of `depth` jobs.
+    pub fn start(
+        state: Arc<ServerState>,
+        threads: usize,
+        depth: usize,
+    ) -> std::io::Result<(StorageRuntime, StorageClient)> {
+        let (tx, rx) = async_channel::bounded::<StorageJob>(depth);
+        let mut handles = Vec::with_capacity(threads);
+        for i in 0..threads {
+            let rx = rx.clone();
+            let state = state.clone();
+            handles.push(
+                std::thread::Builder::new()
+                    .name(format!("kiwi-storage-{i}"))
+                    .spawn(move || worker(state, rx))?,
+            );
+        }
+        let client = StorageClient {
+            tx: tx.clone(),
+            state,
+        };
+        Ok((
+            StorageRuntime {
+                tx,
+                threads: handles,
+            },
+            client,
+        ))
+    }
+
+    /// Stops accepting jobs, lets the workers finish what is queued, and joins them.
+    pub fn shutdown(self) {
+        self.tx.close();
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
+    let stats = &state.stats.storage;
+    while let Ok(job) = rx.recv_blocking() {
+        stats.queued.fetch_sub(1, Ordering::Relaxed);
+        stats.in_flight.fetch_add(1, Ordering::Relaxed);
+        let replies: Vec<Frame> = job
+            .commands
+            .into_iter()
+            .map(|cmd| execute_one(&state, cmd, job.proto))
+            .collect();
+        stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+        // The connection may have gone away meanwhile; its replies are simply dropped.
+        let _ = job.reply.send(replies);
+    }
+}
+
+fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Frame {
+    let stats = &state.stats.storage;
+    let Handler::Storage(handler) = cmd.spec.handler else {
+        return ReplyError::custom("ERR connection command sent to storage").into();
+    };
+    let breaker = state.storage.breaker();
+    let result = if cmd.spec.is_write() && breaker.is_open() {
+        Err(ReplyError::StorageUnavailable(breaker.reason()))
+    } else {
+        let mut ctx = Ctx {
+            state,
+            db: cmd.db,
+            proto,
+        };
+        // A bug in one command must not take a storage thread (and every later client) with it.
+        std::panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, &cmd.args))).unwrap_or_else(
+            |_| {
+                tracing::error!(command = cmd.spec.name, "command handler panicked");
+                Err(ReplyError::custom(
+                    "ERR internal error while executing the command",
+                ))
+            },
+        )
+    };
+    bump(&stats.completed, 1);
+    match result {
+        Ok(frame) => frame,
+        Err(err) => {
+            bump(&stats.errors, 1);
+            err.into()
+        }
+    }
+}

@@ -1,0 +1,66 @@
+//! Periodic housekeeping on its own thread (`hz` times per second): the active expiry sweep, the
+//! once-a-second WAL sync of `appendfsync everysec`, the circuit breaker probe, idle client
+//! timeouts and the ops/sec sample. None of it sits in the request path.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::state::ServerState;
+use crate::util::now_ms;
+
+/// Expired keys removed per sweep pass before yielding to the next tick.
+const SWEEP_BUDGET: usize = 2000;
+
+/// The running background thread.
+pub struct Background {
+    stop: Arc<AtomicBool>,
+    thread: JoinHandle<()>,
+}
+
+impl Background {
+    /// Stops the thread and waits for it.
+    pub fn stop(self) {
+        self.stop.store(true, Ordering::Release);
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts the background thread.
+pub fn start(state: Arc<ServerState>) -> std::io::Result<Background> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let thread = std::thread::Builder::new()
+        .name("kiwi-background".into())
+        .spawn(move || run(state, flag))?;
+    Ok(Background { stop, thread })
+}
+
+fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
+    let mut last_second = Instant::now();
+    let mut last_commands = state.stats.commands_processed.load(Ordering::Relaxed);
+    while !stop.load(Ordering::Acquire) {
+        let hz = state.config().hz.max(1);
+        std::thread::sleep(Duration::from_millis(1000 / hz as u64));
+        let storage = &state.storage;
+        match storage.sweep_expired(now_ms(), SWEEP_BUDGET) {
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "active expiry sweep failed"),
+        }
+        storage.probe();
+        if last_second.elapsed() >= Duration::from_secs(1) {
+            let elapsed = last_second.elapsed().as_secs_f64();
+            last_second = Instant::now();
+            if let Err(err) = storage.periodic_sync() {
+                tracing::error!(%err, "WAL sync failed");
+            }
+            let timeout = state.config().timeout;
+            state.clients.kill_idle(timeout, now_ms());
+            let commands = state.stats.commands_processed.load(Ordering::Relaxed);
+            let rate = (commands.saturating_sub(last_commands) as f64 / elapsed) as u64;
+            state.stats.ops_per_sec.store(rate, Ordering::Relaxed);
+            last_commands = commands;
+        }
+    }
+}

@@ -1,0 +1,234 @@
+//! One client connection: read what the socket has, parse every complete request, run them in
+//! order (connection commands here, storage commands as one job per run of consecutive storage
+//! commands), and write all replies with one write.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::cmd::{self, Handler};
+use crate::error::ReplyError;
+use crate::resp::{Frame, ParseLimits, Protocol, RequestParser};
+use crate::runtime::{QueuedCommand, StorageClient};
+use crate::state::clients::ClientHandle;
+use crate::state::stats::bump;
+use crate::state::ServerState;
+
+/// Initial read buffer; it grows only with data that actually arrives.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum ReplyMode {
+    On,
+    Off,
+    /// Suppress the reply of the next command only.
+    Skip,
+}
+
+/// Per-connection state; never crosses to the storage runtime.
+pub(super) struct Connection {
+    pub state: Arc<ServerState>,
+    pub storage: StorageClient,
+    pub client: Arc<ClientHandle>,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub reply_mode: ReplyMode,
+    /// Set by QUIT, SHUTDOWN or a protocol error: close after writing the replies.
+    pub closing: bool,
+    out: BytesMut,
+    pending: Vec<QueuedCommand>,
+}
+
+/// Serves one connection until the client leaves, is killed, or the server shuts down.
+pub async fn serve(
+    mut socket: TcpStream,
+    state: Arc<ServerState>,
+    storage: StorageClient,
+    client: Arc<ClientHandle>,
+) {
+    let authenticated = state.config().requirepass.is_empty();
+    let mut conn = Connection {
+        state: state.clone(),
+        storage,
+        client: client.clone(),
+        db: 0,
+        proto: Protocol::Resp2,
+        authenticated,
+        reply_mode: ReplyMode::On,
+        closing: false,
+        out: BytesMut::with_capacity(READ_BUFFER),
+        pending: Vec::new(),
+    };
+    let mut shutdown = state.shutdown.subscribe();
+    let mut buf = BytesMut::with_capacity(READ_BUFFER);
+    let mut parser = RequestParser::new();
+    loop {
+        let read = tokio::select! {
+            _ = client.kill_signal.notified() => break,
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            read = socket.read_buf(&mut buf) => read,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => bump(&state.stats.net_input_bytes, n as u64),
+        }
+        client
+            .last_active_ms
+            .store(crate::util::now_ms(), Ordering::Relaxed);
+        state
+            .stats
+            .network
+            .in_flight
+            .fetch_add(1, Ordering::Relaxed);
+        let keep_going = conn.process(&mut buf, &mut parser).await;
+        state
+            .stats
+            .network
+            .in_flight
+            .fetch_sub(1, Ordering::Relaxed);
+        if !conn.out.is_empty() {
+            bump(&state.stats.net_output_bytes, conn.out.len() as u64);
+            if socket.write_all(&conn.out).await.is_err() {
+                break;
+            }
+            conn.out.clear();
+        }
+        if !keep_going || conn.closing || client.killed.load(Ordering::Acquire) {
+            break;
+        }
+        // Give back memory a single huge request made us hold.
+        if buf.is_empty() && buf.capacity() > 4 * READ_BUFFER {
+            buf = BytesMut::with_capacity(READ_BUFFER);
+        }
+    }
+    let _ = socket.shutdown().await;
+    state.clients.unregister(client.id);
+}
+
+/// Refuses a connection over `maxclients` with Redis's error, then closes it.
+pub async fn reject(mut socket: TcpStream) {
+    let mut out = BytesMut::new();
+    Frame::from(ReplyError::MaxClients).encode(Protocol::Resp2, &mut out);
+    let _ = socket.write_all(&out).await;
+    let _ = socket.shutdown().await;
+}
+
+impl Connection {
+    /// Handles every complete request in `buf`. Returns false when the connection must close.
+    async fn process(&mut self, buf: &mut BytesMut, parser: &mut RequestParser) -> bool {
+        let (limits, query_limit) = {
+            let config = self.state.config();
+            (
+                ParseLimits {
+                    max_bulk_len: config.proto_max_bulk_len.0 as usize,
+                    unauthenticated: !self.authenticated,
+                },
+                config.client_query_buffer_limit.0 as usize,
+            )
+        };
+        let mut last_command: Option<Bytes> = None;
+        loop {
+            match parser.next(buf, limits) {
+                Ok(Some(args)) => {
+                    last_command = Some(args[0].clone());
+                    self.dispatch(args).await;
+                    if self.closing {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    self.flush_pending().await;
+                    tracing::debug!(client = self.client.id, %err, "protocol error, closing connection");
+                    self.push_reply(Frame::Error(format!("ERR {err}")));
+                    self.closing = true;
+                    break;
+                }
+            }
+        }
+        self.flush_pending().await;
+        if let Some(name) = last_command {
+            *self.client.last_cmd.lock() = String::from_utf8_lossy(&name).to_ascii_lowercase();
+        }
+        if buf.len() + parser.pending_bytes() > query_limit {
+            tracing::warn!(
+                client = self.client.id,
+                "closing client that reached the query buffer limit"
+            );
+            return false;
+        }
+        true
+    }
+
+    /// Validates one request and either runs it here or queues it for storage.
+    async fn dispatch(&mut self, args: Vec<Bytes>) {
+        bump(&self.state.stats.commands_processed, 1);
+        let Some(spec) = cmd::lookup(&args[0]) else {
+            self.push_reply(ReplyError::unknown_command(&args[0], &args[1..]).into());
+            return;
+        };
+        if !self.authenticated && !spec.flags.contains(&"no-auth") {
+            self.push_reply(ReplyError::NoAuth.into());
+            return;
+        }
+        if let Err(err) = cmd::check_arity(spec, &args) {
+            self.push_reply(err.into());
+            return;
+        }
+        match spec.handler {
+            Handler::Storage(_) => self.pending.push(QueuedCommand {
+                db: self.db,
+                spec,
+                args,
+            }),
+            Handler::Connection => {
+                self.flush_pending().await;
+                let reply = self.run_connection_command(spec.name, &args);
+                if let Some(frame) = reply {
+                    self.push_reply(frame);
+                }
+            }
+        }
+    }
+
+    /// Sends the queued storage commands as one job and appends their replies.
+    async fn flush_pending(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let commands = std::mem::take(&mut self.pending);
+        let count = commands.len();
+        match self.storage.execute(commands, self.proto).await {
+            Ok(replies) => {
+                for reply in replies {
+                    self.push_reply(reply);
+                }
+            }
+            Err(err) => {
+                for _ in 0..count {
+                    self.push_reply(err.clone().into());
+                }
+            }
+        }
+    }
+
+    /// Encodes a reply unless CLIENT REPLY suppresses it.
+    pub(super) fn push_reply(&mut self, frame: Frame) {
+        let stats = &self.state.stats;
+        bump(&stats.network.completed, 1);
+        if frame.is_error() {
+            bump(&stats.error_replies, 1);
+            bump(&stats.network.errors, 1);
+        }
+        match self.reply_mode {
+            ReplyMode::On => frame.encode(self.proto, &mut self.out),
+            ReplyMode::Off => {}
+            ReplyMode::Skip => self.reply_mode = ReplyMode::On,
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The network runtime: listeners, connections, connection-level commands, and the lifecycle of
+//! the whole server (start, background tasks, graceful shutdown).
+
+mod background;
+mod conn_cmds;
+mod connection;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::{TcpListener, TcpSocket};
+
+use crate::config::Config;
+use crate::runtime::{StorageClient, StorageRuntime};
+use crate::state::stats::bump;
+use crate::state::ServerState;
+use crate::storage::breaker::Breaker;
+use crate::storage::Storage;
+
+/// How long shutdown waits for connections to finish their current pipeline.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs a single node until SIGINT/SIGTERM or SHUTDOWN, then stops cleanly.
+pub fn run(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.dir)
+        .with_context(|| format!("create data directory {}", config.dir))?;
+    let storage = Storage::open(&config, Arc::new(Breaker::default()))
+        .with_context(|| format!("open data directory {}", config.dir))?;
+    let network = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(config.network_thread_count())
+        .thread_name("kiwi-net")
+        .enable_all()
+        .build()
+        .context("start the network runtime")?;
+    let state = network.block_on(serve(config, storage))?;
+    drop(network);
+    state
+        .storage
+        .shutdown_flush()
+        .context("flush storage on shutdown")?;
+    tracing::info!("kiwi stopped");
+    Ok(())
+}
+
+async fn bind_all(config: &Config) -> anyhow::Result<Vec<TcpListener>> {
+    let mut listeners = Vec::new();
+    let mut port = config.port;
+    for host in config.bind.split_whitespace() {
+        let ip: std::net::IpAddr = host
+            .trim_start_matches('-')
+            .parse()
+            .with_context(|| format!("bind address '{host}' is not an IP address"))?;
+        let addr = SocketAddr::new(ip, port);
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket
+            .bind(addr)
+            .with_context(|| format!("listen on {addr}"))?;
+        let listener = socket.listen(1024)?;
+        // With `port 0`, every further address uses the port the OS picked for the first.
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerState>> {
+    let listeners = bind_all(&config).await?;
+    let port = listeners[0].local_addr()?.port();
+    let threads = config.storage_thread_count();
+    let depth = config.storage_queue_depth;
+    let data_dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone().into());
+    let state = ServerState::new(config, storage, port);
+    let (storage_rt, client) = StorageRuntime::start(state.clone(), threads, depth)
+        .context("start the storage runtime")?;
+    let background = background::start(state.clone()).context("start background tasks")?;
+
+    for listener in &listeners {
+        tracing::info!(addr = %listener.local_addr()?, data = %data_dir.display(), "kiwi ready to accept connections");
+    }
+    let accept_tasks: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(l, state.clone(), client.clone())))
+        .collect();
+
+    let mut shutdown = state.shutdown.subscribe();
+    tokio::select! {
+        _ = crate::sys::shutdown_signal() => tracing::info!("shutdown requested by signal"),
+        _ = shutdown.wait_for(|stop| *stop) => tracing::info!("shutdown requested by SHUTDOWN"),
+    }
+    state.request_shutdown();
+    for task in accept_tasks {
+        task.abort();
+    }
+    // Connections notice the shutdown between pipelines; give them time to finish what they hold.
+    let deadline = tokio::time::Instant::now() + DRAIN_TIMEOUT;
+    while state.clients.count() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(client);
+    tokio::task::spawn_blocking(move || {
+        storage_rt.shutdown();
+        background.stop();
+    })
+    .await?;
+    Ok(state)
+}
+
+async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, storage: StorageClient) {
+    loop {
+        let (socket, addr) = match listener.accept().await {
+            Ok(pair) => pair,
+            Err(err) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(%err, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        bump(&state.stats.connections_received, 1);
+        let _ = socket.set_nodelay(true);
+        let local = socket.local_addr().unwrap_or(addr);
+        let maxclients = state.config().maxclients;
+        match state.clients.register(addr, local, maxclients) {
+            Some(handle) => {
+                tokio::spawn(connection::serve(
+                    socket,
+                    state.clone(),
+                    storage.clone(),
+                    handle,
+                ));
+            }
+            None => {
+                bump(&state.stats.rejected_connections, 1);
+                tokio::spawn(connection::reject(socket));
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! SCAN cursors.
+//!
+//! Clients treat a SCAN cursor as an opaque integer, but RocksDB resumes iteration from a key. We
+//! hand out small integers and remember which key each stands for, in a bounded table: the oldest
+//! cursors are forgotten first, and a forgotten cursor ends its iteration instead of restarting it
+//! (restarting could loop forever).
+
+use std::collections::{HashMap, VecDeque};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+/// Cursors remembered at once; an iteration that pauses while this many newer cursors are issued
+/// loses its place.
+const MAX_CURSORS: usize = 65536;
+
+#[derive(Default)]
+struct Table {
+    next: u64,
+    by_id: HashMap<u64, (usize, Bytes)>,
+    order: VecDeque<u64>,
+}
+
+/// The cursor table.
+#[derive(Default)]
+pub struct ScanCursors {
+    table: Mutex<Table>,
+}
+
+impl ScanCursors {
+    /// Remembers the last key returned in `db` and returns the cursor that resumes after it.
+    pub fn save(&self, db: usize, last_key: Bytes) -> u64 {
+        let mut t = self.table.lock();
+        t.next += 1;
+        let id = t.next;
+        t.by_id.insert(id, (db, last_key));
+        t.order.push_back(id);
+        while t.order.len() > MAX_CURSORS {
+            if let Some(old) = t.order.pop_front() {
+                t.by_id.remove(&old);
+            }
+        }
+        id
+    }
+
+    /// The key to resume after for `cursor`, if it is known and belongs to `db`.
+    pub fn resume(&self, cursor: u64, db: usize) -> Option<Bytes> {
+        let t = self.table.lock();
+        t.by_id
+            .get(&cursor)
+            .filter(|(d, _)| *d == db)
+            .map(|(_, k)| k.clone())
+    }
+}

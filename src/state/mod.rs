@@ -1,0 +1,94 @@
+//! State shared by both runtimes: configuration, the storage engine, counters and the client
+//! registry. The network side owns connections; the storage side executes commands; both read
+//! this, which is why it lives in neither.
+
+pub mod clients;
+pub mod cursors;
+pub mod stats;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::RwLock;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::storage::Storage;
+use clients::ClientRegistry;
+use stats::Stats;
+
+/// Everything a command may need beyond its own connection.
+pub struct ServerState {
+    config: RwLock<Config>,
+    pub storage: Storage,
+    pub stats: Stats,
+    pub clients: ClientRegistry,
+    pub scan_cursors: cursors::ScanCursors,
+    pub started: Instant,
+    /// The actual RESP port (differs from `port` when it was 0).
+    pub port: u16,
+    /// Set to true to start a graceful shutdown.
+    pub shutdown: watch::Sender<bool>,
+    /// Unix time in seconds of the last flush to disk (LASTSAVE).
+    pub last_save: std::sync::atomic::AtomicU64,
+    /// Random 40-hex-char id of this process (INFO run_id).
+    pub run_id: String,
+}
+
+impl ServerState {
+    /// Builds the shared state around an opened storage engine.
+    pub fn new(config: Config, storage: Storage, port: u16) -> Arc<ServerState> {
+        let (shutdown, _) = watch::channel(false);
+        let run_id: String = (0..40)
+            .map(|_| std::char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
+            .collect();
+        Arc::new(ServerState {
+            config: RwLock::new(config),
+            storage,
+            stats: Stats::default(),
+            clients: ClientRegistry::default(),
+            scan_cursors: Default::default(),
+            started: Instant::now(),
+            port,
+            shutdown,
+            last_save: std::sync::atomic::AtomicU64::new(crate::util::now_ms() / 1000),
+            run_id,
+        })
+    }
+
+    /// A snapshot of the configuration.
+    pub fn config(&self) -> parking_lot::RwLockReadGuard<'_, Config> {
+        self.config.read()
+    }
+
+    /// Changes options (CONFIG SET) atomically: all or none, then applies side effects.
+    pub fn update_config(&self, changes: &[(String, String)]) -> Result<(), (String, String)> {
+        let mut guard = self.config.write();
+        let mut next = guard.clone();
+        for (key, value) in changes {
+            let spec = crate::config::find_option(key)
+                .ok_or_else(|| (key.clone(), "unknown".to_string()))?;
+            if !spec.mutable {
+                return Err((key.clone(), "can't set immutable config".to_string()));
+            }
+            (spec.set)(&mut next, value).map_err(|m| (key.clone(), m))?;
+        }
+        next.validate()?;
+        self.storage
+            .apply_config(&next)
+            .map_err(|e| ("rocksdb".to_string(), e.to_string()))?;
+        crate::logging::set_level(next.loglevel);
+        *guard = next;
+        Ok(())
+    }
+
+    /// Asks the server to shut down gracefully.
+    pub fn request_shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Seconds since start.
+    pub fn uptime_secs(&self) -> u64 {
+        self.started.elapsed().as_secs()
+    }
+}

@@ -1,0 +1,715 @@
+//! The storage engine: RocksDB, the key encoding, and the operations commands are built from.
+//!
+//! Commands never touch RocksDB directly; they read metadata rows, build a [`Batch`] and commit
+//! it. The engine keeps what must stay consistent with the data — per-database key counts (updated
+//! in the same WriteBatch as the rows), the expire index, the logical → physical database map —
+//! so a crash at any point leaves counts and data in agreement.
+
+pub mod breaker;
+pub mod keys;
+pub mod locks;
+pub mod meta;
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    IteratorMode, MergeOperands, Options, ReadOptions, WriteBatch, WriteBufferManager,
+    WriteOptions, DB,
+};
+
+use crate::config::{Compression, Config, FsyncPolicy};
+use crate::error::ReplyError;
+use breaker::Breaker;
+use keys::*;
+use locks::{KeyGuard, KeyLocks};
+use meta::Meta;
+
+/// A storage failure, kept apart from client errors so callers can tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("{0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("corrupt metadata row")]
+    Corrupt,
+    #[error("data directory {0} is already in use by another kiwi process (RocksDB LOCK is held)")]
+    Locked(String),
+    #[error("{0}")]
+    BreakerOpen(String),
+}
+
+impl From<StorageError> for ReplyError {
+    fn from(err: StorageError) -> ReplyError {
+        match err {
+            StorageError::BreakerOpen(reason) => ReplyError::StorageUnavailable(reason),
+            other => ReplyError::Storage(other.to_string()),
+        }
+    }
+}
+
+/// Result type of engine operations.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// The engine.
+pub struct Storage {
+    db: DB,
+    cache: Cache,
+    write_buffers: WriteBufferManager,
+    fsync: AtomicU8,
+    /// Logical database index → physical id used in keys.
+    db_map: Box<[AtomicU16]>,
+    /// Physical database id → number of metadata rows (including expired, not yet swept).
+    key_counts: Box<[AtomicI64]>,
+    last_version: AtomicU64,
+    /// Keys removed by the active expiry sweep since start (INFO `expired_keys`).
+    pub expired_keys: AtomicU64,
+    locks: KeyLocks,
+    breaker: Arc<Breaker>,
+}
+
+fn fsync_code(p: FsyncPolicy) -> u8 {
+    match p {
+        FsyncPolicy::Always => 0,
+        FsyncPolicy::Everysec => 1,
+        FsyncPolicy::No => 2,
+    }
+}
+
+fn add_counts(_key: &[u8], existing: Option<&[u8]>, operands: &MergeOperands) -> Option<Vec<u8>> {
+    let read = |b: &[u8]| b.try_into().map(i64::from_le_bytes).unwrap_or(0);
+    let mut total = existing.map_or(0, read);
+    for op in operands {
+        total = total.wrapping_add(read(op));
+    }
+    Some(total.to_le_bytes().to_vec())
+}
+
+impl Storage {
+    /// Opens (or creates) the database in `config.dir`, sized by `memory` and the `rocksdb-*` keys.
+    pub fn open(config: &Config, breaker: Arc<Breaker>) -> StorageResult<Storage> {
+        let dir = Path::new(&config.dir);
+        let budget = config.memory.0 as usize;
+        // Memtables are charged to the block cache, so cache + memtables stay within `memory`.
+        let cache = Cache::new_lru_cache(budget);
+        let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
+            budget / 2,
+            true,
+            cache.clone(),
+        );
+
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_max_background_jobs(config.rocksdb_max_background_jobs);
+        opts.set_max_open_files(config.rocksdb_max_open_files);
+        opts.set_write_buffer_manager(&write_buffers);
+        opts.set_bytes_per_sync(1 << 20);
+        opts.set_wal_bytes_per_sync(1 << 20);
+        opts.set_keep_log_file_num(4);
+
+        let cf_descriptors = ALL_CFS.iter().map(|name| {
+            let mut cf = cf_options(config, &cache);
+            if *name == "default" {
+                cf.set_merge_operator_associative("kiwi-add-i64", add_counts);
+            }
+            ColumnFamilyDescriptor::new(*name, cf)
+        });
+        let db = DB::open_cf_descriptors(&opts, dir, cf_descriptors).map_err(|e| {
+            let text = e.to_string();
+            if text.contains("LOCK") && (text.contains("lock") || text.contains("Resource")) {
+                StorageError::Locked(dir.display().to_string())
+            } else {
+                StorageError::Rocks(e)
+            }
+        })?;
+
+        let databases = config.databases;
+        let mut storage = Storage {
+            db,
+            cache,
+            write_buffers,
+            fsync: AtomicU8::new(fsync_code(config.appendfsync)),
+            db_map: (0..databases).map(|i| AtomicU16::new(i as u16)).collect(),
+            key_counts: (0..databases).map(|_| AtomicI64::new(0)).collect(),
+            last_version: AtomicU64::new(0),
+            expired_keys: AtomicU64::new(0),
+            locks: KeyLocks::default(),
+            breaker,
+        };
+        storage.load_bookkeeping(databases)?;
+        Ok(storage)
+    }
+
+    fn load_bookkeeping(&mut self, databases: usize) -> StorageResult<()> {
+        let default = self.cf("default");
+        if let Some(raw) = self.db.get_cf(default, DB_MAP_KEY)? {
+            let stored: Vec<u16> = raw
+                .chunks_exact(2)
+                .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                .collect();
+            // Keep the stored permutation for databases that still exist; new ones map to themselves.
+            let mut map: Vec<u16> = stored
+                .into_iter()
+                .filter(|p| (*p as usize) < databases)
+                .collect();
+            for id in 0..databases as u16 {
+                if !map.contains(&id) {
+                    map.push(id);
+                }
+            }
+            for (slot, phys) in self.db_map.iter().zip(map) {
+                slot.store(phys, Ordering::Relaxed);
+            }
+        }
+        for (phys, count) in self.key_counts.iter().enumerate() {
+            if let Some(raw) = self.db.get_cf(default, key_count_key(phys as u16))? {
+                let value = raw
+                    .as_slice()
+                    .try_into()
+                    .map(i64::from_le_bytes)
+                    .unwrap_or(0);
+                count.store(value, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn cf(&self, name: &str) -> &ColumnFamily {
+        // Every name in ALL_CFS is created at open; a missing handle is a programming error.
+        self.db
+            .cf_handle(name)
+            .unwrap_or_else(|| panic!("column family {name} was not opened"))
+    }
+
+    /// The breaker guarding writes.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+
+    /// Number of logical databases.
+    pub fn databases(&self) -> usize {
+        self.db_map.len()
+    }
+
+    fn phys(&self, db: usize) -> u16 {
+        self.db_map[db].load(Ordering::Acquire)
+    }
+
+    fn logical(&self, phys: u16) -> Option<usize> {
+        self.db_map
+            .iter()
+            .position(|p| p.load(Ordering::Acquire) == phys)
+    }
+
+    /// A new collection version, unique and increasing across restarts (microsecond clock based).
+    pub fn next_version(&self) -> u64 {
+        let now = crate::util::now_us();
+        let mut last = self.last_version.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self.last_version.compare_exchange_weak(
+                last,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// Locks one key for a read-modify-write.
+    pub fn lock(&self, db: usize, key: &[u8]) -> KeyGuard<'_> {
+        self.locks.lock(db, key)
+    }
+
+    /// Locks several keys.
+    pub fn lock_many<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> KeyGuard<'_> {
+        self.locks.lock_many(keys)
+    }
+
+    /// Reads a key's metadata row, expired or not.
+    pub fn get_raw(&self, db: usize, key: &[u8]) -> StorageResult<Option<Meta>> {
+        let raw = self
+            .db
+            .get_pinned_cf(self.cf(CF_METADATA), meta_key(self.phys(db), key))?;
+        match raw {
+            None => Ok(None),
+            Some(bytes) => Meta::decode(&bytes).map(Some).ok_or(StorageError::Corrupt),
+        }
+    }
+
+    /// Reads a key's metadata row if the key exists and has not expired at `now_ms`.
+    pub fn get(&self, db: usize, key: &[u8], now_ms: u64) -> StorageResult<Option<Meta>> {
+        Ok(self.get_raw(db, key)?.filter(|m| !m.is_expired(now_ms)))
+    }
+
+    /// Reads several keys at once (MGET, EXISTS), skipping expired ones.
+    pub fn multi_get(
+        &self,
+        db: usize,
+        keys: &[Bytes],
+        now_ms: u64,
+    ) -> StorageResult<Vec<Option<Meta>>> {
+        let phys = self.phys(db);
+        let cf = self.cf(CF_METADATA);
+        let encoded: Vec<Vec<u8>> = keys.iter().map(|k| meta_key(phys, k)).collect();
+        let results = self.db.batched_multi_get_cf(cf, encoded.iter(), false);
+        results
+            .into_iter()
+            .map(|r| match r? {
+                None => Ok(None),
+                Some(bytes) => Meta::decode(&bytes)
+                    .map(|m| (!m.is_expired(now_ms)).then_some(m))
+                    .ok_or(StorageError::Corrupt),
+            })
+            .collect()
+    }
+
+    /// Starts a write batch.
+    pub fn batch(&self) -> Batch<'_> {
+        Batch {
+            storage: self,
+            wb: WriteBatch::default(),
+            deltas: Vec::new(),
+        }
+    }
+
+    fn write_options(&self) -> WriteOptions {
+        let mut wo = WriteOptions::default();
+        wo.set_sync(self.fsync.load(Ordering::Relaxed) == 0);
+        wo
+    }
+
+    /// Commits a batch atomically, with the WAL sync the `appendfsync` policy asks for.
+    pub fn commit(&self, batch: Batch<'_>) -> StorageResult<()> {
+        if self.breaker.is_open() {
+            return Err(StorageError::BreakerOpen(self.breaker.reason()));
+        }
+        let Batch { mut wb, deltas, .. } = batch;
+        if wb.is_empty() && deltas.is_empty() {
+            return Ok(());
+        }
+        let default = self.cf("default");
+        for (phys, delta) in &deltas {
+            wb.merge_cf(default, key_count_key(*phys), delta.to_le_bytes());
+        }
+        if let Err(err) = self.db.write_opt(wb, &self.write_options()) {
+            self.note_error(&err);
+            return Err(err.into());
+        }
+        for (phys, delta) in deltas {
+            self.key_counts[phys as usize].fetch_add(delta, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Opens the breaker for errors that mean the disk or data is in trouble.
+    fn note_error(&self, err: &rocksdb::Error) {
+        use rocksdb::ErrorKind::*;
+        match err.kind() {
+            InvalidArgument | Busy | TryAgain | NotFound | Incomplete | TimedOut => {}
+            _ => self.breaker.trip(&err.to_string()),
+        }
+    }
+
+    /// Live keys in a database, in key order, starting after `after`, at most `limit` rows
+    /// examined. Returns the live rows and the last examined key (the resume point), or `None`
+    /// when the database is exhausted.
+    pub fn scan(
+        &self,
+        db: usize,
+        after: Option<&[u8]>,
+        limit: usize,
+        now_ms: u64,
+    ) -> StorageResult<(Vec<(Bytes, Meta)>, Option<Bytes>)> {
+        let phys = self.phys(db);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(db_end(phys));
+        let start = match after {
+            Some(k) => {
+                let mut s = meta_key(phys, k);
+                s.push(0); // the smallest key strictly after `k`
+                s
+            }
+            None => db_start(phys),
+        };
+        let iter = self.db.iterator_cf_opt(
+            self.cf(CF_METADATA),
+            ro,
+            IteratorMode::From(&start, Direction::Forward),
+        );
+        let mut rows = Vec::new();
+        let mut last = None;
+        for (examined, item) in iter.enumerate() {
+            if examined >= limit {
+                return Ok((rows, last));
+            }
+            let (raw_key, raw_value) = item?;
+            let key = Bytes::copy_from_slice(&raw_key[2..]);
+            last = Some(key.clone());
+            let meta = Meta::decode(&raw_value).ok_or(StorageError::Corrupt)?;
+            if !meta.is_expired(now_ms) {
+                rows.push((key, meta));
+            }
+        }
+        Ok((rows, None))
+    }
+
+    /// A random live key, or `None` for an empty database. Seeks to a random point in the
+    /// database's key range and takes the next live key, wrapping around once.
+    pub fn random_key(&self, db: usize, now_ms: u64) -> StorageResult<Option<Bytes>> {
+        let probe: [u8; 8] = rand::random();
+        let (rows, _) = self.scan(db, Some(&probe), 64, now_ms)?;
+        if let Some((k, _)) = rows.into_iter().next() {
+            return Ok(Some(k));
+        }
+        let mut after: Option<Bytes> = None;
+        loop {
+            let (rows, next) = self.scan(db, after.as_deref(), 1024, now_ms)?;
+            if let Some((k, _)) = rows.into_iter().next() {
+                return Ok(Some(k));
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// Exact number of live keys in a database: stored rows minus those already expired but not
+    /// yet removed by the sweep (which keeps that remainder small).
+    pub fn key_count(&self, db: usize, now_ms: u64) -> StorageResult<u64> {
+        let phys = self.phys(db);
+        let stored = self.key_counts[phys as usize]
+            .load(Ordering::Relaxed)
+            .max(0) as u64;
+        let mut pending = 0u64;
+        self.for_each_due(now_ms, usize::MAX, |entry_db, key, at| {
+            if entry_db == phys {
+                let raw = self
+                    .db
+                    .get_pinned_cf(self.cf(CF_METADATA), meta_key(phys, key))?;
+                if raw.and_then(|r| Meta::peek_expire_at(&r)) == Some(at) {
+                    pending += 1;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(stored.saturating_sub(pending))
+    }
+
+    /// Calls `f(physical db, key, expire_at)` for expire-index entries due at `now_ms`.
+    fn for_each_due(
+        &self,
+        now_ms: u64,
+        limit: usize,
+        mut f: impl FnMut(u16, &[u8], u64) -> StorageResult<()>,
+    ) -> StorageResult<usize> {
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound((now_ms + 1).to_be_bytes().to_vec());
+        let iter = self
+            .db
+            .iterator_cf_opt(self.cf(CF_EXPIRE_INDEX), ro, IteratorMode::Start);
+        let mut seen = 0;
+        for item in iter.take(limit) {
+            let (raw_key, _) = item?;
+            if let Some((at, phys, key)) = split_expire_index_key(&raw_key) {
+                f(phys, key, at)?;
+            }
+            seen += 1;
+        }
+        Ok(seen)
+    }
+
+    /// One pass of the active expiry sweep: removes up to `budget` due keys (and stale index
+    /// entries). Returns how many index entries it handled, so the caller can go on while busy.
+    pub fn sweep_expired(&self, now_ms: u64, budget: usize) -> StorageResult<usize> {
+        let mut due: Vec<(u16, Vec<u8>, u64)> = Vec::new();
+        self.for_each_due(now_ms, budget, |phys, key, at| {
+            due.push((phys, key.to_vec(), at));
+            Ok(())
+        })?;
+        for (phys, key, at) in &due {
+            let Some(db) = self.logical(*phys) else {
+                continue;
+            };
+            let _guard = self.lock(db, key);
+            if self.phys(db) != *phys {
+                continue; // SWAPDB moved it; the next pass sees the new mapping
+            }
+            let mut batch = self.batch();
+            batch
+                .wb
+                .delete_cf(self.cf(CF_EXPIRE_INDEX), expire_index_key(*at, *phys, key));
+            if let Some(meta) = self.get_raw(db, key)? {
+                if meta.expire_at == *at && meta.is_expired(now_ms) {
+                    batch.delete(db, key, &meta);
+                    self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            self.commit(batch)?;
+        }
+        Ok(due.len())
+    }
+
+    /// Removes every key of one database (FLUSHDB): a range delete, O(1) whatever its size.
+    pub fn flush_db(&self, db: usize) -> StorageResult<()> {
+        let _all = self.locks.lock_all();
+        let mut batch = self.batch();
+        batch.clear_physical(self.phys(db));
+        self.commit_reset(batch, &[self.phys(db)])
+    }
+
+    /// Removes every key of every database (FLUSHALL).
+    pub fn flush_all(&self) -> StorageResult<()> {
+        let _all = self.locks.lock_all();
+        let mut batch = self.batch();
+        let ids: Vec<u16> = (0..self.databases()).map(|db| self.phys(db)).collect();
+        for id in &ids {
+            batch.clear_physical(*id);
+        }
+        self.commit_reset(batch, &ids)
+    }
+
+    fn commit_reset(&self, mut batch: Batch<'_>, ids: &[u16]) -> StorageResult<()> {
+        for id in ids {
+            batch
+                .wb
+                .put_cf(self.cf("default"), key_count_key(*id), 0i64.to_le_bytes());
+        }
+        self.commit(batch)?;
+        for id in ids {
+            self.key_counts[*id as usize].store(0, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
+    /// Swaps two databases (SWAPDB) by swapping their physical ids: O(1), atomic, durable.
+    pub fn swap_db(&self, a: usize, b: usize) -> StorageResult<()> {
+        let _all = self.locks.lock_all();
+        let mut map: Vec<u16> = self
+            .db_map
+            .iter()
+            .map(|p| p.load(Ordering::Acquire))
+            .collect();
+        map.swap(a, b);
+        let encoded: Vec<u8> = map.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let mut batch = self.batch();
+        batch.wb.put_cf(self.cf("default"), DB_MAP_KEY, encoded);
+        self.commit(batch)?;
+        for (slot, phys) in self.db_map.iter().zip(map) {
+            slot.store(phys, Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Changes the WAL sync policy (CONFIG SET appendfsync).
+    pub fn set_fsync(&self, policy: FsyncPolicy) {
+        self.fsync.store(fsync_code(policy), Ordering::Relaxed);
+    }
+
+    /// Syncs the WAL if the policy is `everysec`; called once a second by the background task.
+    pub fn periodic_sync(&self) -> StorageResult<()> {
+        if self.fsync.load(Ordering::Relaxed) == 1 {
+            if let Err(err) = self.db.flush_wal(true) {
+                self.note_error(&err);
+                return Err(err.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Final flush on shutdown: sync the WAL and persist memtables so restart replays nothing.
+    pub fn shutdown_flush(&self) -> StorageResult<()> {
+        self.db.flush_wal(true)?;
+        for name in ALL_CFS {
+            self.db.flush_cf(self.cf(name))?;
+        }
+        Ok(())
+    }
+
+    /// Tries a synced write; closes the breaker if it succeeds. Called by the background probe.
+    pub fn probe(&self) {
+        if !self.breaker.is_open() {
+            if let Ok(Some(n)) = self.db.property_int_value("rocksdb.background-errors") {
+                if n > 0
+                    && self
+                        .db
+                        .property_value("rocksdb.is-write-stopped")
+                        .ok()
+                        .flatten()
+                        .as_deref()
+                        == Some("1")
+                {
+                    self.breaker
+                        .trip("RocksDB background error; writes stopped");
+                }
+            }
+            return;
+        }
+        let mut wo = WriteOptions::default();
+        wo.set_sync(true);
+        let mut wb = WriteBatch::default();
+        wb.put_cf(
+            self.cf("default"),
+            b"probe",
+            crate::util::now_ms().to_le_bytes(),
+        );
+        if self.db.write_opt(wb, &wo).is_ok() {
+            self.breaker.close();
+        }
+    }
+
+    /// Applies runtime-changeable RocksDB options (CONFIG SET rocksdb-*, memory).
+    pub fn apply_config(&self, config: &Config) -> StorageResult<()> {
+        self.fsync
+            .store(fsync_code(config.appendfsync), Ordering::Relaxed);
+        let mut cache = self.cache.clone();
+        cache.set_capacity(config.memory.0 as usize);
+        let values = [
+            (
+                "write_buffer_size",
+                config.rocksdb_write_buffer_size.0.to_string(),
+            ),
+            (
+                "max_write_buffer_number",
+                config.rocksdb_max_write_buffer_number.to_string(),
+            ),
+            (
+                "level0_file_num_compaction_trigger",
+                config
+                    .rocksdb_level0_file_num_compaction_trigger
+                    .to_string(),
+            ),
+            (
+                "target_file_size_base",
+                config.rocksdb_target_file_size_base.0.to_string(),
+            ),
+        ];
+        let pairs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        for name in ALL_CFS {
+            self.db.set_options_cf(self.cf(name), &pairs)?;
+        }
+        Ok(())
+    }
+
+    /// A RocksDB integer property summed over all column families (INFO, metrics).
+    pub fn property_sum(&self, name: &str) -> u64 {
+        ALL_CFS
+            .iter()
+            .filter_map(|cf| {
+                self.db
+                    .property_int_value_cf(self.cf(cf), name)
+                    .ok()
+                    .flatten()
+            })
+            .sum()
+    }
+
+    /// Bytes used by the block cache (which includes charged memtables).
+    pub fn cache_usage(&self) -> usize {
+        self.cache.get_usage()
+    }
+
+    /// Bytes used by memtables.
+    pub fn memtable_usage(&self) -> usize {
+        self.write_buffers.get_usage()
+    }
+
+    /// Latest RocksDB sequence number: a cheap "something was written" marker for INFO.
+    pub fn sequence(&self) -> u64 {
+        self.db.latest_sequence_number()
+    }
+}
+
+fn cf_options(config: &Config, cache: &Cache) -> Options {
+    let mut table = BlockBasedOptions::default();
+    table.set_block_cache(cache);
+    table.set_block_size(config.rocksdb_block_size.0 as usize);
+    if config.rocksdb_bloom_bits_per_key > 0 {
+        table.set_bloom_filter(config.rocksdb_bloom_bits_per_key as f64, false);
+    }
+    table.set_cache_index_and_filter_blocks(true);
+    table.set_pin_l0_filter_and_index_blocks_in_cache(true);
+    table.set_format_version(5);
+    let mut cf = Options::default();
+    cf.set_block_based_table_factory(&table);
+    cf.set_write_buffer_size(config.rocksdb_write_buffer_size.0 as usize);
+    cf.set_max_write_buffer_number(config.rocksdb_max_write_buffer_number);
+    cf.set_level_zero_file_num_compaction_trigger(
+        config.rocksdb_level0_file_num_compaction_trigger,
+    );
+    cf.set_target_file_size_base(config.rocksdb_target_file_size_base.0);
+    cf.set_level_compaction_dynamic_level_bytes(true);
+    cf.set_compression_type(match config.rocksdb_compression {
+        Compression::None => DBCompressionType::None,
+        Compression::Snappy => DBCompressionType::Snappy,
+        Compression::Lz4 => DBCompressionType::Lz4,
+        Compression::Zstd => DBCompressionType::Zstd,
+    });
+    cf
+}
+
+/// An atomic set of changes, tracking how each database's key count moves with it.
+pub struct Batch<'a> {
+    storage: &'a Storage,
+    wb: WriteBatch,
+    deltas: Vec<(u16, i64)>,
+}
+
+impl Batch<'_> {
+    fn count(&mut self, phys: u16, delta: i64) {
+        match self.deltas.iter_mut().find(|(p, _)| *p == phys) {
+            Some((_, d)) => *d += delta,
+            None => self.deltas.push((phys, delta)),
+        }
+    }
+
+    /// Writes a key's metadata row. `existed` says whether a row (even an expired one) was there,
+    /// so the key count stays exact.
+    pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, existed: bool) {
+        let s = self.storage;
+        let phys = s.phys(db);
+        self.wb
+            .put_cf(s.cf(CF_METADATA), meta_key(phys, key), meta.encode());
+        if meta.expire_at != 0 {
+            self.wb.put_cf(
+                s.cf(CF_EXPIRE_INDEX),
+                expire_index_key(meta.expire_at, phys, key),
+                [],
+            );
+        }
+        if !existed {
+            self.count(phys, 1);
+        }
+    }
+
+    /// Deletes a key whose current row is `old`. Collection sub-keys become unreachable through
+    /// the version in the row and are reclaimed in the background.
+    pub fn delete(&mut self, db: usize, key: &[u8], old: &Meta) {
+        let s = self.storage;
+        let phys = s.phys(db);
+        self.wb.delete_cf(s.cf(CF_METADATA), meta_key(phys, key));
+        if old.expire_at != 0 {
+            self.wb.delete_cf(
+                s.cf(CF_EXPIRE_INDEX),
+                expire_index_key(old.expire_at, phys, key),
+            );
+        }
+        self.count(phys, -1);
+    }
+
+    fn clear_physical(&mut self, phys: u16) {
+        let s = self.storage;
+        for cf in [CF_METADATA, CF_SUBKEYS, CF_ZSET_SCORE] {
+            self.wb
+                .delete_range_cf(s.cf(cf), db_start(phys), db_end(phys));
+        }
+        self.deltas.retain(|(p, _)| *p != phys);
+    }
+}

@@ -1,0 +1,199 @@
+//! Shared test harness: starts real `kiwi` and `redis-server` processes on free ports with their
+//! own temporary directories, and talks to them with Kiwi's own RESP client.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("find a free port")
+}
+
+/// Waits until something answers PING on `port`.
+pub fn wait_ready(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let rt = runtime();
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited during start-up with {status}");
+        }
+        let ok = rt.block_on(async {
+            let Ok(mut c) = Client::connect(&format!("127.0.0.1:{port}")).await else {
+                return false;
+            };
+            matches!(c.call(&["PING"]).await, Ok(Frame::Simple(_)))
+        });
+        if ok {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not answer PING on port {port} within 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A single-threaded tokio runtime for driving async clients from sync tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+}
+
+/// A running kiwi process. Killed (SIGKILL) on drop if still running.
+pub struct Kiwi {
+    pub port: u16,
+    pub dir: PathBuf,
+    pub child: Child,
+    _tmp: Option<tempfile::TempDir>,
+    pub extra: Vec<String>,
+}
+
+impl Kiwi {
+    /// Starts kiwi on a free port with a fresh data directory and optional extra flags.
+    pub fn start(extra: &[&str]) -> Kiwi {
+        let tmp = tempfile::tempdir().expect("create temp dir");
+        let dir = tmp.path().join("data");
+        let mut k = Kiwi::spawn(free_port(), &dir, extra);
+        k._tmp = Some(tmp);
+        k
+    }
+
+    /// Starts kiwi on a given port and data directory (for restarts).
+    pub fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Kiwi {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiwi"));
+        cmd.arg("--single-node")
+            .arg("--port")
+            .arg(port.to_string())
+            .arg("--dir")
+            .arg(dir)
+            .args([
+                "--set",
+                "storage-threads=2",
+                "--set",
+                "network-threads=2",
+                "--set",
+                "memory=64MB",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn kiwi");
+        wait_ready(port, &mut child, "kiwi");
+        Kiwi {
+            port,
+            dir: dir.to_path_buf(),
+            child,
+            _tmp: None,
+            extra: extra.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    /// `127.0.0.1:port`.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Stops with SIGKILL and waits.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Asks for a graceful stop (SIGTERM on Unix) and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        #[cfg(unix)]
+        {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(self.child.id().to_string())
+                .status();
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = self.child.kill();
+        }
+        self.child.wait().expect("wait for kiwi")
+    }
+
+    /// Starts a new process on the same port and directory, keeping the temp dir alive.
+    pub fn restart(mut self) -> Kiwi {
+        let _ = self.child.try_wait();
+        let extra: Vec<String> = self.extra.clone();
+        let extra_refs: Vec<&str> = extra.iter().map(String::as_str).collect();
+        let mut next = Kiwi::spawn(self.port, &self.dir, &extra_refs);
+        next._tmp = self._tmp.take();
+        next
+    }
+}
+
+impl Drop for Kiwi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A running redis-server, the reference implementation for differential tests.
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+    _tmp: tempfile::TempDir,
+}
+
+impl Redis {
+    /// Starts Debian's redis-server without persistence. Panics with a clear message if absent.
+    pub fn start() -> Redis {
+        let tmp = tempfile::tempdir().expect("create temp dir");
+        let port = free_port();
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed for differential tests (apt-get install redis-server)");
+        wait_ready(port, &mut child, "redis-server");
+        Redis {
+            port,
+            child,
+            _tmp: tmp,
+        }
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one command and returns the reply, panicking on I/O errors.
+pub async fn call(client: &mut Client, args: &[&str]) -> Frame {
+    client
+        .call(args)
+        .await
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+/// Shorthand for a bulk reply.
+pub fn bulk(s: &str) -> Frame {
+    Frame::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+}

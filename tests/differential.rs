@@ -1,0 +1,152 @@
+//! Differential tests: every script in `tests/scripts/` is replayed against kiwi and against a real
+//! redis-server, and the replies must be identical (types, values and error strings).
+//!
+//! Script format (one command per line, redis-cli quoting):
+//! - `# comment`, blank lines ignored
+//! - `?type CMD ...` compares only the reply's RESP type (nondeterministic replies)
+//! - `?sorted CMD ...` compares array replies after sorting their elements
+//! - `@sleep MS` sleeps on both sides
+//!
+//! Adding coverage is adding lines to a script (or a new `*.txt` file): no Rust needed.
+
+mod common;
+
+use std::path::Path;
+
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+
+#[derive(Clone, Copy, PartialEq)]
+enum Compare {
+    Exact,
+    TypeOnly,
+    Sorted,
+}
+
+fn kind(frame: &Frame) -> &'static str {
+    match frame {
+        Frame::Simple(_) => "simple",
+        Frame::Error(_) => "error",
+        Frame::Integer(_) => "integer",
+        Frame::Bulk(_) => "bulk",
+        Frame::Null => "null",
+        Frame::NullArray => "null-array",
+        Frame::Array(_) => "array",
+        Frame::Map(_) => "map",
+        Frame::Set(_) => "set",
+        Frame::Double(_) => "double",
+        Frame::Boolean(_) => "boolean",
+        Frame::Verbatim(_) => "verbatim",
+        Frame::BigNumber(_) => "bignumber",
+        Frame::Push(_) => "push",
+    }
+}
+
+fn sorted(frame: Frame) -> Frame {
+    match frame {
+        Frame::Array(mut items) | Frame::Set(mut items) => {
+            items.sort_by_key(|f| format!("{f:?}"));
+            Frame::Array(items)
+        }
+        Frame::Map(mut pairs) => {
+            pairs.sort_by_key(|(k, _)| format!("{k:?}"));
+            Frame::Map(pairs)
+        }
+        other => other,
+    }
+}
+
+fn same(a: &Frame, b: &Frame, mode: Compare) -> bool {
+    match mode {
+        Compare::Exact => a == b,
+        Compare::TypeOnly => kind(a) == kind(b),
+        Compare::Sorted => sorted(a.clone()) == sorted(b.clone()),
+    }
+}
+
+/// Replays one script against both servers; returns a description of every mismatch.
+async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(script).expect("read script");
+    let mut kiwi = Client::connect(kiwi_addr).await.expect("connect kiwi");
+    let mut redis = Client::connect(redis_addr).await.expect("connect redis");
+    for c in [&mut kiwi, &mut redis] {
+        assert_eq!(c.call(&["FLUSHALL"]).await.expect("flushall"), Frame::ok());
+    }
+    let mut failures = Vec::new();
+    let name = script
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    for (index, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        if let Some(ms) = line.strip_prefix("@sleep ") {
+            let ms: u64 = ms.trim().parse().expect("@sleep takes milliseconds");
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            continue;
+        }
+        let (mode, command) = if let Some(rest) = line.strip_prefix("?type ") {
+            (Compare::TypeOnly, rest)
+        } else if let Some(rest) = line.strip_prefix("?sorted ") {
+            (Compare::Sorted, rest)
+        } else {
+            (Compare::Exact, line)
+        };
+        let args = kiwi::resp::parse::split_args(command.as_bytes())
+            .unwrap_or_else(|| panic!("{name}:{}: unbalanced quotes", index + 1));
+        let expected = redis.call(&args).await.expect("redis reply");
+        let got = match kiwi.call(&args).await {
+            Ok(frame) => frame,
+            Err(e) => {
+                failures.push(format!(
+                    "{name}:{}: {command}\n    kiwi connection failed: {e}",
+                    index + 1
+                ));
+                return failures;
+            }
+        };
+        if !same(&expected, &got, mode) {
+            failures.push(format!(
+                "{name}:{}: {command}\n    redis: {expected:?}\n    kiwi:  {got:?}",
+                index + 1
+            ));
+        }
+    }
+    failures
+}
+
+#[test]
+fn scripts_match_redis() {
+    let kiwi = common::Kiwi::start(&[]);
+    let redis = common::Redis::start();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    let mut scripts: Vec<_> = std::fs::read_dir(&dir)
+        .expect("tests/scripts exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    scripts.sort();
+    assert!(!scripts.is_empty(), "no differential scripts found");
+    let rt = common::runtime();
+    let mut failures = Vec::new();
+    let mut lines = 0;
+    for script in &scripts {
+        lines += std::fs::read_to_string(script)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        failures.extend(rt.block_on(replay(script, &kiwi.addr(), &redis.addr())));
+    }
+    eprintln!(
+        "replayed {} scripts ({lines} lines) against kiwi and redis-server",
+        scripts.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} replies differ from redis-server:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
