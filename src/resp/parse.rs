@@ -130,11 +130,8 @@ impl RequestParser {
                     }
                 };
                 if buf.len() < len + 2 {
-                    // Grow the buffer once to fit a large argument instead of doubling repeatedly;
-                    // the space is only reserved, it is filled by bytes that really arrive.
-                    if len >= 32 * 1024 {
-                        buf.reserve(len + 2 - buf.len());
-                    }
+                    // Nothing is reserved for the claimed length: the buffer grows only with bytes
+                    // that really arrive, so a lying header costs nothing.
                     return Ok(None);
                 }
                 let arg = buf.split_to(len).freeze();
@@ -193,15 +190,21 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ParseError> {
     }
 }
 
+/// C's `isspace`: unlike `u8::is_ascii_whitespace` it includes the vertical tab.
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r')
+}
+
 /// Splits a line into arguments with Redis's `sdssplitargs` rules: whitespace separates,
 /// "double quotes" understand `\n \r \t \b \a \\ \" \xHH`, 'single quotes' only `\'`.
 /// Returns `None` for unbalanced quotes. Shared with the config-file reader.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
     let mut args = Vec::new();
     let mut i = 0;
-    let n = line.len();
+    // Like the C original, a NUL byte ends the line.
+    let n = memchr::memchr(0, line).unwrap_or(line.len());
     loop {
-        while i < n && line[i].is_ascii_whitespace() {
+        while i < n && is_c_space(line[i]) {
             i += 1;
         }
         if i >= n {
@@ -236,7 +239,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     });
                 } else if line[i] == b'"' {
                     // A closing quote must be followed by a space or the end.
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -252,7 +255,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     i += 1;
                     current.push(b'\'');
                 } else if line[i] == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                    if i + 1 < n && !is_c_space(line[i + 1]) {
                         return None;
                     }
                     i += 1;
@@ -265,7 +268,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     break;
                 }
                 match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => break,
+                    b' ' | b'\n' | b'\r' | b'\t' => break,
                     b'"' => in_dq = true,
                     b'\'' => in_sq = true,
                     c => current.push(c),
@@ -369,6 +372,32 @@ mod tests {
     }
 
     #[test]
+    fn random_input_never_hangs_or_panics() {
+        // A cheap deterministic fuzz pass; cargo-fuzz can go further.
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..2000 {
+            let len = (round % 300) + 1;
+            let mut bytes = Vec::with_capacity(len);
+            for _ in 0..len {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                // Bias towards protocol characters so the interesting paths are reached.
+                let alphabet = b"*$\r\n0123456789-+\"' \\x\0abcPING";
+                bytes.push(if seed % 3 == 0 { seed as u8 } else { alphabet[(seed >> 8) as usize % alphabet.len()] });
+            }
+            let mut parser = RequestParser::new();
+            let mut buf = BytesMut::from(&bytes[..]);
+            for _ in 0..=len {
+                match parser.next(&mut buf, LIMITS) {
+                    Ok(Some(_)) => continue,
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+    }
+
+    #[test]
     fn split_args_handles_escapes() {
         let args = split_args(br#"a "b\x41\n" 'c\'d' """#).unwrap();
         assert_eq!(
@@ -381,5 +410,7 @@ mod tests {
             ]
         );
         assert!(split_args(b"\"a\"b").is_none());
+        assert_eq!(split_args(b"a\0b c").unwrap(), vec![b"a".to_vec()]);
+        assert_eq!(split_args(b"\0").unwrap(), Vec::<Vec<u8>>::new());
     }
 }

@@ -30,7 +30,11 @@ pub fn wait_ready(port: u16, child: &mut Child, what: &str) {
             let Ok(mut c) = Client::connect(&format!("127.0.0.1:{port}")).await else {
                 return false;
             };
-            matches!(c.call(&["PING"]).await, Ok(Frame::Simple(_)))
+            match c.call(&["PING"]).await {
+                Ok(Frame::Simple(_)) => true,
+                Ok(Frame::Error(e)) => e.starts_with("NOAUTH"),
+                _ => false,
+            }
         });
         if ok {
             return;

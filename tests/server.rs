@@ -1,0 +1,479 @@
+//! Integration tests against a real kiwi process: real clients, persistence, crashes, limits and
+//! hostile input.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{bulk, call, runtime, Kiwi};
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+
+fn info_field(info: &Frame, field: &str) -> Option<String> {
+    let text = match info {
+        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("INFO returned {other:?}"),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+}
+
+fn redis_cli(port: u16, args: &[&str]) -> String {
+    let out = Command::new("redis-cli")
+        .arg("-p")
+        .arg(port.to_string())
+        .args(args)
+        .output()
+        .expect("redis-cli must be installed (apt-get install redis-tools)");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn redis_cli_and_redis_benchmark_work_unchanged() {
+    let kiwi = Kiwi::start(&[]);
+    assert_eq!(redis_cli(kiwi.port, &["SET", "greeting", "hello world"]), "OK");
+    assert_eq!(redis_cli(kiwi.port, &["GET", "greeting"]), "hello world");
+    assert_eq!(redis_cli(kiwi.port, &["INCRBY", "n", "41"]), "41");
+    let out = Command::new("redis-benchmark")
+        .args(["-p", &kiwi.port.to_string(), "-q", "-n", "2000", "-c", "10", "-P", "8"])
+        .args(["-t", "ping_inline,ping_mbulk,set,get,incr,mset"])
+        .output()
+        .expect("redis-benchmark must be installed");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
+    for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(test) && l.contains("requests per second")),
+            "redis-benchmark did not complete {test}:\n{text}"
+        );
+    }
+    // redis-benchmark's INCR and MSET really reached storage.
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "counter:__rand_int__"]).await, bulk("2000"));
+        assert_eq!(call(&mut c, &["EXISTS", "key:__rand_int__"]).await, Frame::Integer(1));
+    });
+}
+
+#[test]
+fn pipelines_keep_order_across_connection_and_storage_commands() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        c.queue(&["SET", "k", "db0"]);
+        c.queue(&["SELECT", "1"]);
+        c.queue(&["GET", "k"]);
+        c.queue(&["SET", "k", "db1"]);
+        c.queue(&["PING"]);
+        c.queue(&["SELECT", "0"]);
+        c.queue(&["GET", "k"]);
+        for i in 0..500 {
+            c.queue(&["INCR", "ctr"]);
+            if i % 100 == 0 {
+                c.queue(&["ECHO", "mark"]);
+            }
+        }
+        c.flush().await.unwrap();
+        let expected = [Frame::ok(), Frame::ok(), Frame::Null, Frame::ok(), Frame::simple("PONG"), Frame::ok(), bulk("db0")];
+        for e in expected {
+            assert_eq!(c.read_reply().await.unwrap(), e);
+        }
+        let mut last = 0;
+        for _ in 0..505 {
+            match c.read_reply().await.unwrap() {
+                Frame::Integer(n) => {
+                    assert_eq!(n, last + 1);
+                    last = n;
+                }
+                Frame::Bulk(b) => assert_eq!(&b[..], b"mark"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(last, 500);
+    });
+}
+
+#[test]
+fn concurrent_increments_are_not_lost() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let addr = kiwi.addr();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&addr).await.unwrap();
+                for _ in 0..250 {
+                    c.queue(&["INCR", "shared"]);
+                    c.queue(&["INCRBYFLOAT", "shared_f", "0.5"]);
+                    c.queue(&["APPEND", "log", "x"]);
+                }
+                c.flush().await.unwrap();
+                for _ in 0..750 {
+                    assert!(!c.read_reply().await.unwrap().is_error());
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "shared"]).await, bulk("5000"));
+        assert_eq!(call(&mut c, &["GET", "shared_f"]).await, bulk("2500"));
+        assert_eq!(call(&mut c, &["STRLEN", "log"]).await, Frame::Integer(5000));
+    });
+}
+
+#[test]
+fn data_and_ttls_survive_a_graceful_restart() {
+    let mut kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        call(&mut c, &["SET", "plain", "v"]).await;
+        call(&mut c, &["SET", "ttl", "v", "EX", "1000"]).await;
+        call(&mut c, &["SET", "short", "v", "PX", "300"]).await;
+        call(&mut c, &["SELECT", "3"]).await;
+        call(&mut c, &["MSET", "a", "1", "b", "2"]).await;
+        call(&mut c, &["SWAPDB", "3", "4"]).await;
+    });
+    let status = kiwi.terminate();
+    assert!(status.success(), "kiwi exited with {status} on SIGTERM");
+    std::thread::sleep(Duration::from_millis(400));
+    let kiwi = kiwi.restart();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "plain"]).await, bulk("v"));
+        match call(&mut c, &["TTL", "ttl"]).await {
+            Frame::Integer(n) => assert!((990..=1000).contains(&n), "ttl {n}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(call(&mut c, &["GET", "short"]).await, Frame::Null);
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(2));
+        call(&mut c, &["SELECT", "4"]).await;
+        assert_eq!(call(&mut c, &["MGET", "a", "b"]).await, Frame::Array(vec![bulk("1"), bulk("2")]));
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(2));
+        call(&mut c, &["SELECT", "3"]).await;
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(0));
+    });
+}
+
+#[test]
+fn acknowledged_writes_survive_kill_9_under_load() {
+    let mut kiwi = Kiwi::start(&[]);
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (addr, acked, stop) = (kiwi.addr(), acked.clone(), stop.clone());
+        writers.push(rt.spawn(async move {
+            let mut c = Client::connect(&addr).await.unwrap();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w{w}:{i}");
+                match c.call(&["SET", key.as_str(), key.as_str()]).await {
+                    Ok(Frame::Simple(_)) => acked.lock().unwrap().push(key),
+                    _ => return,
+                }
+                i += 1;
+            }
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    kiwi.kill9();
+    stop.store(true, Ordering::Relaxed);
+    for w in writers {
+        let _ = rt.block_on(w);
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(acked.len() > 500, "the write load was too small to mean anything: {}", acked.len());
+    let kiwi = kiwi.restart();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for chunk in acked.chunks(500) {
+            let mut args = vec!["MGET"];
+            args.extend(chunk.iter().map(String::as_str));
+            let Frame::Array(values) = call(&mut c, &args).await else { panic!("MGET") };
+            for (key, value) in chunk.iter().zip(values) {
+                assert_eq!(value, bulk(key), "acknowledged key {key} lost after kill -9");
+            }
+        }
+        let Frame::Integer(n) = call(&mut c, &["DBSIZE"]).await else { panic!() };
+        assert!(n as usize >= acked.len(), "DBSIZE {n} < acknowledged {}", acked.len());
+    });
+}
+
+/// Sends raw bytes on a fresh connection and returns everything the server answers before closing.
+fn raw_exchange(addr: &str, payload: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(payload).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn malformed_input_gets_redis_errors_and_the_server_stays_up() {
+    let kiwi = Kiwi::start(&[]);
+    let addr = kiwi.addr();
+    let cases: [(&[u8], &str); 6] = [
+        (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"*1\r\n$1073741824\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*1\r\n$-3\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
+        (b"*2\r\n$3\r\nGET\r\n:1\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"),
+        (b"*3000000000\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
+        (b"PING\r\nSET \"unbalanced\r\n", "+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n"),
+    ];
+    for (payload, expected) in cases {
+        assert_eq!(raw_exchange(&addr, payload), expected, "payload {:?}", String::from_utf8_lossy(payload));
+    }
+    // An inline request without a newline beyond 64 KiB.
+    let reply = raw_exchange(&addr, &vec![b'x'; 70 * 1024]);
+    assert_eq!(reply, "-ERR Protocol error: too big inline request\r\n");
+    // Binary garbage: whatever is answered, the server must survive it.
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let _ = raw_exchange(&addr, &garbage);
+    // Half a frame, then disconnect.
+    {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc").unwrap();
+    }
+    // A claimed 500 MB bulk with only a few bytes sent must not allocate 500 MB.
+    let mut hold = TcpStream::connect(&addr).unwrap();
+    hold.write_all(b"*2\r\n$4\r\nECHO\r\n$500000000\r\nabc").unwrap();
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&addr).await.unwrap();
+        assert_eq!(call(&mut c, &["PING"]).await, Frame::simple("PONG"));
+        assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Null);
+        let info = call(&mut c, &["INFO", "memory"]).await;
+        let rss: u64 = info_field(&info, "used_memory_rss").unwrap().parse().unwrap();
+        assert!(rss < 300 << 20, "RSS {rss} suggests a lying length was allocated");
+    });
+    drop(hold);
+}
+
+#[test]
+fn ten_thousand_connections_opened_and_dropped() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        for _ in 0..20 {
+            let mut batch = Vec::new();
+            for _ in 0..500 {
+                let addr = kiwi.addr();
+                batch.push(tokio::spawn(async move {
+                    if let Ok(mut s) = tokio::net::TcpStream::connect(&addr).await {
+                        use tokio::io::AsyncWriteExt;
+                        let _ = s.write_all(b"*1\r\n$4\r\nPI").await;
+                    }
+                }));
+            }
+            for t in batch {
+                t.await.unwrap();
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        loop {
+            let info = call(&mut c, &["INFO", "clients"]).await;
+            let n: u64 = info_field(&info, "connected_clients").unwrap().parse().unwrap();
+            if n == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{n} connections still registered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let info = call(&mut c, &["INFO", "stats"]).await;
+        let total: u64 = info_field(&info, "total_connections_received").unwrap().parse().unwrap();
+        assert!(total >= 10_001, "{total}");
+    });
+}
+
+#[test]
+fn maxclients_refuses_with_the_redis_error() {
+    let kiwi = Kiwi::start(&["--set", "maxclients=2"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut a = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut b = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut a, &["PING"]).await, Frame::simple("PONG"));
+        assert_eq!(call(&mut b, &["PING"]).await, Frame::simple("PONG"));
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(c.read_reply().await.unwrap(), Frame::Error("ERR max number of clients reached".into()));
+    });
+}
+
+#[test]
+fn requirepass_gates_every_command_but_auth() {
+    let kiwi = Kiwi::start(&["--set", "requirepass=s3cret"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Error("NOAUTH Authentication required.".into()));
+        assert_eq!(
+            call(&mut c, &["AUTH", "wrong"]).await,
+            Frame::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
+        );
+        assert_eq!(call(&mut c, &["AUTH", "s3cret"]).await, Frame::ok());
+        assert_eq!(call(&mut c, &["SET", "k", "v"]).await, Frame::ok());
+        let mut d = Client::connect(&kiwi.addr()).await.unwrap();
+        assert!(matches!(call(&mut d, &["HELLO", "3", "AUTH", "default", "s3cret"]).await, Frame::Map(_)));
+        assert_eq!(call(&mut d, &["GET", "k"]).await, bulk("v"));
+        assert_eq!(call(&mut d, &["CONFIG", "GET", "requirepass"]).await, Frame::Map(vec![(bulk("requirepass"), bulk("s3cret"))]));
+    });
+}
+
+#[test]
+fn config_set_changes_behaviour_and_rewrite_persists_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("kiwi.conf");
+    std::fs::write(&conf, "# my node\nport 7379\nmaxclients 100\n").unwrap();
+    let kiwi = Kiwi::start(&["--config", conf.to_str().unwrap()]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["CONFIG", "SET", "maxclients", "1", "timeout", "30"]).await, Frame::ok());
+        assert_eq!(
+            call(&mut c, &["CONFIG", "GET", "max*"]).await,
+            Frame::Array(vec![bulk("maxclients"), bulk("1")])
+        );
+        // maxclients 1 now refuses a second connection.
+        let mut second = Client::connect(&kiwi.addr()).await.unwrap();
+        assert!(second.read_reply().await.unwrap().is_error());
+        assert_eq!(
+            call(&mut c, &["CONFIG", "SET", "port", "1"]).await,
+            Frame::Error("ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config".into())
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "SET", "maxclients", "lots"]).await,
+            Frame::Error("ERR CONFIG SET failed (possibly related to argument 'maxclients') - argument couldn't be parsed into an integer".into())
+        );
+        assert_eq!(
+            call(&mut c, &["CONFIG", "SET", "nosuch", "1"]).await,
+            Frame::Error("ERR Unknown option or number of arguments for CONFIG SET - 'nosuch'".into())
+        );
+        assert_eq!(call(&mut c, &["CONFIG", "SET", "memory", "256mb", "appendfsync", "always"]).await, Frame::ok());
+        assert_eq!(call(&mut c, &["SET", "k", "v"]).await, Frame::ok());
+        assert_eq!(call(&mut c, &["CONFIG", "REWRITE"]).await, Frame::ok());
+    });
+    let text = std::fs::read_to_string(&conf).unwrap();
+    assert!(text.starts_with("# my node\n"), "{text}");
+    for line in ["maxclients 1", "timeout 30", "memory 268435456", "appendfsync always"] {
+        assert!(text.lines().any(|l| l == line), "missing '{line}' in rewritten config:\n{text}");
+    }
+}
+
+#[test]
+fn second_instance_on_the_same_directory_fails_clearly() {
+    let kiwi = Kiwi::start(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_kiwi"))
+        .args(["--port", &common::free_port().to_string(), "--dir"])
+        .arg(&kiwi.dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already in use by another kiwi process"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn bad_config_names_file_line_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conf = tmp.path().join("bad.conf");
+    std::fs::write(&conf, "port 7379\nmemory 12 parsecs\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiwi")).arg("--config").arg(&conf).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:2: 'memory': takes exactly one value"), "{err}");
+    std::fs::write(&conf, "port 7379\n\nappendfsync sometimes\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiwi")).arg("--config").arg(&conf).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.conf:3: 'appendfsync': invalid value 'sometimes'"), "{err}");
+}
+
+#[test]
+fn idle_clients_are_closed_after_timeout() {
+    let kiwi = Kiwi::start(&["--set", "timeout=1"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["PING"]).await, Frame::simple("PONG"));
+        tokio::time::sleep(Duration::from_millis(2600)).await;
+        assert!(c.call(&["PING"]).await.is_err(), "idle connection was not closed");
+    });
+}
+
+#[test]
+fn active_expiry_keeps_dbsize_exact() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for i in 0..200 {
+            c.queue(&["SET", &format!("k{i}"), "v", "PX", "100"]);
+        }
+        c.queue(&["SET", "keep", "v"]);
+        c.flush().await.unwrap();
+        for _ in 0..201 {
+            c.read_reply().await.unwrap();
+        }
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(201));
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        // Expired keys are invisible at once, whether or not the sweep has run.
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(1));
+        assert_eq!(call(&mut c, &["KEYS", "*"]).await, Frame::Array(vec![bulk("keep")]));
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let info = call(&mut c, &["INFO", "stats"]).await;
+        assert_eq!(info_field(&info, "expired_keys").as_deref(), Some("200"));
+        assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(1));
+    });
+}
+
+#[test]
+fn shutdown_command_stops_the_server_cleanly() {
+    let mut kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        call(&mut c, &["SET", "k", "v"]).await;
+        assert!(c.call(&["SHUTDOWN"]).await.is_err(), "SHUTDOWN closes the connection without a reply");
+    });
+    let status = kiwi.child.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let kiwi = kiwi.restart();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "k"]).await, bulk("v"));
+    });
+}
+
+#[test]
+fn info_reports_both_runtimes() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for _ in 0..10 {
+            call(&mut c, &["SET", "k", "v"]).await;
+        }
+        let info = call(&mut c, &["INFO", "runtime"]).await;
+        assert_eq!(info_field(&info, "storage_threads").as_deref(), Some("2"));
+        assert_eq!(info_field(&info, "network_threads").as_deref(), Some("2"));
+        assert_eq!(info_field(&info, "storage_breaker").as_deref(), Some("closed"));
+        let done: u64 = info_field(&info, "storage_commands_completed").unwrap().parse().unwrap();
+        assert!(done >= 10, "{done}");
+        let all = call(&mut c, &["INFO"]).await;
+        assert_eq!(info_field(&all, "db0").as_deref(), Some("keys=1"));
+        assert!(info_field(&all, "redis_version").is_some());
+    });
+}
