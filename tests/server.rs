@@ -19,8 +19,10 @@ fn info_field(info: &Frame, field: &str) -> Option<String> {
         Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
         other => panic!("INFO returned {other:?}"),
     };
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{field}:")).map(|v| v.trim().to_string()))
+    text.lines().find_map(|l| {
+        l.strip_prefix(&format!("{field}:"))
+            .map(|v| v.trim().to_string())
+    })
 }
 
 fn redis_cli(port: u16, args: &[&str]) -> String {
@@ -36,18 +38,32 @@ fn redis_cli(port: u16, args: &[&str]) -> String {
 #[test]
 fn redis_cli_and_redis_benchmark_work_unchanged() {
     let kiwi = Kiwi::start(&[]);
-    assert_eq!(redis_cli(kiwi.port, &["SET", "greeting", "hello world"]), "OK");
+    assert_eq!(
+        redis_cli(kiwi.port, &["SET", "greeting", "hello world"]),
+        "OK"
+    );
     assert_eq!(redis_cli(kiwi.port, &["GET", "greeting"]), "hello world");
     assert_eq!(redis_cli(kiwi.port, &["INCRBY", "n", "41"]), "41");
     let out = Command::new("redis-benchmark")
-        .args(["-p", &kiwi.port.to_string(), "-q", "-n", "2000", "-c", "10", "-P", "8"])
+        .args([
+            "-p",
+            &kiwi.port.to_string(),
+            "-q",
+            "-n",
+            "2000",
+            "-c",
+            "10",
+            "-P",
+            "8",
+        ])
         .args(["-t", "ping_inline,ping_mbulk,set,get,incr,mset"])
         .output()
         .expect("redis-benchmark must be installed");
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
     for test in ["PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET"] {
         assert!(
-            text.lines().any(|l| l.starts_with(test) && l.contains("requests per second")),
+            text.lines()
+                .any(|l| l.starts_with(test) && l.contains("requests per second")),
             "redis-benchmark did not complete {test}:\n{text}"
         );
     }
@@ -55,8 +71,14 @@ fn redis_cli_and_redis_benchmark_work_unchanged() {
     let rt = runtime();
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut c, &["GET", "counter:__rand_int__"]).await, bulk("2000"));
-        assert_eq!(call(&mut c, &["EXISTS", "key:__rand_int__"]).await, Frame::Integer(1));
+        assert_eq!(
+            call(&mut c, &["GET", "counter:__rand_int__"]).await,
+            bulk("2000")
+        );
+        assert_eq!(
+            call(&mut c, &["EXISTS", "key:__rand_int__"]).await,
+            Frame::Integer(1)
+        );
     });
 }
 
@@ -80,7 +102,15 @@ fn pipelines_keep_order_across_connection_and_storage_commands() {
             }
         }
         c.flush().await.unwrap();
-        let expected = [Frame::ok(), Frame::ok(), Frame::Null, Frame::ok(), Frame::simple("PONG"), Frame::ok(), bulk("db0")];
+        let expected = [
+            Frame::ok(),
+            Frame::ok(),
+            Frame::Null,
+            Frame::ok(),
+            Frame::simple("PONG"),
+            Frame::ok(),
+            bulk("db0"),
+        ];
         for e in expected {
             assert_eq!(c.read_reply().await.unwrap(), e);
         }
@@ -102,7 +132,11 @@ fn pipelines_keep_order_across_connection_and_storage_commands() {
 #[test]
 fn concurrent_increments_are_not_lost() {
     let kiwi = Kiwi::start(&[]);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..20 {
@@ -157,7 +191,10 @@ fn data_and_ttls_survive_a_graceful_restart() {
         assert_eq!(call(&mut c, &["GET", "short"]).await, Frame::Null);
         assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(2));
         call(&mut c, &["SELECT", "4"]).await;
-        assert_eq!(call(&mut c, &["MGET", "a", "b"]).await, Frame::Array(vec![bulk("1"), bulk("2")]));
+        assert_eq!(
+            call(&mut c, &["MGET", "a", "b"]).await,
+            Frame::Array(vec![bulk("1"), bulk("2")])
+        );
         assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(2));
         call(&mut c, &["SELECT", "3"]).await;
         assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(0));
@@ -169,7 +206,11 @@ fn acknowledged_writes_survive_kill_9_under_load() {
     let mut kiwi = Kiwi::start(&[]);
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let mut writers = Vec::new();
     for w in 0..8 {
         let (addr, acked, stop) = (kiwi.addr(), acked.clone(), stop.clone());
@@ -193,20 +234,36 @@ fn acknowledged_writes_survive_kill_9_under_load() {
         let _ = rt.block_on(w);
     }
     let acked = acked.lock().unwrap().clone();
-    assert!(acked.len() > 500, "the write load was too small to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 500,
+        "the write load was too small to mean anything: {}",
+        acked.len()
+    );
     let kiwi = kiwi.restart();
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         for chunk in acked.chunks(500) {
             let mut args = vec!["MGET"];
             args.extend(chunk.iter().map(String::as_str));
-            let Frame::Array(values) = call(&mut c, &args).await else { panic!("MGET") };
+            let Frame::Array(values) = call(&mut c, &args).await else {
+                panic!("MGET")
+            };
             for (key, value) in chunk.iter().zip(values) {
-                assert_eq!(value, bulk(key), "acknowledged key {key} lost after kill -9");
+                assert_eq!(
+                    value,
+                    bulk(key),
+                    "acknowledged key {key} lost after kill -9"
+                );
             }
         }
-        let Frame::Integer(n) = call(&mut c, &["DBSIZE"]).await else { panic!() };
-        assert!(n as usize >= acked.len(), "DBSIZE {n} < acknowledged {}", acked.len());
+        let Frame::Integer(n) = call(&mut c, &["DBSIZE"]).await else {
+            panic!()
+        };
+        assert!(
+            n as usize >= acked.len(),
+            "DBSIZE {n} < acknowledged {}",
+            acked.len()
+        );
     });
 }
 
@@ -225,38 +282,71 @@ fn malformed_input_gets_redis_errors_and_the_server_stays_up() {
     let kiwi = Kiwi::start(&[]);
     let addr = kiwi.addr();
     let cases: [(&[u8], &str); 6] = [
-        (b"*abc\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"*1\r\n$1073741824\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*1\r\n$-3\r\n", "-ERR Protocol error: invalid bulk length\r\n"),
-        (b"*2\r\n$3\r\nGET\r\n:1\r\n", "-ERR Protocol error: expected '$', got ':'\r\n"),
-        (b"*3000000000\r\n", "-ERR Protocol error: invalid multibulk length\r\n"),
-        (b"PING\r\nSET \"unbalanced\r\n", "+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n"),
+        (
+            b"*abc\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"*1\r\n$1073741824\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*1\r\n$-3\r\n",
+            "-ERR Protocol error: invalid bulk length\r\n",
+        ),
+        (
+            b"*2\r\n$3\r\nGET\r\n:1\r\n",
+            "-ERR Protocol error: expected '$', got ':'\r\n",
+        ),
+        (
+            b"*3000000000\r\n",
+            "-ERR Protocol error: invalid multibulk length\r\n",
+        ),
+        (
+            b"PING\r\nSET \"unbalanced\r\n",
+            "+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n",
+        ),
     ];
     for (payload, expected) in cases {
-        assert_eq!(raw_exchange(&addr, payload), expected, "payload {:?}", String::from_utf8_lossy(payload));
+        assert_eq!(
+            raw_exchange(&addr, payload),
+            expected,
+            "payload {:?}",
+            String::from_utf8_lossy(payload)
+        );
     }
     // An inline request without a newline beyond 64 KiB.
     let reply = raw_exchange(&addr, &vec![b'x'; 70 * 1024]);
     assert_eq!(reply, "-ERR Protocol error: too big inline request\r\n");
     // Binary garbage: whatever is answered, the server must survive it.
-    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let _ = raw_exchange(&addr, &garbage);
     // Half a frame, then disconnect.
     {
         let mut s = TcpStream::connect(&addr).unwrap();
-        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc").unwrap();
+        s.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$100\r\nabc")
+            .unwrap();
     }
     // A claimed 500 MB bulk with only a few bytes sent must not allocate 500 MB.
     let mut hold = TcpStream::connect(&addr).unwrap();
-    hold.write_all(b"*2\r\n$4\r\nECHO\r\n$500000000\r\nabc").unwrap();
+    hold.write_all(b"*2\r\n$4\r\nECHO\r\n$500000000\r\nabc")
+        .unwrap();
     let rt = runtime();
     rt.block_on(async {
         let mut c = Client::connect(&addr).await.unwrap();
         assert_eq!(call(&mut c, &["PING"]).await, Frame::simple("PONG"));
         assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Null);
         let info = call(&mut c, &["INFO", "memory"]).await;
-        let rss: u64 = info_field(&info, "used_memory_rss").unwrap().parse().unwrap();
-        assert!(rss < 300 << 20, "RSS {rss} suggests a lying length was allocated");
+        let rss: u64 = info_field(&info, "used_memory_rss")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            rss < 300 << 20,
+            "RSS {rss} suggests a lying length was allocated"
+        );
     });
     drop(hold);
 }
@@ -264,7 +354,11 @@ fn malformed_input_gets_redis_errors_and_the_server_stays_up() {
 #[test]
 fn ten_thousand_connections_opened_and_dropped() {
     let kiwi = Kiwi::start(&[]);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         for _ in 0..20 {
             let mut batch = Vec::new();
@@ -285,15 +379,24 @@ fn ten_thousand_connections_opened_and_dropped() {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         loop {
             let info = call(&mut c, &["INFO", "clients"]).await;
-            let n: u64 = info_field(&info, "connected_clients").unwrap().parse().unwrap();
+            let n: u64 = info_field(&info, "connected_clients")
+                .unwrap()
+                .parse()
+                .unwrap();
             if n == 1 {
                 break;
             }
-            assert!(Instant::now() < deadline, "{n} connections still registered");
+            assert!(
+                Instant::now() < deadline,
+                "{n} connections still registered"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         let info = call(&mut c, &["INFO", "stats"]).await;
-        let total: u64 = info_field(&info, "total_connections_received").unwrap().parse().unwrap();
+        let total: u64 = info_field(&info, "total_connections_received")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(total >= 10_001, "{total}");
     });
 }
@@ -308,7 +411,10 @@ fn maxclients_refuses_with_the_redis_error() {
         assert_eq!(call(&mut a, &["PING"]).await, Frame::simple("PONG"));
         assert_eq!(call(&mut b, &["PING"]).await, Frame::simple("PONG"));
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(c.read_reply().await.unwrap(), Frame::Error("ERR max number of clients reached".into()));
+        assert_eq!(
+            c.read_reply().await.unwrap(),
+            Frame::Error("ERR max number of clients reached".into())
+        );
     });
 }
 
@@ -318,7 +424,10 @@ fn requirepass_gates_every_command_but_auth() {
     let rt = runtime();
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Error("NOAUTH Authentication required.".into()));
+        assert_eq!(
+            call(&mut c, &["GET", "k"]).await,
+            Frame::Error("NOAUTH Authentication required.".into())
+        );
         assert_eq!(
             call(&mut c, &["AUTH", "wrong"]).await,
             Frame::Error("WRONGPASS invalid username-password pair or user is disabled.".into())
@@ -326,9 +435,15 @@ fn requirepass_gates_every_command_but_auth() {
         assert_eq!(call(&mut c, &["AUTH", "s3cret"]).await, Frame::ok());
         assert_eq!(call(&mut c, &["SET", "k", "v"]).await, Frame::ok());
         let mut d = Client::connect(&kiwi.addr()).await.unwrap();
-        assert!(matches!(call(&mut d, &["HELLO", "3", "AUTH", "default", "s3cret"]).await, Frame::Map(_)));
+        assert!(matches!(
+            call(&mut d, &["HELLO", "3", "AUTH", "default", "s3cret"]).await,
+            Frame::Map(_)
+        ));
         assert_eq!(call(&mut d, &["GET", "k"]).await, bulk("v"));
-        assert_eq!(call(&mut d, &["CONFIG", "GET", "requirepass"]).await, Frame::Map(vec![(bulk("requirepass"), bulk("s3cret"))]));
+        assert_eq!(
+            call(&mut d, &["CONFIG", "GET", "requirepass"]).await,
+            Frame::Map(vec![(bulk("requirepass"), bulk("s3cret"))])
+        );
     });
 }
 
@@ -367,8 +482,16 @@ fn config_set_changes_behaviour_and_rewrite_persists_it() {
     });
     let text = std::fs::read_to_string(&conf).unwrap();
     assert!(text.starts_with("# my node\n"), "{text}");
-    for line in ["maxclients 1", "timeout 30", "memory 268435456", "appendfsync always"] {
-        assert!(text.lines().any(|l| l == line), "missing '{line}' in rewritten config:\n{text}");
+    for line in [
+        "maxclients 1",
+        "timeout 30",
+        "memory 268435456",
+        "appendfsync always",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing '{line}' in rewritten config:\n{text}"
+        );
     }
 }
 
@@ -382,7 +505,10 @@ fn second_instance_on_the_same_directory_fails_clearly() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("already in use by another kiwi process"), "{err}");
+    assert!(
+        err.contains("already in use by another kiwi process"),
+        "{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -391,14 +517,28 @@ fn bad_config_names_file_line_and_key() {
     let tmp = tempfile::tempdir().unwrap();
     let conf = tmp.path().join("bad.conf");
     std::fs::write(&conf, "port 7379\nmemory 12 parsecs\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiwi")).arg("--config").arg(&conf).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiwi"))
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.conf:2: 'memory': takes exactly one value"), "{err}");
+    assert!(
+        err.contains("bad.conf:2: 'memory': takes exactly one value"),
+        "{err}"
+    );
     std::fs::write(&conf, "port 7379\n\nappendfsync sometimes\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiwi")).arg("--config").arg(&conf).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiwi"))
+        .arg("--config")
+        .arg(&conf)
+        .output()
+        .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("bad.conf:3: 'appendfsync': invalid value 'sometimes'"), "{err}");
+    assert!(
+        err.contains("bad.conf:3: 'appendfsync': invalid value 'sometimes'"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -409,7 +549,10 @@ fn idle_clients_are_closed_after_timeout() {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         assert_eq!(call(&mut c, &["PING"]).await, Frame::simple("PONG"));
         tokio::time::sleep(Duration::from_millis(2600)).await;
-        assert!(c.call(&["PING"]).await.is_err(), "idle connection was not closed");
+        assert!(
+            c.call(&["PING"]).await.is_err(),
+            "idle connection was not closed"
+        );
     });
 }
 
@@ -431,7 +574,10 @@ fn active_expiry_keeps_dbsize_exact() {
         tokio::time::sleep(Duration::from_millis(150)).await;
         // Expired keys are invisible at once, whether or not the sweep has run.
         assert_eq!(call(&mut c, &["DBSIZE"]).await, Frame::Integer(1));
-        assert_eq!(call(&mut c, &["KEYS", "*"]).await, Frame::Array(vec![bulk("keep")]));
+        assert_eq!(
+            call(&mut c, &["KEYS", "*"]).await,
+            Frame::Array(vec![bulk("keep")])
+        );
         tokio::time::sleep(Duration::from_millis(600)).await;
         let info = call(&mut c, &["INFO", "stats"]).await;
         assert_eq!(info_field(&info, "expired_keys").as_deref(), Some("200"));
@@ -446,7 +592,10 @@ fn shutdown_command_stops_the_server_cleanly() {
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         call(&mut c, &["SET", "k", "v"]).await;
-        assert!(c.call(&["SHUTDOWN"]).await.is_err(), "SHUTDOWN closes the connection without a reply");
+        assert!(
+            c.call(&["SHUTDOWN"]).await.is_err(),
+            "SHUTDOWN closes the connection without a reply"
+        );
     });
     let status = kiwi.child.wait().unwrap();
     assert!(status.success(), "{status}");
@@ -469,8 +618,14 @@ fn info_reports_both_runtimes() {
         let info = call(&mut c, &["INFO", "runtime"]).await;
         assert_eq!(info_field(&info, "storage_threads").as_deref(), Some("2"));
         assert_eq!(info_field(&info, "network_threads").as_deref(), Some("2"));
-        assert_eq!(info_field(&info, "storage_breaker").as_deref(), Some("closed"));
-        let done: u64 = info_field(&info, "storage_commands_completed").unwrap().parse().unwrap();
+        assert_eq!(
+            info_field(&info, "storage_breaker").as_deref(),
+            Some("closed")
+        );
+        let done: u64 = info_field(&info, "storage_commands_completed")
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(done >= 10, "{done}");
         let all = call(&mut c, &["INFO"]).await;
         assert_eq!(info_field(&all, "db0").as_deref(), Some("keys=1"));

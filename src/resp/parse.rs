@@ -384,7 +384,11 @@ mod tests {
                 seed ^= seed << 17;
                 // Bias towards protocol characters so the interesting paths are reached.
                 let alphabet = b"*$\r\n0123456789-+\"' \\x\0abcPING";
-                bytes.push(if seed % 3 == 0 { seed as u8 } else { alphabet[(seed >> 8) as usize % alphabet.len()] });
+                bytes.push(if seed % 3 == 0 {
+                    seed as u8
+                } else {
+                    alphabet[(seed >> 8) as usize % alphabet.len()]
+                });
             }
             let mut parser = RequestParser::new();
             let mut buf = BytesMut::from(&bytes[..]);

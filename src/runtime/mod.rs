@@ -137,11 +137,21 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
     while let Ok(job) = rx.recv_blocking() {
         stats.queued.fetch_sub(1, Ordering::Relaxed);
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let replies: Vec<Frame> = job
+        // All writes of the job are committed together before any of its replies is sent.
+        state.storage.begin_job();
+        let mut replies: Vec<Frame> = job
             .commands
             .into_iter()
-            .map(|cmd| execute_one(&state, cmd, job.proto))
+            .enumerate()
+            .map(|(index, cmd)| {
+                state.storage.job_command(index);
+                execute_one(&state, cmd, job.proto)
+            })
             .collect();
+        for (index, error) in state.storage.end_job() {
+            bump(&stats.errors, 1);
+            replies[index] = Frame::Error(error);
+        }
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         // The connection may have gone away meanwhile; its replies are simply dropped.
         let _ = job.reply.send(replies);

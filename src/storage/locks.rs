@@ -2,64 +2,107 @@
 //!
 //! A command like INCR reads a value and writes a new one; two clients doing it at once must not
 //! both read the old value. Each key hashes to one of a fixed set of mutexes (so memory does not
-//! grow with the keyspace); multi-key commands take their stripes in index order so they cannot
+//! grow with the keyspace). Multi-key commands take their stripes in index order so they cannot
 //! deadlock, and keyspace-wide commands (FLUSHDB, SWAPDB) take every stripe.
+//!
+//! Stripes are raw mutexes so that a storage job (see `job.rs`) can keep the stripes of all its
+//! writes until their shared WriteBatch is committed, rather than per command.
 
-use parking_lot::{Mutex, MutexGuard};
 use std::hash::{BuildHasher, Hash, Hasher};
+
+use parking_lot::lock_api::RawMutex as _;
+use parking_lot::RawMutex;
 
 /// Number of stripes; enough that unrelated keys rarely share one.
 const STRIPES: usize = 4096;
 
 /// The lock table.
 pub struct KeyLocks {
-    stripes: Box<[Mutex<()>]>,
+    stripes: Box<[RawMutex]>,
     hasher: std::collections::hash_map::RandomState,
 }
 
-/// Held stripes; released on drop.
+/// Stripes held by one command outside a job; released on drop.
 pub struct KeyGuard<'a> {
-    _guards: Vec<MutexGuard<'a, ()>>,
+    locks: &'a KeyLocks,
+    held: Vec<usize>,
+}
+
+impl Drop for KeyGuard<'_> {
+    fn drop(&mut self) {
+        for &i in &self.held {
+            // SAFETY: every index in `held` was locked by this guard and is unlocked once.
+            unsafe { self.locks.stripes[i].unlock() };
+        }
+    }
 }
 
 impl Default for KeyLocks {
     fn default() -> Self {
         KeyLocks {
-            stripes: (0..STRIPES).map(|_| Mutex::new(())).collect(),
+            stripes: (0..STRIPES).map(|_| RawMutex::INIT).collect(),
             hasher: Default::default(),
         }
     }
 }
 
 impl KeyLocks {
-    fn stripe(&self, db: usize, key: &[u8]) -> usize {
+    /// The stripe a key belongs to.
+    pub fn stripe(&self, db: usize, key: &[u8]) -> usize {
         let mut h = self.hasher.build_hasher();
         db.hash(&mut h);
         key.hash(&mut h);
         (h.finish() as usize) % STRIPES
     }
 
-    /// Locks one key.
-    pub fn lock(&self, db: usize, key: &[u8]) -> KeyGuard<'_> {
-        KeyGuard {
-            _guards: vec![self.stripes[self.stripe(db, key)].lock()],
-        }
-    }
-
-    /// Locks several keys (possibly in different databases) without risk of deadlock.
-    pub fn lock_many<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> KeyGuard<'_> {
+    /// Sorted, deduplicated stripes of several keys: the order every multi-lock uses.
+    pub fn stripes_of<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> Vec<usize> {
         let mut idx: Vec<usize> = keys.into_iter().map(|(db, k)| self.stripe(db, k)).collect();
         idx.sort_unstable();
         idx.dedup();
+        idx
+    }
+
+    /// Blocks until all `stripes` (sorted) are held; returns a guard releasing them.
+    pub fn lock_stripes(&self, stripes: Vec<usize>) -> KeyGuard<'_> {
+        for &i in &stripes {
+            self.stripes[i].lock();
+        }
         KeyGuard {
-            _guards: idx.into_iter().map(|i| self.stripes[i].lock()).collect(),
+            locks: self,
+            held: stripes,
         }
     }
 
     /// Locks the whole keyspace.
     pub fn lock_all(&self) -> KeyGuard<'_> {
+        self.lock_stripes((0..STRIPES).collect())
+    }
+
+    /// A guard that holds nothing (the stripes are owned by the running job).
+    pub fn none(&self) -> KeyGuard<'_> {
         KeyGuard {
-            _guards: self.stripes.iter().map(|m| m.lock()).collect(),
+            locks: self,
+            held: Vec::new(),
         }
+    }
+
+    /// Takes a stripe if it is free.
+    pub fn try_lock_raw(&self, stripe: usize) -> bool {
+        self.stripes[stripe].try_lock()
+    }
+
+    /// Takes a stripe, waiting if needed. The caller must later call [`Self::unlock_raw`].
+    pub fn lock_raw(&self, stripe: usize) {
+        self.stripes[stripe].lock();
+    }
+
+    /// Releases a stripe taken with [`Self::try_lock_raw`] or [`Self::lock_raw`].
+    ///
+    /// # Safety
+    /// The calling thread must hold `stripe`.
+    pub unsafe fn unlock_raw(&self, stripe: usize) {
+        // SAFETY: guaranteed held by the caller (see above).
+        unsafe { self.stripes[stripe].unlock() };
     }
 }

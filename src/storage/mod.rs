@@ -6,6 +6,7 @@
 //! so a crash at any point leaves counts and data in agreement.
 
 pub mod breaker;
+mod job;
 pub mod keys;
 pub mod locks;
 pub mod meta;
@@ -24,6 +25,7 @@ use rocksdb::{
 use crate::config::{Compression, Config, FsyncPolicy};
 use crate::error::ReplyError;
 use breaker::Breaker;
+use job::{JobState, Op, OpKind, JOB};
 use keys::*;
 use locks::{KeyGuard, KeyLocks};
 use meta::Meta;
@@ -92,11 +94,13 @@ impl Storage {
     pub fn open(config: &Config, breaker: Arc<Breaker>) -> StorageResult<Storage> {
         let dir = Path::new(&config.dir);
         let budget = config.memory.0 as usize;
-        // Memtables are charged to the block cache, so cache + memtables stay within `memory`.
+        // Memtables are charged to the block cache, so cache + memtables stay within `memory`;
+        // past half the budget the write-buffer manager flushes memtables (it does not stall
+        // writers: a stall can outlast any flush when the budget is small).
         let cache = Cache::new_lru_cache(budget);
         let write_buffers = WriteBufferManager::new_write_buffer_manager_with_cache(
             budget / 2,
-            true,
+            false,
             cache.clone(),
         );
 
@@ -109,6 +113,8 @@ impl Storage {
         opts.set_bytes_per_sync(1 << 20);
         opts.set_wal_bytes_per_sync(1 << 20);
         opts.set_keep_log_file_num(4);
+        // Lets the WAL append of one write group overlap the memtable inserts of the previous one.
+        opts.set_enable_pipelined_write(true);
 
         let cf_descriptors = ALL_CFS.iter().map(|name| {
             let mut cf = cf_options(config, &cache);
@@ -222,21 +228,127 @@ impl Storage {
         }
     }
 
-    /// Locks one key for a read-modify-write.
+    /// Locks one key for a read-modify-write. Inside a job the stripe stays held by the job until
+    /// its batch commits, and the returned guard is empty.
     pub fn lock(&self, db: usize, key: &[u8]) -> KeyGuard<'_> {
-        self.locks.lock(db, key)
+        self.lock_stripes(vec![self.locks.stripe(db, key)])
     }
 
-    /// Locks several keys.
+    /// Locks several keys without risk of deadlock.
     pub fn lock_many<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) -> KeyGuard<'_> {
-        self.locks.lock_many(keys)
+        self.lock_stripes(self.locks.stripes_of(keys))
+    }
+
+    fn lock_stripes(&self, stripes: Vec<usize>) -> KeyGuard<'_> {
+        if !job::active() {
+            return self.locks.lock_stripes(stripes);
+        }
+        let missing: Vec<usize> = JOB.with(|j| {
+            let j = j.borrow();
+            let held = j.as_ref().map_or(&[][..], |s| &s.held[..]);
+            stripes
+                .iter()
+                .copied()
+                .filter(|s| held.binary_search(s).is_err())
+                .collect()
+        });
+        let mut taken = Vec::with_capacity(missing.len());
+        for &stripe in &missing {
+            if !self.locks.try_lock_raw(stripe) {
+                break;
+            }
+            taken.push(stripe);
+        }
+        if taken.len() < missing.len() {
+            // Contended: never wait while holding stripes. Release what was just taken, commit the
+            // pending batch (which releases the job's stripes), then wait holding nothing.
+            for &stripe in &taken {
+                // SAFETY: taken by try_lock_raw just above, on this thread.
+                unsafe { self.locks.unlock_raw(stripe) };
+            }
+            self.flush_job();
+            for &stripe in &stripes {
+                self.locks.lock_raw(stripe);
+            }
+            taken = stripes;
+        }
+        JOB.with(|j| {
+            if let Some(state) = j.borrow_mut().as_mut() {
+                state.held.extend(taken);
+                state.held.sort_unstable();
+                state.held.dedup();
+            }
+        });
+        self.locks.none()
+    }
+
+    /// Starts a job on this thread: until [`Self::end_job`], commits are gathered into one batch.
+    pub fn begin_job(&self) {
+        JOB.with(|j| *j.borrow_mut() = Some(JobState::default()));
+    }
+
+    /// Tells the job which of its commands runs now, to attribute a failed commit.
+    pub fn job_command(&self, index: usize) {
+        JOB.with(|j| {
+            if let Some(state) = j.borrow_mut().as_mut() {
+                state.current = index;
+            }
+        });
+    }
+
+    /// Commits the job's pending writes and ends it. Returns the commands whose writes were lost
+    /// because a commit failed, with the error text: their replies must become that error.
+    pub fn end_job(&self) -> Vec<(usize, String)> {
+        self.flush_job();
+        JOB.with(|j| j.borrow_mut().take().map(|s| s.failed).unwrap_or_default())
+    }
+
+    /// Commits the pending batch of the running job (if any) and releases its stripes.
+    fn flush_job(&self) {
+        let taken = JOB.with(|j| {
+            j.borrow_mut().as_mut().map(|s| {
+                s.overlay.clear();
+                (
+                    std::mem::take(&mut s.ops),
+                    std::mem::take(&mut s.deltas),
+                    std::mem::take(&mut s.held),
+                    std::mem::take(&mut s.pending_commands),
+                )
+            })
+        });
+        let Some((ops, deltas, held, commands)) = taken else {
+            return;
+        };
+        let result = if ops.is_empty() {
+            Ok(())
+        } else {
+            self.write_ops(&ops, &deltas)
+        };
+        for stripe in held {
+            // SAFETY: the job took every stripe in `held` on this thread; each is released once.
+            unsafe { self.locks.unlock_raw(stripe) };
+        }
+        if let Err(err) = result {
+            let text = ReplyError::from(err).to_string();
+            JOB.with(|j| {
+                if let Some(state) = j.borrow_mut().as_mut() {
+                    state
+                        .failed
+                        .extend(commands.into_iter().map(|c| (c, text.clone())));
+                }
+            });
+        }
     }
 
     /// Reads a key's metadata row, expired or not.
     pub fn get_raw(&self, db: usize, key: &[u8]) -> StorageResult<Option<Meta>> {
-        let raw = self
-            .db
-            .get_pinned_cf(self.cf(CF_METADATA), meta_key(self.phys(db), key))?;
+        let row_key = meta_key(self.phys(db), key);
+        if let Some(pending) = pending_row(&row_key) {
+            return pending
+                .map(|row| Meta::decode(&row).ok_or(StorageError::Corrupt))
+                .transpose();
+        }
+        let raw = self.db.get_pinned_cf(self.cf(CF_METADATA), row_key)?;
         match raw {
             None => Ok(None),
             Some(bytes) => Meta::decode(&bytes).map(Some).ok_or(StorageError::Corrupt),
@@ -255,6 +367,9 @@ impl Storage {
         keys: &[Bytes],
         now_ms: u64,
     ) -> StorageResult<Vec<Option<Meta>>> {
+        if job::active() {
+            return keys.iter().map(|k| self.get(db, k, now_ms)).collect();
+        }
         let phys = self.phys(db);
         let cf = self.cf(CF_METADATA);
         let encoded: Vec<Vec<u8>> = keys.iter().map(|k| meta_key(phys, k)).collect();
@@ -274,8 +389,9 @@ impl Storage {
     pub fn batch(&self) -> Batch<'_> {
         Batch {
             storage: self,
-            wb: WriteBatch::default(),
+            ops: Vec::new(),
             deltas: Vec::new(),
+            direct: false,
         }
     }
 
@@ -285,17 +401,64 @@ impl Storage {
         wo
     }
 
-    /// Commits a batch atomically, with the WAL sync the `appendfsync` policy asks for.
+    /// Commits a batch atomically, with the WAL sync the `appendfsync` policy asks for. Inside a
+    /// job the batch joins the job's pending batch and is committed with it, before any reply of
+    /// the job is sent.
     pub fn commit(&self, batch: Batch<'_>) -> StorageResult<()> {
         if self.breaker.is_open() {
             return Err(StorageError::BreakerOpen(self.breaker.reason()));
         }
-        let Batch { mut wb, deltas, .. } = batch;
-        if wb.is_empty() && deltas.is_empty() {
+        let Batch {
+            ops,
+            deltas,
+            direct,
+            ..
+        } = batch;
+        if ops.is_empty() && deltas.is_empty() {
             return Ok(());
         }
+        if direct || !job::active() {
+            self.flush_job();
+            return self.write_ops(&ops, &deltas);
+        }
+        let full = JOB.with(|j| {
+            let mut j = j.borrow_mut();
+            let Some(state) = j.as_mut() else {
+                return false;
+            };
+            for op in ops.iter().filter(|op| op.cf == CF_METADATA) {
+                let row = (op.kind == OpKind::Put).then(|| op.value.clone());
+                state.overlay.insert(op.key.clone(), row);
+            }
+            state.ops.extend(ops);
+            for (phys, delta) in deltas {
+                add_delta(&mut state.deltas, phys, delta);
+            }
+            let current = state.current;
+            if state.pending_commands.last() != Some(&current) {
+                state.pending_commands.push(current);
+            }
+            state.ops.len() >= job::MAX_PENDING_OPS
+        });
+        if full {
+            self.flush_job();
+        }
+        Ok(())
+    }
+
+    /// Writes recorded operations as one WriteBatch and applies the key-count deltas.
+    fn write_ops(&self, ops: &[Op], deltas: &[(u16, i64)]) -> StorageResult<()> {
+        let mut wb = WriteBatch::default();
+        for op in ops {
+            let cf = self.cf(op.cf);
+            match op.kind {
+                OpKind::Put => wb.put_cf(cf, &op.key, &op.value),
+                OpKind::Delete => wb.delete_cf(cf, &op.key),
+                OpKind::DeleteRange => wb.delete_range_cf(cf, &op.key, &op.value),
+            }
+        }
         let default = self.cf("default");
-        for (phys, delta) in &deltas {
+        for (phys, delta) in deltas {
             wb.merge_cf(default, key_count_key(*phys), delta.to_le_bytes());
         }
         if let Err(err) = self.db.write_opt(wb, &self.write_options()) {
@@ -303,7 +466,7 @@ impl Storage {
             return Err(err.into());
         }
         for (phys, delta) in deltas {
-            self.key_counts[phys as usize].fetch_add(delta, Ordering::Relaxed);
+            self.key_counts[*phys as usize].fetch_add(*delta, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -327,6 +490,7 @@ impl Storage {
         limit: usize,
         now_ms: u64,
     ) -> StorageResult<(Vec<(Bytes, Meta)>, Option<Bytes>)> {
+        self.flush_job();
         let phys = self.phys(db);
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(db_end(phys));
@@ -384,6 +548,7 @@ impl Storage {
     /// Exact number of live keys in a database: stored rows minus those already expired but not
     /// yet removed by the sweep (which keeps that remainder small).
     pub fn key_count(&self, db: usize, now_ms: u64) -> StorageResult<u64> {
+        self.flush_job();
         let phys = self.phys(db);
         let stored = self.key_counts[phys as usize]
             .load(Ordering::Relaxed)
@@ -443,9 +608,8 @@ impl Storage {
                 continue; // SWAPDB moved it; the next pass sees the new mapping
             }
             let mut batch = self.batch();
-            batch
-                .wb
-                .delete_cf(self.cf(CF_EXPIRE_INDEX), expire_index_key(*at, *phys, key));
+            let index = expire_index_key(*at, *phys, key);
+            batch.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
             if let Some(meta) = self.get_raw(db, key)? {
                 if meta.expire_at == *at && meta.is_expired(now_ms) {
                     batch.delete(db, key, &meta);
@@ -459,6 +623,7 @@ impl Storage {
 
     /// Removes every key of one database (FLUSHDB): a range delete, O(1) whatever its size.
     pub fn flush_db(&self, db: usize) -> StorageResult<()> {
+        self.flush_job();
         let _all = self.locks.lock_all();
         let mut batch = self.batch();
         batch.clear_physical(self.phys(db));
@@ -467,6 +632,7 @@ impl Storage {
 
     /// Removes every key of every database (FLUSHALL).
     pub fn flush_all(&self) -> StorageResult<()> {
+        self.flush_job();
         let _all = self.locks.lock_all();
         let mut batch = self.batch();
         let ids: Vec<u16> = (0..self.databases()).map(|db| self.phys(db)).collect();
@@ -478,9 +644,8 @@ impl Storage {
 
     fn commit_reset(&self, mut batch: Batch<'_>, ids: &[u16]) -> StorageResult<()> {
         for id in ids {
-            batch
-                .wb
-                .put_cf(self.cf("default"), key_count_key(*id), 0i64.to_le_bytes());
+            let zero = 0i64.to_le_bytes().to_vec();
+            batch.raw("default", OpKind::Put, key_count_key(*id), zero);
         }
         self.commit(batch)?;
         for id in ids {
@@ -491,6 +656,7 @@ impl Storage {
 
     /// Swaps two databases (SWAPDB) by swapping their physical ids: O(1), atomic, durable.
     pub fn swap_db(&self, a: usize, b: usize) -> StorageResult<()> {
+        self.flush_job();
         let _all = self.locks.lock_all();
         let mut map: Vec<u16> = self
             .db_map
@@ -500,7 +666,8 @@ impl Storage {
         map.swap(a, b);
         let encoded: Vec<u8> = map.iter().flat_map(|p| p.to_le_bytes()).collect();
         let mut batch = self.batch();
-        batch.wb.put_cf(self.cf("default"), DB_MAP_KEY, encoded);
+        batch.direct = true;
+        batch.raw("default", OpKind::Put, DB_MAP_KEY.to_vec(), encoded);
         self.commit(batch)?;
         for (slot, phys) in self.db_map.iter().zip(map) {
             slot.store(phys, Ordering::Release);
@@ -572,10 +739,7 @@ impl Storage {
         let mut cache = self.cache.clone();
         cache.set_capacity(config.memory.0 as usize);
         let values = [
-            (
-                "write_buffer_size",
-                config.rocksdb_write_buffer_size.0.to_string(),
-            ),
+            ("write_buffer_size", write_buffer_size(config).to_string()),
             (
                 "max_write_buffer_number",
                 config.rocksdb_max_write_buffer_number.to_string(),
@@ -627,6 +791,13 @@ impl Storage {
     }
 }
 
+/// The memtable size actually used: `rocksdb-write-buffer-size`, but never so large that the
+/// memtables of all column families could not fit in the memory budget together.
+fn write_buffer_size(config: &Config) -> usize {
+    let share = config.memory.0 as usize / (2 * ALL_CFS.len());
+    (config.rocksdb_write_buffer_size.0 as usize).min(share.max(1 << 20))
+}
+
 fn cf_options(config: &Config, cache: &Cache) -> Options {
     let mut table = BlockBasedOptions::default();
     table.set_block_cache(cache);
@@ -639,13 +810,17 @@ fn cf_options(config: &Config, cache: &Cache) -> Options {
     table.set_format_version(5);
     let mut cf = Options::default();
     cf.set_block_based_table_factory(&table);
-    cf.set_write_buffer_size(config.rocksdb_write_buffer_size.0 as usize);
+    cf.set_write_buffer_size(write_buffer_size(config));
     cf.set_max_write_buffer_number(config.rocksdb_max_write_buffer_number);
     cf.set_level_zero_file_num_compaction_trigger(
         config.rocksdb_level0_file_num_compaction_trigger,
     );
     cf.set_target_file_size_base(config.rocksdb_target_file_size_base.0);
     cf.set_level_compaction_dynamic_level_bytes(true);
+    // Most point reads are "is this key already there?" before a write; a memtable bloom filter
+    // answers the common "no" without walking the skiplist.
+    cf.set_memtable_prefix_bloom_ratio(0.02);
+    cf.set_memtable_whole_key_filtering(true);
     cf.set_compression_type(match config.rocksdb_compression {
         Compression::None => DBCompressionType::None,
         Compression::Snappy => DBCompressionType::Snappy,
@@ -655,61 +830,73 @@ fn cf_options(config: &Config, cache: &Cache) -> Options {
     cf
 }
 
+fn add_delta(deltas: &mut Vec<(u16, i64)>, phys: u16, delta: i64) {
+    match deltas.iter_mut().find(|(p, _)| *p == phys) {
+        Some((_, d)) => *d += delta,
+        None => deltas.push((phys, delta)),
+    }
+}
+
+/// The running job's pending version of a metadata row: `Some(None)` = deleted by the job,
+/// `None` = not touched by it.
+fn pending_row(row_key: &[u8]) -> Option<Option<Vec<u8>>> {
+    JOB.with(|j| {
+        j.borrow()
+            .as_ref()
+            .and_then(|s| s.overlay.get(row_key).cloned())
+    })
+}
+
 /// An atomic set of changes, tracking how each database's key count moves with it.
 pub struct Batch<'a> {
     storage: &'a Storage,
-    wb: WriteBatch,
+    ops: Vec<Op>,
     deltas: Vec<(u16, i64)>,
+    /// Written at once even inside a job (range deletes, database map changes).
+    direct: bool,
 }
 
 impl Batch<'_> {
-    fn count(&mut self, phys: u16, delta: i64) {
-        match self.deltas.iter_mut().find(|(p, _)| *p == phys) {
-            Some((_, d)) => *d += delta,
-            None => self.deltas.push((phys, delta)),
-        }
+    fn raw(&mut self, cf: &'static str, kind: OpKind, key: Vec<u8>, value: Vec<u8>) {
+        self.ops.push(Op {
+            cf,
+            kind,
+            key,
+            value,
+        });
     }
 
     /// Writes a key's metadata row. `existed` says whether a row (even an expired one) was there,
     /// so the key count stays exact.
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, existed: bool) {
-        let s = self.storage;
-        let phys = s.phys(db);
-        self.wb
-            .put_cf(s.cf(CF_METADATA), meta_key(phys, key), meta.encode());
+        let phys = self.storage.phys(db);
+        self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());
         if meta.expire_at != 0 {
-            self.wb.put_cf(
-                s.cf(CF_EXPIRE_INDEX),
-                expire_index_key(meta.expire_at, phys, key),
-                [],
-            );
+            let index = expire_index_key(meta.expire_at, phys, key);
+            self.raw(CF_EXPIRE_INDEX, OpKind::Put, index, Vec::new());
         }
         if !existed {
-            self.count(phys, 1);
+            add_delta(&mut self.deltas, phys, 1);
         }
     }
 
     /// Deletes a key whose current row is `old`. Collection sub-keys become unreachable through
     /// the version in the row and are reclaimed in the background.
     pub fn delete(&mut self, db: usize, key: &[u8], old: &Meta) {
-        let s = self.storage;
-        let phys = s.phys(db);
-        self.wb.delete_cf(s.cf(CF_METADATA), meta_key(phys, key));
+        let phys = self.storage.phys(db);
+        self.raw(CF_METADATA, OpKind::Delete, meta_key(phys, key), Vec::new());
         if old.expire_at != 0 {
-            self.wb.delete_cf(
-                s.cf(CF_EXPIRE_INDEX),
-                expire_index_key(old.expire_at, phys, key),
-            );
+            let index = expire_index_key(old.expire_at, phys, key);
+            self.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
         }
-        self.count(phys, -1);
+        add_delta(&mut self.deltas, phys, -1);
     }
 
     fn clear_physical(&mut self, phys: u16) {
-        let s = self.storage;
         for cf in [CF_METADATA, CF_SUBKEYS, CF_ZSET_SCORE] {
-            self.wb
-                .delete_range_cf(s.cf(cf), db_start(phys), db_end(phys));
+            self.raw(cf, OpKind::DeleteRange, db_start(phys), db_end(phys));
         }
         self.deltas.retain(|(p, _)| *p != phys);
+        self.direct = true;
     }
 }
