@@ -632,3 +632,59 @@ fn info_reports_both_runtimes() {
         assert!(info_field(&all, "redis_version").is_some());
     });
 }
+
+#[test]
+fn overlapping_multi_key_writes_from_many_clients_never_deadlock() {
+    // Jobs hold the key stripes of their pending writes until they commit; clients pipelining
+    // multi-key writes over the same keys in opposite orders must still all finish.
+    let kiwi = Kiwi::start(&[]);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for client in 0..12 {
+            let addr = kiwi.addr();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&addr).await.unwrap();
+                for round in 0..40 {
+                    for i in 0..10 {
+                        let (a, b) = (
+                            format!("k{}", (i + client) % 7),
+                            format!("k{}", (i * 3 + round) % 7),
+                        );
+                        if client % 2 == 0 {
+                            c.queue(&["MSET", a.as_str(), "x", b.as_str(), "y"]);
+                        } else {
+                            c.queue(&["MSET", b.as_str(), "y", a.as_str(), "x"]);
+                        }
+                        c.queue(&["INCR", "total"]);
+                        c.queue(&["COPY", a.as_str(), "copy", "REPLACE"]);
+                        c.queue(&["RENAME", "copy", b.as_str()]);
+                    }
+                    c.flush().await.unwrap();
+                    for _ in 0..40 {
+                        let reply = c.read_reply().await.unwrap();
+                        assert!(
+                            !reply.is_error()
+                                || matches!(&reply, Frame::Error(e) if e == "ERR no such key"),
+                            "{reply:?}"
+                        );
+                    }
+                }
+            }));
+        }
+        let all = async {
+            for t in tasks {
+                t.await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(60), all)
+            .await
+            .expect("clients stalled: deadlock?");
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["GET", "total"]).await, bulk("4800"));
+    });
+}
