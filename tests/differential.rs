@@ -56,21 +56,42 @@ fn sorted(frame: Frame) -> Frame {
     }
 }
 
-fn same(a: &Frame, b: &Frame, mode: Compare) -> bool {
+/// A reply and its exact bytes on the wire.
+type Reply = (Frame, bytes::Bytes);
+
+async fn exchange(
+    client: &mut Client,
+    args: &[Vec<u8>],
+) -> Result<Reply, kiwi::resp::client::ClientError> {
+    client.queue(args);
+    client.flush().await?;
+    client.read_reply_with_bytes().await
+}
+
+fn same(a: &Reply, b: &Reply, mode: Compare) -> bool {
     match mode {
-        Compare::Exact => a == b,
-        Compare::TypeOnly => kind(a) == kind(b),
-        Compare::Sorted => sorted(a.clone()) == sorted(b.clone()),
+        // Byte-exact: also tells `$-1` from `_` and `*2` from `%1`.
+        Compare::Exact => a.1 == b.1,
+        Compare::TypeOnly => kind(&a.0) == kind(&b.0),
+        Compare::Sorted => sorted(a.0.clone()) == sorted(b.0.clone()),
     }
 }
 
-/// Replays one script against both servers; returns a description of every mismatch.
-async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str) -> Vec<String> {
+/// Replays one script against both servers; returns a description of every mismatch. With
+/// `resp3`, both connections switch to RESP3 (`HELLO 3`) before the script starts, so every script
+/// also checks RESP3 reply types.
+async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -> Vec<String> {
     let text = std::fs::read_to_string(script).expect("read script");
     let mut kiwi = Client::connect(kiwi_addr).await.expect("connect kiwi");
     let mut redis = Client::connect(redis_addr).await.expect("connect redis");
     for c in [&mut kiwi, &mut redis] {
         assert_eq!(c.call(&["FLUSHALL"]).await.expect("flushall"), Frame::ok());
+        if resp3 {
+            assert!(matches!(
+                c.call(&["HELLO", "3"]).await.expect("hello"),
+                Frame::Map(_)
+            ));
+        }
     }
     let mut failures = Vec::new();
     let name = script
@@ -97,9 +118,9 @@ async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str) -> Vec<String>
         };
         let args = kiwi::resp::parse::split_args(command.as_bytes())
             .unwrap_or_else(|| panic!("{name}:{}: unbalanced quotes", index + 1));
-        let expected = redis.call(&args).await.expect("redis reply");
-        let got = match kiwi.call(&args).await {
-            Ok(frame) => frame,
+        let expected = exchange(&mut redis, &args).await.expect("redis reply");
+        let got = match exchange(&mut kiwi, &args).await {
+            Ok(reply) => reply,
             Err(e) => {
                 failures.push(format!(
                     "{name}:{}: {command}\n    kiwi connection failed: {e}",
@@ -110,8 +131,10 @@ async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str) -> Vec<String>
         };
         if !same(&expected, &got, mode) {
             failures.push(format!(
-                "{name}:{}: {command}\n    redis: {expected:?}\n    kiwi:  {got:?}",
-                index + 1
+                "{name}:{}: {command}\n    redis: {:?}\n    kiwi:  {:?}",
+                index + 1,
+                String::from_utf8_lossy(&expected.1),
+                String::from_utf8_lossy(&got.1),
             ));
         }
     }
@@ -137,10 +160,12 @@ fn scripts_match_redis() {
         lines += std::fs::read_to_string(script)
             .map(|t| t.lines().count())
             .unwrap_or(0);
-        failures.extend(rt.block_on(replay(script, &kiwi.addr(), &redis.addr())));
+        for resp3 in [false, true] {
+            failures.extend(rt.block_on(replay(script, &kiwi.addr(), &redis.addr(), resp3)));
+        }
     }
     eprintln!(
-        "replayed {} scripts ({lines} lines) against kiwi and redis-server",
+        "replayed {} scripts ({lines} lines) against kiwi and redis-server, in RESP2 and RESP3",
         scripts.len()
     );
     assert!(

@@ -61,9 +61,17 @@ impl Client {
 
     /// Reads the next reply.
     pub async fn read_reply(&mut self) -> Result<Frame, ClientError> {
+        Ok(self.read_reply_with_bytes().await?.0)
+    }
+
+    /// Reads the next reply together with its exact wire bytes (for byte-exact comparisons:
+    /// `$-1` and `_` parse to the same [`Frame::Null`]).
+    pub async fn read_reply_with_bytes(&mut self) -> Result<(Frame, bytes::Bytes), ClientError> {
         loop {
-            if let Some(frame) = parse_reply(&mut self.buf)? {
-                return Ok(frame);
+            let mut pos = 0;
+            if let Some(frame) = parse_at(&self.buf, &mut pos)? {
+                let wire = self.buf.split_to(pos).freeze();
+                return Ok((frame, wire));
             }
             if self.stream.read_buf(&mut self.buf).await? == 0 {
                 return Err(ClientError::Closed);
