@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{bulk, call, runtime, Kiwi};
+use common::{bulk, call, multi_runtime, runtime, Kiwi};
 use kiwi::resp::client::Client;
 use kiwi::resp::Frame;
 
@@ -132,11 +132,7 @@ fn pipelines_keep_order_across_connection_and_storage_commands() {
 #[test]
 fn concurrent_increments_are_not_lost() {
     let kiwi = Kiwi::start(&[]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_runtime();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for _ in 0..20 {
@@ -206,11 +202,7 @@ fn acknowledged_writes_survive_kill_9_under_load() {
     let mut kiwi = Kiwi::start(&[]);
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_runtime();
     let mut writers = Vec::new();
     for w in 0..8 {
         let (addr, acked, stop) = (kiwi.addr(), acked.clone(), stop.clone());
@@ -354,11 +346,7 @@ fn malformed_input_gets_redis_errors_and_the_server_stays_up() {
 #[test]
 fn ten_thousand_connections_opened_and_dropped() {
     let kiwi = Kiwi::start(&[]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_runtime();
     rt.block_on(async {
         for _ in 0..20 {
             let mut batch = Vec::new();
@@ -638,11 +626,7 @@ fn overlapping_multi_key_writes_from_many_clients_never_deadlock() {
     // Jobs hold the key stripes of their pending writes until they commit; clients pipelining
     // multi-key writes over the same keys in opposite orders must still all finish.
     let kiwi = Kiwi::start(&[]);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = multi_runtime();
     rt.block_on(async {
         let mut tasks = Vec::new();
         for client in 0..12 {

@@ -205,26 +205,18 @@ pub fn reference_markdown() -> String {
             Handler::Storage(_) => "storage",
             Handler::Connection => "network",
         };
-        out.push_str(&format!(
-            "| `{}` | {} | {} | {} | {} | {} |\n",
-            c.name.to_ascii_uppercase(),
-            c.arity,
-            c.group,
-            c.flags.join(", "),
-            runs_on,
-            c.summary
-        ));
-        for s in c.subcommands {
+        let mut row = |name: String, arity: i32, flags: &[&str], summary: &str| {
             out.push_str(&format!(
-                "| `{} {}` | {} | {} | {} | {} | {} |\n",
-                c.name.to_ascii_uppercase(),
-                s.name.to_ascii_uppercase(),
-                s.arity,
+                "| `{name}` | {arity} | {} | {} | {runs_on} | {summary} |\n",
                 c.group,
-                s.flags.join(", "),
-                runs_on,
-                s.summary
+                flags.join(", ")
             ));
+        };
+        let upper = c.name.to_ascii_uppercase();
+        row(upper.clone(), c.arity, c.flags, c.summary);
+        for s in c.subcommands {
+            let name = format!("{upper} {}", s.name.to_ascii_uppercase());
+            row(name, s.arity, s.flags, s.summary);
         }
     }
     out

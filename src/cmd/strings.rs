@@ -378,13 +378,15 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let mut value = BytesMut::with_capacity(m.body.len() + addition.len());
         value.extend_from_slice(&m.body);
         value.extend_from_slice(addition);
-        let len = value.len() as i64;
-        Ok(Some((
-            value.freeze(),
-            StrEncoding::Raw,
-            Frame::Integer(len),
-        )))
+        Ok(Some(modified_in_place(value)))
     })
+}
+
+/// The result of APPEND/SETRANGE on an existing value: Redis reports such strings as `raw` and
+/// replies with the new length.
+fn modified_in_place(value: BytesMut) -> (Bytes, StrEncoding, Frame) {
+    let len = value.len() as i64;
+    (value.freeze(), StrEncoding::Raw, Frame::Integer(len))
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -488,12 +490,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             value.resize(offset + patch.len(), 0);
         }
         value[offset..offset + patch.len()].copy_from_slice(patch);
-        let len = value.len() as i64;
-        Ok(Some((
-            value.freeze(),
-            StrEncoding::Raw,
-            Frame::Integer(len),
-        )))
+        Ok(Some(modified_in_place(value)))
     })
 }
 

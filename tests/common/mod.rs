@@ -55,6 +55,15 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("build a tokio runtime")
 }
 
+/// A two-worker tokio runtime, for tests that run many clients at once.
+pub fn multi_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime")
+}
+
 /// A running kiwi process. Killed (SIGKILL) on drop if still running.
 pub struct Kiwi {
     pub port: u16,
