@@ -672,3 +672,105 @@ fn overlapping_multi_key_writes_from_many_clients_never_deadlock() {
         assert_eq!(call(&mut c, &["GET", "total"]).await, bulk("4800"));
     });
 }
+
+/// Runs a shell command, returning whether it succeeded.
+fn sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+#[test]
+fn full_disk_opens_the_breaker_reads_go_on_and_it_closes_when_space_returns() {
+    #[cfg(unix)]
+    {
+        if !sh("[ \"$(id -u)\" -eq 0 ]") {
+            eprintln!("SKIPPED: mounting a small tmpfs to fill needs root (CI runs as root)");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let mnt = tmp.path().join("small");
+        std::fs::create_dir_all(&mnt).unwrap();
+        let mnt_s = mnt.to_str().unwrap().to_string();
+        assert!(
+            sh(&format!("mount -t tmpfs -o size=24m tmpfs '{mnt_s}'")),
+            "mount tmpfs"
+        );
+        struct Unmount(String);
+        impl Drop for Unmount {
+            fn drop(&mut self) {
+                let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+            }
+        }
+        let _unmount = Unmount(mnt_s.clone());
+        let kiwi = Kiwi::spawn(
+            common::free_port(),
+            &mnt.join("data"),
+            &["--set", "memory=16MB", "--set", "rocksdb-compression=none"],
+        );
+        let rt = runtime();
+        let recovered = rt.block_on(async {
+            let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+            let value = "x".repeat(100_000);
+            let mut written = 0;
+            let refusal = loop {
+                match call(&mut c, &["SET", &format!("k{written}"), &value]).await {
+                    Frame::Simple(_) => written += 1,
+                    Frame::Error(e) => break e,
+                    other => panic!("{other:?}"),
+                }
+                assert!(written < 1000, "24 MB never filled up");
+            };
+            assert!(written > 10, "{written}");
+            assert!(refusal.starts_with("MISCONF Kiwi is unable to persist to disk"), "{refusal}");
+            // Reads go on; more writes fail fast with the same error.
+            assert_eq!(call(&mut c, &["GET", "k0"]).await, bulk(&value));
+            assert!(matches!(call(&mut c, &["SET", "x", "y"]).await, Frame::Error(e) if e.starts_with("MISCONF")));
+            let info = call(&mut c, &["INFO", "runtime"]).await;
+            assert_eq!(info_field(&info, "storage_breaker").as_deref(), Some("open"));
+            let health = Command::new(env!("CARGO_BIN_EXE_kiwictl"))
+                .args(["-p", &kiwi.port.to_string(), "health"])
+                .output()
+                .unwrap();
+            assert_eq!(health.status.code(), Some(1), "kiwictl health must fail while writes are refused");
+            // Give the disk room again. A failed SST write (flush/compaction) is retried by
+            // RocksDB and the probe closes the breaker by itself; a failed WAL append poisons the
+            // log writer until the process restarts, and a restart must then bring writes back.
+            assert!(sh(&format!("mount -o remount,size=300m '{mnt_s}'")), "grow tmpfs");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let recovered = loop {
+                let reply = call(&mut c, &["SET", "x", "y"]).await;
+                if reply == Frame::ok() {
+                    break true;
+                }
+                if Instant::now() > deadline {
+                    let Frame::Error(e) = reply else { panic!("{reply:?}") };
+                    assert!(e.contains("Writer has previous error") || e.contains(".log"), "{e}");
+                    break false;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            if recovered {
+                let info = call(&mut c, &["INFO", "runtime"]).await;
+                assert_eq!(info_field(&info, "storage_breaker").as_deref(), Some("closed"));
+                assert_eq!(info_field(&info, "storage_breaker_trips").as_deref(), Some("1"));
+            }
+            recovered
+        });
+        if !recovered {
+            let mut kiwi = kiwi;
+            kiwi.kill9();
+            let kiwi = kiwi.restart();
+            rt.block_on(async {
+                let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+                assert_eq!(
+                    call(&mut c, &["GET", "k0"]).await,
+                    bulk(&"x".repeat(100_000))
+                );
+                assert_eq!(call(&mut c, &["SET", "x", "y"]).await, Frame::ok());
+            });
+        }
+    }
+}

@@ -463,6 +463,9 @@ impl Storage {
         }
         if let Err(err) = self.db.write_opt(wb, &self.write_options()) {
             self.note_error(&err);
+            if self.breaker.is_open() {
+                return Err(StorageError::BreakerOpen(self.breaker.reason()));
+            }
             return Err(err.into());
         }
         for (phys, delta) in deltas {
