@@ -774,3 +774,144 @@ fn full_disk_opens_the_breaker_reads_go_on_and_it_closes_when_space_returns() {
         }
     }
 }
+
+#[test]
+fn scan_visits_every_key_exactly_once_across_calls() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for i in 0..1000 {
+            c.queue(&["SET", &format!("user:{i}"), "v"]);
+        }
+        c.queue(&["SET", "other", "v"]);
+        c.queue(&["SET", "ttl:gone", "v", "PX", "1"]);
+        c.flush().await.unwrap();
+        for _ in 0..1002 {
+            assert_eq!(c.read_reply().await.unwrap(), Frame::ok());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = "0".to_string();
+        let mut calls = 0;
+        loop {
+            let reply = call(
+                &mut c,
+                &[
+                    "SCAN", &cursor, "MATCH", "user:*", "COUNT", "37", "TYPE", "string",
+                ],
+            )
+            .await;
+            let Frame::Array(parts) = reply else {
+                panic!("{reply:?}")
+            };
+            let [Frame::Bulk(next), Frame::Array(keys)] = &parts[..] else {
+                panic!("{parts:?}")
+            };
+            for k in keys {
+                let Frame::Bulk(k) = k else { panic!() };
+                assert!(seen.insert(k.clone()), "key {k:?} returned twice");
+            }
+            calls += 1;
+            cursor = String::from_utf8(next.to_vec()).unwrap();
+            if cursor == "0" {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 1000);
+        assert!(calls >= 1000 / 37, "COUNT was not honoured: {calls} calls");
+        // RANDOMKEY only ever returns live keys.
+        for _ in 0..50 {
+            match call(&mut c, &["RANDOMKEY"]).await {
+                Frame::Bulk(k) => assert_ne!(&k[..], b"ttl:gone"),
+                other => panic!("{other:?}"),
+            }
+        }
+        let Frame::Array(hashes) = call(&mut c, &["SCAN", "0", "TYPE", "hash"]).await else {
+            panic!()
+        };
+        assert_eq!(hashes[1], Frame::Array(vec![]));
+    });
+}
+
+#[test]
+fn client_commands_see_and_control_other_connections() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut a = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut b = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(
+            call(&mut b, &["CLIENT", "SETNAME", "worker-b"]).await,
+            Frame::ok()
+        );
+        assert_eq!(call(&mut b, &["SELECT", "5"]).await, Frame::ok());
+        assert_eq!(
+            call(&mut b, &["CLIENT", "SETINFO", "LIB-NAME", "kiwi-tests"]).await,
+            Frame::ok()
+        );
+        let Frame::Integer(b_id) = call(&mut b, &["CLIENT", "ID"]).await else {
+            panic!()
+        };
+        let Frame::Bulk(list) = call(&mut a, &["CLIENT", "LIST"]).await else {
+            panic!()
+        };
+        let list = String::from_utf8_lossy(&list).into_owned();
+        assert_eq!(list.lines().count(), 2, "{list}");
+        let line = list
+            .lines()
+            .find(|l| l.contains("name=worker-b"))
+            .expect("b listed");
+        for field in [
+            format!("id={b_id} "),
+            " db=5 ".into(),
+            " cmd=client".into(),
+            " lib-name=kiwi-tests".into(),
+        ] {
+            assert!(line.contains(&field), "{field} missing in {line}");
+        }
+        let Frame::Bulk(info) = call(&mut b, &["CLIENT", "INFO"]).await else {
+            panic!()
+        };
+        assert!(String::from_utf8_lossy(&info).starts_with(&format!("id={b_id} ")));
+        // CLIENT REPLY OFF silences a connection until ON.
+        a.queue(&["CLIENT", "REPLY", "OFF"]);
+        a.queue(&["SET", "silent", "1"]);
+        a.queue(&["CLIENT", "REPLY", "ON"]);
+        a.queue(&["GET", "silent"]);
+        a.flush().await.unwrap();
+        assert_eq!(a.read_reply().await.unwrap(), Frame::ok());
+        assert_eq!(a.read_reply().await.unwrap(), bulk("1"));
+        // KILL by id closes b and reports one client.
+        let id = b_id.to_string();
+        assert_eq!(
+            call(&mut a, &["CLIENT", "KILL", "ID", &id]).await,
+            Frame::Integer(1)
+        );
+        assert!(
+            b.call(&["PING"]).await.is_err(),
+            "killed client still served"
+        );
+        assert_eq!(
+            call(&mut a, &["CLIENT", "KILL", "127.0.0.1:1"]).await,
+            Frame::Error("ERR No such client".into())
+        );
+        // CONFIG RESETSTAT zeroes the counters INFO shows.
+        assert_eq!(call(&mut a, &["CONFIG", "RESETSTAT"]).await, Frame::ok());
+        let info = call(&mut a, &["INFO", "stats"]).await;
+        assert_eq!(
+            info_field(&info, "total_commands_processed").as_deref(),
+            Some("1")
+        );
+        // RESP3: INFO is verbatim text, HELLO a map with the protocol.
+        let hello = call(&mut a, &["HELLO", "3"]).await;
+        let Frame::Map(fields) = hello else {
+            panic!("{hello:?}")
+        };
+        assert!(fields.contains(&(bulk("proto"), Frame::Integer(3))));
+        assert!(matches!(
+            call(&mut a, &["INFO", "server"]).await,
+            Frame::Verbatim(_)
+        ));
+    });
+}
