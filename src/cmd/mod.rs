@@ -7,6 +7,7 @@
 
 pub mod keyspace;
 pub mod server;
+pub mod stats;
 pub mod strings;
 mod table;
 

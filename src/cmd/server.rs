@@ -13,16 +13,19 @@ use crate::util::now_ms;
 /// The Redis version Kiwi reports to clients that feature-detect by version.
 pub const REDIS_COMPAT_VERSION: &str = "7.0.15";
 
-const DEFAULT_SECTIONS: &[&str] = &[
-    "server",
-    "clients",
-    "memory",
-    "persistence",
-    "stats",
-    "replication",
-    "cpu",
-    "keyspace",
-    "runtime",
+/// Sections in the order INFO prints them, and whether a bare `INFO` includes them
+/// (`commandstats` only with `INFO all`, `INFO everything` or by name, as in Redis).
+const SECTIONS: &[(&str, bool)] = &[
+    ("server", true),
+    ("clients", true),
+    ("memory", true),
+    ("persistence", true),
+    ("stats", true),
+    ("replication", true),
+    ("cpu", true),
+    ("commandstats", false),
+    ("keyspace", true),
+    ("runtime", true),
 ];
 
 pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -30,13 +33,11 @@ pub fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         .iter()
         .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
         .collect();
-    let everything = wanted.is_empty()
-        || wanted
-            .iter()
-            .any(|w| w == "all" || w == "everything" || w == "default");
+    let all = wanted.iter().any(|w| w == "all" || w == "everything");
+    let default = wanted.is_empty() || wanted.iter().any(|w| w == "default");
     let mut out = String::new();
-    for section in DEFAULT_SECTIONS {
-        if everything || wanted.iter().any(|w| w == section) {
+    for (section, in_default) in SECTIONS {
+        if all || (default && *in_default) || wanted.iter().any(|w| w == section) {
             if !out.is_empty() {
                 out.push_str("\r\n");
             }
@@ -200,6 +201,12 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
                 w(format!("used_cpu_user:{user:.6}"));
             }
         }
+        "commandstats" => {
+            w("# Commandstats".into());
+            for line in super::stats::render() {
+                w(line);
+            }
+        }
         "keyspace" => {
             w("# Keyspace".into());
             let now = now_ms();
@@ -258,6 +265,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     if is_opt(sub, "resetstat") {
         ctx.state.stats.reset();
+        super::stats::reset();
         return Ok(Frame::ok());
     }
     if is_opt(sub, "rewrite") {

@@ -164,6 +164,7 @@ fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Fram
         return ReplyError::custom("ERR connection command sent to storage").into();
     };
     let breaker = state.storage.breaker();
+    let started = std::time::Instant::now();
     let result = if cmd.spec.is_write() && breaker.is_open() {
         Err(ReplyError::StorageUnavailable(breaker.reason()))
     } else {
@@ -183,6 +184,7 @@ fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Fram
         )
     };
     bump(&stats.completed, 1);
+    crate::cmd::stats::record(cmd.spec, started.elapsed(), result.is_err());
     match result {
         Ok(frame) => frame,
         Err(err) => {

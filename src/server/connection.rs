@@ -173,10 +173,12 @@ impl Connection {
             return;
         };
         if !self.authenticated && !spec.flags.contains(&"no-auth") {
+            cmd::stats::reject(spec);
             self.push_reply(ReplyError::NoAuth.into());
             return;
         }
         if let Err(err) = cmd::check_arity(spec, &args) {
+            cmd::stats::reject(spec);
             self.push_reply(err.into());
             return;
         }
@@ -188,7 +190,10 @@ impl Connection {
             }),
             Handler::Connection => {
                 self.flush_pending().await;
+                let started = std::time::Instant::now();
                 let reply = self.run_connection_command(spec.name, &args);
+                let failed = reply.as_ref().is_some_and(Frame::is_error);
+                cmd::stats::record(spec, started.elapsed(), failed);
                 if let Some(frame) = reply {
                     self.push_reply(frame);
                 }

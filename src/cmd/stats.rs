@@ -1,0 +1,81 @@
+//! Per-command counters for `INFO commandstats`.
+//!
+//! They live beside the static command table they parallel (one slot per entry, found by
+//! identity), so counting a call is two relaxed atomic adds and no lookup by name.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+use super::{CommandSpec, COMMANDS};
+
+/// Counters of one command.
+#[derive(Default)]
+pub struct CommandStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    /// Executed but answered with an error.
+    pub failed: AtomicU64,
+    /// Refused before execution (arity, authentication).
+    pub rejected: AtomicU64,
+}
+
+static STATS: LazyLock<Box<[CommandStat]>> =
+    LazyLock::new(|| COMMANDS.iter().map(|_| CommandStat::default()).collect());
+
+/// The counters of `spec`.
+pub fn of(spec: &CommandSpec) -> &'static CommandStat {
+    let index = COMMANDS
+        .iter()
+        .position(|c| std::ptr::eq(c, spec))
+        .unwrap_or_default();
+    &STATS[index]
+}
+
+/// Records one executed call.
+pub fn record(spec: &CommandSpec, elapsed: Duration, failed: bool) {
+    let stat = of(spec);
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    stat.usec
+        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    if failed {
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Records a call refused before it ran.
+pub fn reject(spec: &CommandSpec) {
+    of(spec).rejected.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Zeroes every counter (CONFIG RESETSTAT).
+pub fn reset() {
+    for stat in STATS.iter() {
+        for counter in [&stat.calls, &stat.usec, &stat.failed, &stat.rejected] {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..` lines,
+/// for commands that were called at least once, as Redis prints them.
+pub fn render() -> Vec<String> {
+    COMMANDS
+        .iter()
+        .zip(STATS.iter())
+        .filter_map(|(spec, stat)| {
+            let calls = stat.calls.load(Ordering::Relaxed);
+            let rejected = stat.rejected.load(Ordering::Relaxed);
+            if calls == 0 && rejected == 0 {
+                return None;
+            }
+            let usec = stat.usec.load(Ordering::Relaxed);
+            let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
+            Some(format!(
+                "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}",
+                spec.name,
+                stat.failed.load(Ordering::Relaxed)
+            ))
+        })
+        .collect()
+}
