@@ -932,3 +932,34 @@ fn client_commands_see_and_control_other_connections() {
         ));
     });
 }
+
+#[test]
+fn long_pipelines_of_large_replies_stream_instead_of_piling_up() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let value = "v".repeat(100_000);
+        assert_eq!(call(&mut c, &["SET", "big", &value]).await, Frame::ok());
+        // 3000 replies of 100 KB = 300 MB, requested in one pipeline.
+        for _ in 0..3000 {
+            c.queue(&["GET", "big"]);
+        }
+        c.flush().await.unwrap();
+        for _ in 0..3000 {
+            let Frame::Bulk(b) = c.read_reply().await.unwrap() else {
+                panic!()
+            };
+            assert_eq!(b.len(), 100_000);
+        }
+        let info = call(&mut c, &["INFO", "memory"]).await;
+        let rss: u64 = info_field(&info, "used_memory_rss")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            rss < 200 << 20,
+            "RSS {rss}: replies were accumulated instead of streamed"
+        );
+    });
+}

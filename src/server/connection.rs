@@ -19,6 +19,22 @@ use crate::state::ServerState;
 
 /// Initial read buffer; it grows only with data that actually arrives.
 const READ_BUFFER: usize = 16 * 1024;
+/// Most commands sent to the storage runtime as one job (one group commit).
+const MAX_JOB_COMMANDS: usize = 1024;
+/// Replies buffered before they are written out and parsing resumes, so a long pipeline of large
+/// replies streams instead of accumulating in memory.
+const OUTPUT_HIGH_WATER: usize = 256 * 1024;
+
+/// What `process` left behind.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    /// Everything complete in the buffer was handled; read the socket again.
+    Idle,
+    /// Replies were written out early; complete requests are still buffered.
+    MoreBuffered,
+    /// The connection must close.
+    Close,
+}
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -80,25 +96,21 @@ pub async fn serve(
         client
             .last_active_ms
             .store(crate::util::now_ms(), Ordering::Relaxed);
-        state
-            .stats
-            .network
-            .in_flight
-            .fetch_add(1, Ordering::Relaxed);
-        let keep_going = conn.process(&mut buf, &mut parser).await;
-        state
-            .stats
-            .network
-            .in_flight
-            .fetch_sub(1, Ordering::Relaxed);
-        if !conn.out.is_empty() {
-            bump(&state.stats.net_output_bytes, conn.out.len() as u64);
-            if socket.write_all(&conn.out).await.is_err() {
-                break;
+        let network = &state.stats.network;
+        network.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut progress = Progress::MoreBuffered;
+        while progress == Progress::MoreBuffered {
+            progress = conn.process(&mut buf, &mut parser).await;
+            if !conn.out.is_empty() {
+                bump(&state.stats.net_output_bytes, conn.out.len() as u64);
+                if socket.write_all(&conn.out).await.is_err() {
+                    progress = Progress::Close;
+                }
+                conn.out.clear();
             }
-            conn.out.clear();
         }
-        if !keep_going || conn.closing || client.killed.load(Ordering::Acquire) {
+        network.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if progress == Progress::Close || conn.closing || client.killed.load(Ordering::Acquire) {
             break;
         }
         // Give back memory a single huge request made us hold.
@@ -119,8 +131,8 @@ pub async fn reject(mut socket: TcpStream) {
 }
 
 impl Connection {
-    /// Handles every complete request in `buf`. Returns false when the connection must close.
-    async fn process(&mut self, buf: &mut BytesMut, parser: &mut RequestParser) -> bool {
+    /// Handles the complete requests in `buf`, stopping early once enough replies are buffered.
+    async fn process(&mut self, buf: &mut BytesMut, parser: &mut RequestParser) -> Progress {
         let (limits, query_limit) = {
             let config = self.state.config();
             (
@@ -132,12 +144,20 @@ impl Connection {
             )
         };
         let mut last_command: Option<Bytes> = None;
+        let mut progress = Progress::Idle;
         loop {
             match parser.next(buf, limits) {
                 Ok(Some(args)) => {
                     last_command = Some(args[0].clone());
                     self.dispatch(args).await;
                     if self.closing {
+                        break;
+                    }
+                    if self.pending.len() >= MAX_JOB_COMMANDS {
+                        self.flush_pending().await;
+                    }
+                    if self.out.len() >= OUTPUT_HIGH_WATER {
+                        progress = Progress::MoreBuffered;
                         break;
                     }
                 }
@@ -160,9 +180,9 @@ impl Connection {
                 client = self.client.id,
                 "closing client that reached the query buffer limit"
             );
-            return false;
+            return Progress::Close;
         }
-        true
+        progress
     }
 
     /// Validates one request and either runs it here or queues it for storage.
