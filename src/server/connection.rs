@@ -85,6 +85,7 @@ pub async fn serve(
     let mut parser = RequestParser::new();
     loop {
         let read = tokio::select! {
+            biased;
             _ = client.kill_signal.notified() => break,
             _ = shutdown.wait_for(|stop| *stop) => break,
             read = socket.read_buf(&mut buf) => read,
@@ -92,6 +93,10 @@ pub async fn serve(
         match read {
             Ok(0) | Err(_) => break,
             Ok(n) => bump(&state.stats.net_input_bytes, n as u64),
+        }
+        // A CLIENT KILL that raced with this read wins: a killed client is never served again.
+        if client.killed.load(Ordering::Acquire) {
+            break;
         }
         client
             .last_active_ms
