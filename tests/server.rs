@@ -981,3 +981,31 @@ fn long_pipelines_of_large_replies_stream_instead_of_piling_up() {
         );
     });
 }
+
+#[test]
+fn a_pipeline_of_large_rewrites_commits_early_instead_of_hoarding_versions() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        // Every SETRANGE rewrites a 3 MB value: 100 superseded versions would be 300 MB if a job
+        // kept them all until its end.
+        for i in 0..100 {
+            c.queue(&["SETRANGE", "big", "3000000", &format!("{}", i % 10)]);
+        }
+        c.flush().await.unwrap();
+        for _ in 0..100 {
+            assert_eq!(c.read_reply().await.unwrap(), Frame::Integer(3_000_001));
+        }
+        let info = call(&mut c, &["INFO", "memory"]).await;
+        let rss: u64 = info_field(&info, "used_memory_rss")
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rss < 200 << 20, "RSS {rss}: the job held every version");
+        assert_eq!(
+            call(&mut c, &["GETRANGE", "big", "3000000", "-1"]).await,
+            bulk("9")
+        );
+    });
+}

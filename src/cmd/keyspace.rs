@@ -16,12 +16,11 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let now = now_ms();
     let mut batch = store.batch();
     let mut removed = 0;
-    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut seen: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for key in keys {
-        if seen.contains(&key.as_ref()) {
+        if !seen.insert(key) {
             continue;
         }
-        seen.push(key);
         if let Some(old) = store.get_raw(ctx.db, key)? {
             if !old.is_expired(now) {
                 removed += 1;
@@ -60,7 +59,6 @@ fn expire_generic(
     relative: bool,
     cmd: &str,
 ) -> CmdResult {
-    let when = arg_i64(&args[2])?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for opt in &args[3..] {
         if is_opt(opt, "nx") {
@@ -88,6 +86,8 @@ fn expire_generic(
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
+    // Redis checks the options before the time argument.
+    let when = arg_i64(&args[2])?;
     let invalid = || ReplyError::InvalidExpire(cmd.to_string());
     let now = now_ms();
     let mut at = when;

@@ -306,12 +306,12 @@ fn mset_generic(ctx: &Ctx<'_>, args: &[Bytes], only_if_none: bool) -> CmdResult<
         existing.push(old.is_some());
     }
     let mut batch = store.batch();
-    let mut written: Vec<&[u8]> = Vec::with_capacity(pairs.len());
+    let mut written: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
     for ((key, value), existed) in pairs.iter().zip(existing) {
         // A key repeated in one MSET exists after its first write.
-        let existed = existed || written.contains(&key.as_ref());
+        let existed = existed || written.contains(key.as_ref());
         batch.put(ctx.db, key, &Meta::string((*value).clone(), 0), existed);
-        written.push(key);
+        written.insert(key);
     }
     store.commit(batch)?;
     Ok(true)

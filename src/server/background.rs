@@ -44,9 +44,20 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         let hz = state.config().hz.max(1);
         std::thread::sleep(Duration::from_millis(1000 / hz as u64));
         let storage = &state.storage;
-        match storage.sweep_expired(now_ms(), SWEEP_BUDGET) {
-            Ok(_) => {}
-            Err(err) => tracing::warn!(%err, "active expiry sweep failed"),
+        // Keep sweeping while whole batches come back due, for at most a quarter of the tick,
+        // so a burst of expiries is drained instead of piling up.
+        let slice = Instant::now();
+        loop {
+            match storage.sweep_expired(now_ms(), SWEEP_BUDGET) {
+                Ok(n)
+                    if n == SWEEP_BUDGET
+                        && slice.elapsed() < Duration::from_millis(250 / hz as u64) => {}
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(%err, "active expiry sweep failed");
+                    break;
+                }
+            }
         }
         storage.probe();
         if last_second.elapsed() >= Duration::from_secs(1) {

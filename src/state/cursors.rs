@@ -13,12 +13,15 @@ use parking_lot::Mutex;
 /// Cursors remembered at once; an iteration that pauses while this many newer cursors are issued
 /// loses its place.
 const MAX_CURSORS: usize = 65536;
+/// Bytes of remembered keys at most (keys can be large; the table must stay small).
+const MAX_CURSOR_BYTES: usize = 64 << 20;
 
 #[derive(Default)]
 struct Table {
     next: u64,
     by_id: HashMap<u64, (usize, Bytes)>,
     order: VecDeque<u64>,
+    bytes: usize,
 }
 
 /// The cursor table.
@@ -33,11 +36,15 @@ impl ScanCursors {
         let mut t = self.table.lock();
         t.next += 1;
         let id = t.next;
+        t.bytes += last_key.len();
         t.by_id.insert(id, (db, last_key));
         t.order.push_back(id);
-        while t.order.len() > MAX_CURSORS {
-            if let Some(old) = t.order.pop_front() {
-                t.by_id.remove(&old);
+        while t.order.len() > MAX_CURSORS || t.bytes > MAX_CURSOR_BYTES {
+            let Some(old) = t.order.pop_front() else {
+                break;
+            };
+            if let Some((_, key)) = t.by_id.remove(&old) {
+                t.bytes -= key.len();
             }
         }
         id

@@ -22,6 +22,9 @@ use std::collections::HashMap;
 
 /// Most writes gathered before a job commits early, bounding held stripes and batch size.
 pub(super) const MAX_PENDING_OPS: usize = 1024;
+/// Most bytes of pending writes (keys and values) before a job commits early, so a pipeline of
+/// large values cannot pile up superseded copies in memory.
+pub(super) const MAX_PENDING_BYTES: usize = 16 << 20;
 
 /// What a write does to a column family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +48,8 @@ pub(super) struct Op {
 #[derive(Default)]
 pub(super) struct JobState {
     pub ops: Vec<Op>,
+    /// Key and value bytes held by `ops` (and mirrored in `overlay`).
+    pub pending_bytes: usize,
     pub deltas: Vec<(u16, i64)>,
     /// Metadata rows written by this job and not yet committed: key → row (None = deleted).
     pub overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,

@@ -74,6 +74,23 @@ impl KeyLocks {
         }
     }
 
+    /// Takes all `stripes` (sorted) if every one is free right now, else none.
+    pub fn try_lock_stripes(&self, stripes: Vec<usize>) -> Option<KeyGuard<'_>> {
+        for (n, &i) in stripes.iter().enumerate() {
+            if !self.stripes[i].try_lock() {
+                for &held in &stripes[..n] {
+                    // SAFETY: locked by this loop just above.
+                    unsafe { self.stripes[held].unlock() };
+                }
+                return None;
+            }
+        }
+        Some(KeyGuard {
+            locks: self,
+            held: stripes,
+        })
+    }
+
     /// Locks the whole keyspace.
     pub fn lock_all(&self) -> KeyGuard<'_> {
         self.lock_stripes((0..STRIPES).collect())

@@ -308,6 +308,7 @@ impl Storage {
         let taken = JOB.with(|j| {
             j.borrow_mut().as_mut().map(|s| {
                 s.overlay.clear();
+                s.pending_bytes = 0;
                 (
                     std::mem::take(&mut s.ops),
                     std::mem::take(&mut s.deltas),
@@ -367,16 +368,25 @@ impl Storage {
         keys: &[Bytes],
         now_ms: u64,
     ) -> StorageResult<Vec<Option<Meta>>> {
-        if job::active() {
-            return keys.iter().map(|k| self.get(db, k, now_ms)).collect();
-        }
         let phys = self.phys(db);
         let cf = self.cf(CF_METADATA);
         let encoded: Vec<Vec<u8>> = keys.iter().map(|k| meta_key(phys, k)).collect();
+        // One consistent read of all keys (MGET next to a concurrent MSET sees all or nothing),
+        // then the running job's own pending rows on top.
         let results = self.db.batched_multi_get_cf(cf, encoded.iter(), false);
+        let in_job = job::active();
         results
             .into_iter()
-            .map(|r| match r? {
+            .zip(&encoded)
+            .map(|(r, row_key)| {
+                let pending = if in_job { pending_row(row_key) } else { None };
+                let row = match pending {
+                    Some(row) => row,
+                    None => r?.map(|slice| slice.to_vec()),
+                };
+                Ok(row)
+            })
+            .map(|row: StorageResult<Option<Vec<u8>>>| match row? {
                 None => Ok(None),
                 Some(bytes) => Meta::decode(&bytes)
                     .map(|m| (!m.is_expired(now_ms)).then_some(m))
@@ -430,6 +440,10 @@ impl Storage {
                 let row = (op.kind == OpKind::Put).then(|| op.value.clone());
                 state.overlay.insert(op.key.clone(), row);
             }
+            state.pending_bytes += ops
+                .iter()
+                .map(|op| op.key.len() + op.value.len())
+                .sum::<usize>();
             state.ops.extend(ops);
             for (phys, delta) in deltas {
                 add_delta(&mut state.deltas, phys, delta);
@@ -438,7 +452,7 @@ impl Storage {
             if state.pending_commands.last() != Some(&current) {
                 state.pending_commands.push(current);
             }
-            state.ops.len() >= job::MAX_PENDING_OPS
+            state.ops.len() >= job::MAX_PENDING_OPS || state.pending_bytes >= job::MAX_PENDING_BYTES
         });
         if full {
             self.flush_job();
@@ -603,15 +617,26 @@ impl Storage {
             Ok(())
         })?;
         for (phys, key, at) in &due {
+            let index = expire_index_key(*at, *phys, key);
             let Some(db) = self.logical(*phys) else {
+                // A database that no longer exists (`databases` was lowered): drop the entry so it
+                // cannot hold up the sweep forever.
+                let mut batch = self.batch();
+                batch.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
+                self.commit(batch)?;
                 continue;
             };
-            let _guard = self.lock(db, key);
+            // Never wait behind a busy key: the sweep shares its thread with the WAL sync.
+            let Some(_guard) = self
+                .locks
+                .try_lock_stripes(vec![self.locks.stripe(db, key)])
+            else {
+                continue;
+            };
             if self.phys(db) != *phys {
                 continue; // SWAPDB moved it; the next pass sees the new mapping
             }
             let mut batch = self.batch();
-            let index = expire_index_key(*at, *phys, key);
             batch.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
             if let Some(meta) = self.get_raw(db, key)? {
                 if meta.expire_at == *at && meta.is_expired(now_ms) {
