@@ -55,9 +55,11 @@ pub(super) struct JobState {
     pub overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
     /// Stripes held until the pending batch is committed, sorted.
     pub held: Vec<usize>,
-    /// Index of the command running now, and those whose writes are pending.
+    /// Index of the command running now.
     pub current: usize,
-    pub pending_commands: Vec<usize>,
+    /// The first command whose writes are pending: if the commit fails, it and every later
+    /// command (which may have read those writes) must answer the error.
+    pub window_start: Option<usize>,
     /// Commands whose writes were lost because a commit failed, with the error.
     pub failed: Vec<(usize, String)>,
 }

@@ -266,7 +266,7 @@ impl Storage {
                 // SAFETY: taken by try_lock_raw just above, on this thread.
                 unsafe { self.locks.unlock_raw(stripe) };
             }
-            self.flush_job();
+            self.flush_job(false);
             for &stripe in &stripes {
                 self.locks.lock_raw(stripe);
             }
@@ -299,12 +299,14 @@ impl Storage {
     /// Commits the job's pending writes and ends it. Returns the commands whose writes were lost
     /// because a commit failed, with the error text: their replies must become that error.
     pub fn end_job(&self) -> Vec<(usize, String)> {
-        self.flush_job();
+        self.flush_job(true);
         JOB.with(|j| j.borrow_mut().take().map(|s| s.failed).unwrap_or_default())
     }
 
     /// Commits the pending batch of the running job (if any) and releases its stripes.
-    fn flush_job(&self) {
+    /// `through_current`: the running command has already used the pending writes (it wrote, or
+    /// the job is ending), so a failed commit fails it too.
+    fn flush_job(&self, through_current: bool) {
         let taken = JOB.with(|j| {
             j.borrow_mut().as_mut().map(|s| {
                 s.overlay.clear();
@@ -313,7 +315,14 @@ impl Storage {
                     std::mem::take(&mut s.ops),
                     std::mem::take(&mut s.deltas),
                     std::mem::take(&mut s.held),
-                    std::mem::take(&mut s.pending_commands),
+                    s.window_start.take().map(|start| {
+                        let end = if through_current {
+                            s.current + 1
+                        } else {
+                            s.current
+                        };
+                        start..end.max(start)
+                    }),
                 )
             })
         });
@@ -333,9 +342,8 @@ impl Storage {
             let text = ReplyError::from(err).to_string();
             JOB.with(|j| {
                 if let Some(state) = j.borrow_mut().as_mut() {
-                    state
-                        .failed
-                        .extend(commands.into_iter().map(|c| (c, text.clone())));
+                    let failed = commands.into_iter().flatten();
+                    state.failed.extend(failed.map(|c| (c, text.clone())));
                 }
             });
         }
@@ -428,7 +436,7 @@ impl Storage {
             return Ok(());
         }
         if direct || !job::active() {
-            self.flush_job();
+            self.flush_job(false);
             return self.write_ops(&ops, &deltas);
         }
         let full = JOB.with(|j| {
@@ -448,14 +456,11 @@ impl Storage {
             for (phys, delta) in deltas {
                 add_delta(&mut state.deltas, phys, delta);
             }
-            let current = state.current;
-            if state.pending_commands.last() != Some(&current) {
-                state.pending_commands.push(current);
-            }
+            state.window_start.get_or_insert(state.current);
             state.ops.len() >= job::MAX_PENDING_OPS || state.pending_bytes >= job::MAX_PENDING_BYTES
         });
         if full {
-            self.flush_job();
+            self.flush_job(true);
         }
         Ok(())
     }
@@ -507,7 +512,7 @@ impl Storage {
         limit: usize,
         now_ms: u64,
     ) -> StorageResult<(Vec<(Bytes, Meta)>, Option<Bytes>)> {
-        self.flush_job();
+        self.flush_job(false);
         let phys = self.phys(db);
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(db_end(phys));
@@ -565,7 +570,7 @@ impl Storage {
     /// Exact number of live keys in a database: stored rows minus those already expired but not
     /// yet removed by the sweep (which keeps that remainder small).
     pub fn key_count(&self, db: usize, now_ms: u64) -> StorageResult<u64> {
-        self.flush_job();
+        self.flush_job(false);
         let phys = self.phys(db);
         let stored = self.key_counts[phys as usize]
             .load(Ordering::Relaxed)
@@ -651,7 +656,7 @@ impl Storage {
 
     /// Removes every key of one database (FLUSHDB): a range delete, O(1) whatever its size.
     pub fn flush_db(&self, db: usize) -> StorageResult<()> {
-        self.flush_job();
+        self.flush_job(false);
         let _all = self.locks.lock_all();
         let mut batch = self.batch();
         batch.clear_physical(self.phys(db));
@@ -660,7 +665,7 @@ impl Storage {
 
     /// Removes every key of every database (FLUSHALL).
     pub fn flush_all(&self) -> StorageResult<()> {
-        self.flush_job();
+        self.flush_job(false);
         let _all = self.locks.lock_all();
         let mut batch = self.batch();
         let ids: Vec<u16> = (0..self.databases()).map(|db| self.phys(db)).collect();
@@ -684,7 +689,7 @@ impl Storage {
 
     /// Swaps two databases (SWAPDB) by swapping their physical ids: O(1), atomic, durable.
     pub fn swap_db(&self, a: usize, b: usize) -> StorageResult<()> {
-        self.flush_job();
+        self.flush_job(false);
         let _all = self.locks.lock_all();
         let mut map: Vec<u16> = self
             .db_map
