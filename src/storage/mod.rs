@@ -352,16 +352,11 @@ impl Storage {
     /// Reads a key's metadata row, expired or not.
     pub fn get_raw(&self, db: usize, key: &[u8]) -> StorageResult<Option<Meta>> {
         let row_key = meta_key(self.phys(db), key);
-        if let Some(pending) = pending_row(&row_key) {
-            return pending
-                .map(|row| Meta::decode(&row).ok_or(StorageError::Corrupt))
-                .transpose();
+        if let Some(pending) = pending_meta(&row_key) {
+            return pending;
         }
         let raw = self.db.get_pinned_cf(self.cf(CF_METADATA), row_key)?;
-        match raw {
-            None => Ok(None),
-            Some(bytes) => Meta::decode(&bytes).map(Some).ok_or(StorageError::Corrupt),
-        }
+        raw.as_deref().map(decode_row).transpose()
     }
 
     /// Reads a key's metadata row if the key exists and has not expired at `now_ms`.
@@ -386,19 +381,12 @@ impl Storage {
         results
             .into_iter()
             .zip(&encoded)
-            .map(|(r, row_key)| {
-                let pending = if in_job { pending_row(row_key) } else { None };
-                let row = match pending {
-                    Some(row) => row,
-                    None => r?.map(|slice| slice.to_vec()),
+            .map(|(stored, row_key)| {
+                let meta = match in_job.then(|| pending_meta(row_key)).flatten() {
+                    Some(pending) => pending?,
+                    None => stored?.as_deref().map(decode_row).transpose()?,
                 };
-                Ok(row)
-            })
-            .map(|row: StorageResult<Option<Vec<u8>>>| match row? {
-                None => Ok(None),
-                Some(bytes) => Meta::decode(&bytes)
-                    .map(|m| (!m.is_expired(now_ms)).then_some(m))
-                    .ok_or(StorageError::Corrupt),
+                Ok(meta.filter(|m| !m.is_expired(now_ms)))
             })
             .collect()
     }
@@ -538,7 +526,7 @@ impl Storage {
             let (raw_key, raw_value) = item?;
             let key = Bytes::copy_from_slice(&raw_key[2..]);
             last = Some(key.clone());
-            let meta = Meta::decode(&raw_value).ok_or(StorageError::Corrupt)?;
+            let meta = decode_row(&raw_value)?;
             if !meta.is_expired(now_ms) {
                 rows.push((key, meta));
             }
@@ -870,13 +858,18 @@ fn add_delta(deltas: &mut Vec<(u16, i64)>, phys: u16, delta: i64) {
     }
 }
 
-/// The running job's pending version of a metadata row: `Some(None)` = deleted by the job,
-/// `None` = not touched by it.
-fn pending_row(row_key: &[u8]) -> Option<Option<Vec<u8>>> {
+/// Decodes a stored metadata row; bytes Kiwi did not write are corruption.
+fn decode_row(raw: &[u8]) -> StorageResult<Meta> {
+    Meta::decode(raw).ok_or(StorageError::Corrupt)
+}
+
+/// The running job's pending version of a metadata row, decoded: `Some(Ok(None))` = deleted by
+/// the job, `None` = not touched by it (or no job on this thread).
+fn pending_meta(row_key: &[u8]) -> Option<StorageResult<Option<Meta>>> {
     JOB.with(|j| {
-        j.borrow()
-            .as_ref()
-            .and_then(|s| s.overlay.get(row_key).cloned())
+        let j = j.borrow();
+        let row = j.as_ref()?.overlay.get(row_key)?;
+        Some(row.as_deref().map(decode_row).transpose())
     })
 }
 
