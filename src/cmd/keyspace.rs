@@ -5,6 +5,7 @@ use bytes::Bytes;
 use super::{arg_db, arg_i64, is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
+use crate::storage::collection;
 use crate::storage::meta::{KeyType, Meta};
 use crate::util::glob::glob_match;
 use crate::util::now_ms;
@@ -116,15 +117,11 @@ fn expire_generic(
         batch.delete(ctx.db, key, &meta);
     } else {
         // The old index entry (if any) goes stale; the sweep drops it when it comes due.
-        batch.put(
-            ctx.db,
-            key,
-            &Meta {
-                expire_at: at as u64,
-                ..meta
-            },
-            true,
-        );
+        let renewed = Meta {
+            expire_at: at as u64,
+            ..meta.clone()
+        };
+        batch.put(ctx.db, key, &renewed, Some(&meta));
     }
     store.commit(batch)?;
     Ok(Frame::Integer(1))
@@ -181,15 +178,11 @@ pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     match store.get(ctx.db, key, now_ms())? {
         Some(meta) if meta.expire_at != 0 => {
             let mut batch = store.batch();
-            batch.put(
-                ctx.db,
-                key,
-                &Meta {
-                    expire_at: 0,
-                    ..meta
-                },
-                true,
-            );
+            let persisted = Meta {
+                expire_at: 0,
+                ..meta.clone()
+            };
+            batch.put(ctx.db, key, &persisted, Some(&meta));
             store.commit(batch)?;
             Ok(Frame::Integer(1))
         }
@@ -327,7 +320,22 @@ fn transfer(
         // Delete first so the destination's old expire-index entry and count are settled.
         batch.delete(dst_db, dst_key, old);
     }
-    batch.put(dst_db, dst_key, &meta, false);
+    // A collection's members are copied under a fresh version of the destination.
+    let version = store.next_version();
+    collection::copy_members(
+        store,
+        &mut batch,
+        (src_db, src_key),
+        &meta,
+        (dst_db, dst_key),
+        version,
+    )?;
+    batch.put(
+        dst_db,
+        dst_key,
+        &collection::with_version(&meta, version),
+        None,
+    );
     if remove_source {
         batch.delete(src_db, src_key, &meta);
     }
@@ -464,11 +472,14 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         return Ok(Frame::Null);
     };
     if is_opt(sub, "encoding") {
-        let encoding = match meta.kind {
-            KeyType::String => meta.string_encoding(),
-            KeyType::Hash | KeyType::Set => "hashtable",
-            KeyType::List => "quicklist",
-            KeyType::ZSet => "skiplist",
+        let expanded = collection::Header::of(&meta).is_some_and(|h| h.expanded);
+        let encoding = match (meta.kind, expanded) {
+            (KeyType::String, _) => meta.string_encoding(),
+            (KeyType::List, _) => "quicklist",
+            (KeyType::Hash, false) | (KeyType::ZSet, false) => "listpack",
+            (KeyType::Set, false) => "intset",
+            (KeyType::Hash, true) | (KeyType::Set, true) => "hashtable",
+            (KeyType::ZSet, true) => "skiplist",
         };
         Ok(Frame::text(encoding))
     } else if is_opt(sub, "freq") {

@@ -165,7 +165,7 @@ fn set_generic(
             batch.delete(ctx.db, key, old);
         }
     } else {
-        batch.put(ctx.db, key, &Meta::string(value, expire_at), old.is_some());
+        batch.put(ctx.db, key, &Meta::string(value, expire_at), old.as_ref());
     }
     store.commit(batch)?;
     Ok(old_reply)
@@ -253,15 +253,11 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if at != 0 && at <= now {
             batch.delete(ctx.db, key, &meta);
         } else if at != meta.expire_at {
-            batch.put(
-                ctx.db,
-                key,
-                &Meta {
-                    expire_at: at,
-                    ..meta
-                },
-                true,
-            );
+            let renewed = Meta {
+                expire_at: at,
+                ..meta.clone()
+            };
+            batch.put(ctx.db, key, &renewed, Some(&meta));
         }
         store.commit(batch)?;
     }
@@ -303,15 +299,16 @@ fn mset_generic(ctx: &Ctx<'_>, args: &[Bytes], only_if_none: bool) -> CmdResult<
         if only_if_none && old.as_ref().is_some_and(|m| !m.is_expired(now)) {
             return Ok(false);
         }
-        existing.push(old.is_some());
+        existing.push(old);
     }
     let mut batch = store.batch();
-    let mut written: std::collections::HashSet<&[u8]> = std::collections::HashSet::new();
-    for ((key, value), existed) in pairs.iter().zip(existing) {
-        // A key repeated in one MSET exists after its first write.
-        let existed = existed || written.contains(key.as_ref());
-        batch.put(ctx.db, key, &Meta::string((*value).clone(), 0), existed);
-        written.insert(key);
+    let mut written: std::collections::HashMap<&[u8], Meta> = std::collections::HashMap::new();
+    for ((key, value), old) in pairs.iter().zip(existing) {
+        // A key repeated in one MSET replaces its own first write.
+        let old = written.get(key.as_ref()).cloned().or(old);
+        let meta = Meta::string((*value).clone(), 0);
+        batch.put(ctx.db, key, &meta, old.as_ref());
+        written.insert(key, meta);
     }
     store.commit(batch)?;
     Ok(true)
@@ -355,7 +352,7 @@ fn modify_string(
         body: value,
     };
     let mut batch = store.batch();
-    batch.put(ctx.db, key, &meta, old.is_some());
+    batch.put(ctx.db, key, &meta, old.as_ref());
     store.commit(batch)?;
     Ok(reply)
 }

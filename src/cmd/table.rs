@@ -1,6 +1,6 @@
 //! The command table: every command Kiwi understands, in one list.
 
-use super::{keyspace, server, strings, CommandSpec, Handler, SubSpec};
+use super::{hash, keyspace, server, strings, CommandSpec, Handler, SubSpec};
 
 const NO_SUBS: &[SubSpec] = &[];
 
@@ -552,6 +552,167 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Shows OBJECT's subcommands."
             ),
         ]
+    ),
+    // hashes
+    cmd!(
+        "hset",
+        -4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hset),
+        "Sets fields of a hash, creating it if needed; returns how many fields are new."
+    ),
+    cmd!(
+        "hsetnx",
+        4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hsetnx),
+        "Sets a hash field only if it does not exist yet."
+    ),
+    cmd!(
+        "hget",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hget),
+        "Returns the value of a hash field."
+    ),
+    cmd!(
+        "hmset",
+        -4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hmset),
+        "Sets fields of a hash (deprecated form of HSET that replies OK)."
+    ),
+    cmd!(
+        "hmget",
+        -3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hmget),
+        "Returns the values of several hash fields."
+    ),
+    cmd!(
+        "hgetall",
+        2,
+        ["readonly"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hgetall),
+        "Returns every field and value of a hash."
+    ),
+    cmd!(
+        "hdel",
+        -3,
+        ["write", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hdel),
+        "Deletes fields from a hash; an emptied hash disappears."
+    ),
+    cmd!(
+        "hexists",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hexists),
+        "Tells whether a hash field exists."
+    ),
+    cmd!(
+        "hlen",
+        2,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hlen),
+        "Returns the number of fields in a hash (a metadata read)."
+    ),
+    cmd!(
+        "hkeys",
+        2,
+        ["readonly"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hkeys),
+        "Returns every field name of a hash."
+    ),
+    cmd!(
+        "hvals",
+        2,
+        ["readonly"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hvals),
+        "Returns every value of a hash."
+    ),
+    cmd!(
+        "hincrby",
+        4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.0.0",
+        St(hash::hincrby),
+        "Adds an integer to a hash field."
+    ),
+    cmd!(
+        "hincrbyfloat",
+        4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "hash",
+        "2.6.0",
+        St(hash::hincrbyfloat),
+        "Adds a floating point number to a hash field (long double precision, as Redis)."
+    ),
+    cmd!(
+        "hstrlen",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "hash",
+        "3.2.0",
+        St(hash::hstrlen),
+        "Returns the length of a hash field's value."
+    ),
+    cmd!(
+        "hrandfield",
+        -2,
+        ["readonly"],
+        (1, 1, 1),
+        "hash",
+        "6.2.0",
+        St(hash::hrandfield),
+        "Returns random fields of a hash, distinct or with repetition."
+    ),
+    cmd!(
+        "hscan",
+        -3,
+        ["readonly"],
+        (1, 1, 1),
+        "hash",
+        "2.8.0",
+        St(hash::hscan),
+        "Iterates the fields and values of a hash with a cursor."
     ),
     // server
     cmd!(

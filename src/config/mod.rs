@@ -110,6 +110,16 @@ options! {
     logfile: String = String::new(), "logfile", false;
     /// Background task frequency per second (active expiry sweep, WAL sync probe).
     hz: u32 = 10, "hz", true;
+    /// Hashes up to this many fields report the `listpack` encoding, as in Redis.
+    hash_max_listpack_entries: u64 = 128, "hash-max-listpack-entries", true;
+    /// Hashes whose fields and values are all at most this long report `listpack`.
+    hash_max_listpack_value: u64 = 64, "hash-max-listpack-value", true;
+    /// Sets of at most this many integers report the `intset` encoding.
+    set_max_intset_entries: u64 = 512, "set-max-intset-entries", true;
+    /// Sorted sets up to this many members report the `listpack` encoding.
+    zset_max_listpack_entries: u64 = 128, "zset-max-listpack-entries", true;
+    /// Sorted sets whose members are all at most this long report `listpack`.
+    zset_max_listpack_value: u64 = 64, "zset-max-listpack-value", true;
     /// Pipelines that may wait in the storage runtime's queue before readers stop reading.
     storage_queue_depth: usize = 1024, "storage-queue-depth", false;
     /// Milliseconds a pipeline may wait for room in the storage queue before the client gets BUSY.

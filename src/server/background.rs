@@ -39,6 +39,7 @@ pub fn start(state: Arc<ServerState>) -> std::io::Result<Background> {
 
 fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
     let mut last_second = Instant::now();
+    let mut reclaimer: Option<JoinHandle<()>> = None;
     let mut last_commands = state.stats.commands_processed.load(Ordering::Relaxed);
     while !stop.load(Ordering::Acquire) {
         let hz = state.config().hz.max(1);
@@ -60,6 +61,14 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
             }
         }
         storage.probe();
+        // Compacting a deleted big collection's range can take seconds: never on this thread,
+        // which also syncs the WAL.
+        if reclaimer.as_ref().is_none_or(|h| h.is_finished()) && storage.reclaim_pending() {
+            let state = state.clone();
+            reclaimer = Some(std::thread::spawn(move || {
+                state.storage.reclaim_deleted();
+            }));
+        }
         if last_second.elapsed() >= Duration::from_secs(1) {
             let elapsed = last_second.elapsed().as_secs_f64();
             last_second = Instant::now();

@@ -7,13 +7,14 @@
 //! is paid once per pipeline.
 //!
 //! To keep read-modify-write commands correct:
-//! - reads inside the job see the job's own pending writes (an overlay of metadata rows);
+//! - point reads inside the job see the job's own pending writes (an overlay of metadata rows and
+//!   collection members);
 //! - the key stripes of every pending write stay locked until the batch is committed, so another
 //!   job cannot read a value this job is about to replace;
 //! - a job never *waits* for a stripe while holding others: if a stripe is taken, it first commits
 //!   what it has (releasing its stripes) and only then blocks, so jobs cannot deadlock;
 //! - operations that cannot see the overlay (iteration, counting, FLUSHDB, SWAPDB) commit the
-//!   pending batch first.
+//!   pending batch first; iteration keeps the job's stripes, since the running command may hold one.
 //!
 //! The job state is thread-local: a job runs start to finish on one storage thread.
 
@@ -51,8 +52,9 @@ pub(super) struct JobState {
     /// Key and value bytes held by `ops` (and mirrored in `overlay`).
     pub pending_bytes: usize,
     pub deltas: Vec<(u16, i64)>,
-    /// Metadata rows written by this job and not yet committed: key → row (None = deleted).
-    pub overlay: HashMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Point-readable rows written by this job and not yet committed, per [`Overlay`] slot:
+    /// key → row (None = deleted).
+    pub overlay: [HashMap<Vec<u8>, Option<Vec<u8>>>; 2],
     /// Stripes held until the pending batch is committed, sorted.
     pub held: Vec<usize>,
     /// Index of the command running now.
@@ -62,6 +64,25 @@ pub(super) struct JobState {
     pub window_start: Option<usize>,
     /// Commands whose writes were lost because a commit failed, with the error.
     pub failed: Vec<(usize, String)>,
+}
+
+/// Column families whose rows are read by point lookups and so need the overlay. Iteration never
+/// sees the overlay: iterating operations commit the pending batch first.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Overlay {
+    Metadata = 0,
+    Members = 1,
+}
+
+impl Overlay {
+    /// The overlay slot of a column family, if its rows are point-read.
+    pub fn of(cf: &str) -> Option<Overlay> {
+        match cf {
+            super::keys::CF_METADATA => Some(Overlay::Metadata),
+            super::keys::CF_SUBKEYS => Some(Overlay::Members),
+            _ => None,
+        }
+    }
 }
 
 thread_local! {

@@ -6,6 +6,7 @@
 //! so a crash at any point leaves counts and data in agreement.
 
 pub mod breaker;
+pub mod collection;
 mod job;
 pub mod keys;
 pub mod locks;
@@ -25,7 +26,7 @@ use rocksdb::{
 use crate::config::{Compression, Config, FsyncPolicy};
 use crate::error::ReplyError;
 use breaker::Breaker;
-use job::{JobState, Op, OpKind, JOB};
+use job::{JobState, Op, OpKind, Overlay, JOB};
 use keys::*;
 use locks::{KeyGuard, KeyLocks};
 use meta::Meta;
@@ -70,6 +71,8 @@ pub struct Storage {
     pub expired_keys: AtomicU64,
     locks: KeyLocks,
     breaker: Arc<Breaker>,
+    /// Ranges of deleted big collections waiting for a background compaction.
+    reclaim: parking_lot::Mutex<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -144,6 +147,7 @@ impl Storage {
             expired_keys: AtomicU64::new(0),
             locks: KeyLocks::default(),
             breaker,
+            reclaim: Default::default(),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
@@ -307,14 +311,32 @@ impl Storage {
     /// `through_current`: the running command has already used the pending writes (it wrote, or
     /// the job is ending), so a failed commit fails it too.
     fn flush_job(&self, through_current: bool) {
+        self.commit_pending(through_current, true);
+    }
+
+    /// Commits the running job's pending batch so that an iterator sees it, keeping the job's
+    /// stripes: the running command may hold one of them.
+    fn settle(&self) {
+        if job::active() {
+            self.commit_pending(true, false);
+        }
+    }
+
+    fn commit_pending(&self, through_current: bool, release: bool) {
         let taken = JOB.with(|j| {
             j.borrow_mut().as_mut().map(|s| {
-                s.overlay.clear();
+                for overlay in &mut s.overlay {
+                    overlay.clear();
+                }
                 s.pending_bytes = 0;
                 (
                     std::mem::take(&mut s.ops),
                     std::mem::take(&mut s.deltas),
-                    std::mem::take(&mut s.held),
+                    if release {
+                        std::mem::take(&mut s.held)
+                    } else {
+                        Vec::new()
+                    },
                     s.window_start.take().map(|start| {
                         let end = if through_current {
                             s.current + 1
@@ -432,9 +454,11 @@ impl Storage {
             let Some(state) = j.as_mut() else {
                 return false;
             };
-            for op in ops.iter().filter(|op| op.cf == CF_METADATA) {
-                let row = (op.kind == OpKind::Put).then(|| op.value.clone());
-                state.overlay.insert(op.key.clone(), row);
+            for op in ops.iter().filter(|op| op.kind != OpKind::DeleteRange) {
+                if let Some(slot) = Overlay::of(op.cf) {
+                    let row = (op.kind == OpKind::Put).then(|| op.value.clone());
+                    state.overlay[slot as usize].insert(op.key.clone(), row);
+                }
             }
             state.pending_bytes += ops
                 .iter()
@@ -866,10 +890,19 @@ fn decode_row(raw: &[u8]) -> StorageResult<Meta> {
 /// The running job's pending version of a metadata row, decoded: `Some(Ok(None))` = deleted by
 /// the job, `None` = not touched by it (or no job on this thread).
 fn pending_meta(row_key: &[u8]) -> Option<StorageResult<Option<Meta>>> {
+    pending_row(Overlay::Metadata, row_key, decode_row)
+}
+
+/// The running job's pending version of a point-read row, mapped by `f`.
+fn pending_row<T>(
+    slot: Overlay,
+    row_key: &[u8],
+    f: impl FnOnce(&[u8]) -> StorageResult<T>,
+) -> Option<StorageResult<Option<T>>> {
     JOB.with(|j| {
         let j = j.borrow();
-        let row = j.as_ref()?.overlay.get(row_key)?;
-        Some(row.as_deref().map(decode_row).transpose())
+        let row = j.as_ref()?.overlay[slot as usize].get(row_key)?;
+        Some(row.as_deref().map(f).transpose())
     })
 }
 
@@ -892,23 +925,32 @@ impl Batch<'_> {
         });
     }
 
-    /// Writes a key's metadata row. `existed` says whether a row (even an expired one) was there,
-    /// so the key count stays exact.
-    pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, existed: bool) {
+    /// Writes a key's metadata row over `old`, the row that was there (even an expired one), so
+    /// the key count stays exact and a replaced collection's members are dropped.
+    pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());
         if meta.expire_at != 0 {
             let index = expire_index_key(meta.expire_at, phys, key);
             self.raw(CF_EXPIRE_INDEX, OpKind::Put, index, Vec::new());
         }
-        if !existed {
-            add_delta(&mut self.deltas, phys, 1);
+        match old {
+            None => add_delta(&mut self.deltas, phys, 1),
+            Some(old) if old.kind != meta.kind || old.version() != meta.version() => {
+                self.drop_members(phys, key, old)
+            }
+            Some(_) => {}
         }
     }
 
-    /// Deletes a key whose current row is `old`. Collection sub-keys become unreachable through
-    /// the version in the row and are reclaimed in the background.
+    /// Deletes a key whose current row is `old`. A collection's members go with it in O(1): one
+    /// range tombstone over its version's sub-keys.
     pub fn delete(&mut self, db: usize, key: &[u8], old: &Meta) {
+        self.remove_row(db, key, old, true);
+    }
+
+    /// Deletes a key's row; `drop_members` is false when the command already deleted them.
+    fn remove_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Delete, meta_key(phys, key), Vec::new());
         if old.expire_at != 0 {
@@ -916,6 +958,37 @@ impl Batch<'_> {
             self.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
         }
         add_delta(&mut self.deltas, phys, -1);
+        if drop_members {
+            self.drop_members(phys, key, old);
+        }
+    }
+
+    /// Range-deletes the sub-keys of a collection that is deleted or replaced. Big ones are also
+    /// queued for a background compaction of their range, so their disk space comes back soon
+    /// instead of whenever compaction happens to reach it.
+    fn drop_members(&mut self, phys: u16, key: &[u8], old: &Meta) {
+        let Some(header) = collection::Header::of(old) else {
+            return;
+        };
+        if header.size == 0 {
+            return;
+        }
+        let start = subkey_prefix(phys, key, header.version);
+        let end = subkey_prefix(phys, key, header.version + 1);
+        let spaces: &[&'static str] = if old.kind == meta::KeyType::ZSet {
+            &[CF_SUBKEYS, CF_ZSET_SCORE]
+        } else {
+            &[CF_SUBKEYS]
+        };
+        for cf in spaces {
+            self.raw(cf, OpKind::DeleteRange, start.clone(), end.clone());
+            if header.size >= collection::EAGER_RECLAIM_MEMBERS {
+                self.storage
+                    .reclaim
+                    .lock()
+                    .push((cf, start.clone(), end.clone()));
+            }
+        }
     }
 
     fn clear_physical(&mut self, phys: u16) {

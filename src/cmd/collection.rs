@@ -1,0 +1,203 @@
+//! What the collection families (hash, set, list, sorted set) share: opening keys, the
+//! HSCAN/SSCAN/ZSCAN cursor walk, and random member picking.
+
+use bytes::Bytes;
+use rand::Rng;
+
+use super::keyspace::parse_cursor;
+use super::{arg_i64, is_opt, Ctx};
+use crate::error::{CmdResult, ReplyError};
+use crate::resp::Frame;
+use crate::storage::collection::{Collection, Space};
+use crate::storage::meta::KeyType;
+use crate::util::glob::glob_match;
+use crate::util::now_ms;
+
+/// Opens `key` for reading as `kind`; `None` when missing.
+pub fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8], kind: KeyType) -> CmdResult<Option<Collection<'a>>> {
+    ctx.store().read_collection(ctx.db, key, kind, now_ms())
+}
+
+/// Opens `key` for a write as `kind` (the caller holds its lock).
+pub fn open<'a>(ctx: &'a Ctx<'_>, key: &[u8], kind: KeyType) -> CmdResult<Collection<'a>> {
+    ctx.store().open_collection(ctx.db, key, kind, now_ms())
+}
+
+/// Members visited per HSCAN/SSCAN/ZSCAN call at most, whatever COUNT asks.
+const MAX_SCAN_COUNT: i64 = 1 << 20;
+
+/// HSCAN/SSCAN/ZSCAN: `args` is the whole command. Compact collections (Redis's listpack and
+/// intset) answer everything in one call with cursor 0, as Redis does; bigger ones walk `space`
+/// in COUNT-sized steps, resuming from a remembered row. `reply` turns a row into its reply items.
+pub fn scan_members(
+    ctx: &Ctx<'_>,
+    args: &[Bytes],
+    kind: KeyType,
+    space: Space,
+    reply: impl Fn(&[u8], &[u8], &mut Vec<Frame>),
+    matched: impl for<'r> Fn(&'r [u8], &'r [u8]) -> &'r [u8],
+) -> CmdResult {
+    let cursor = parse_cursor(&args[2]).ok_or_else(|| ReplyError::custom("ERR invalid cursor"))?;
+    let Some(coll) = read(ctx, &args[1], kind)? else {
+        return Ok(scan_reply(0, Vec::new()));
+    };
+    let mut count = 10i64;
+    let mut pattern: Option<&Bytes> = None;
+    let mut j = 3;
+    while j < args.len() {
+        if j + 1 >= args.len() {
+            return Err(ReplyError::Syntax);
+        }
+        if is_opt(&args[j], "count") {
+            count = arg_i64(&args[j + 1])?;
+            if count < 1 {
+                return Err(ReplyError::Syntax);
+            }
+        } else if is_opt(&args[j], "match") {
+            pattern = Some(&args[j + 1]).filter(|p| p.as_ref() != b"*");
+        } else {
+            return Err(ReplyError::Syntax);
+        }
+        j += 2;
+    }
+    let limit = if coll.header.expanded {
+        count.min(MAX_SCAN_COUNT) as usize
+    } else {
+        usize::MAX
+    };
+    // The cursor table remembers `key length · key · row`, so a cursor of another key is unknown.
+    let tag = |row: &[u8]| {
+        let mut saved = (args[1].len() as u32).to_be_bytes().to_vec();
+        saved.extend_from_slice(&args[1]);
+        saved.extend_from_slice(row);
+        Bytes::from(saved)
+    };
+    let start = match cursor {
+        0 => None,
+        n => {
+            let prefix = tag(b"");
+            match ctx.state.scan_cursors.resume(n, ctx.db) {
+                Some(saved) if saved.starts_with(&prefix) => {
+                    let mut from = saved[prefix.len()..].to_vec();
+                    from.push(0); // strictly after the last row returned
+                    Some(from)
+                }
+                _ => return Ok(scan_reply(0, Vec::new())),
+            }
+        }
+    };
+    let mut items = Vec::new();
+    let mut seen = 0usize;
+    let mut last: Option<Vec<u8>> = None;
+    coll.scan(space, start.as_deref(), false, |row, value| {
+        if seen == limit {
+            return Ok(false);
+        }
+        seen += 1;
+        last = Some(row.to_vec());
+        if pattern.is_none_or(|p| glob_match(p, matched(row, value), false)) {
+            reply(row, value, &mut items);
+        }
+        Ok(true)
+    })?;
+    let next = match last {
+        Some(row) if seen == limit && (seen as u64) < coll.len() => {
+            ctx.state.scan_cursors.save(ctx.db, tag(&row))
+        }
+        _ => 0,
+    };
+    Ok(scan_reply(next, items))
+}
+
+fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
+    Frame::Array(vec![Frame::text(cursor.to_string()), Frame::Array(items)])
+}
+
+/// Picks `count` random rows of `space`: distinct ones (at most the whole collection) or, with
+/// `repeat`, exactly `count` rows that may repeat. Small collections are sampled in memory; big
+/// ones by seeking to random points, so a huge key is never read whole.
+pub fn random_rows(
+    coll: &Collection<'_>,
+    space: Space,
+    count: usize,
+    repeat: bool,
+) -> CmdResult<Vec<(Bytes, Bytes)>> {
+    let size = coll.len() as usize;
+    let mut rng = rand::thread_rng();
+    if size == 0 || count == 0 {
+        return Ok(Vec::new());
+    }
+    if !repeat && count >= size {
+        return Ok(coll.collect(space, usize::MAX)?);
+    }
+    const IN_MEMORY: usize = 4096;
+    if size <= IN_MEMORY {
+        let all = coll.collect(space, usize::MAX)?;
+        if repeat {
+            return Ok((0..count)
+                .map(|_| all[rng.gen_range(0..all.len())].clone())
+                .collect());
+        }
+        let picked = rand::seq::index::sample(&mut rng, all.len(), count);
+        return Ok(picked.into_iter().map(|i| all[i].clone()).collect());
+    }
+    let mut out: Vec<(Bytes, Bytes)> = Vec::with_capacity(count);
+    let mut chosen = std::collections::HashSet::new();
+    // Random seeks favour rows after sparse regions; a bounded number of attempts keeps a
+    // distinct pick from looping on an unlucky draw.
+    let mut attempts = 0usize;
+    while out.len() < count && attempts < count.saturating_mul(16) {
+        attempts += 1;
+        let probe: [u8; 8] = rng.gen();
+        let Some(row) = first_row_from(coll, space, &probe)? else {
+            continue;
+        };
+        if repeat || chosen.insert(row.0.clone()) {
+            out.push(row);
+        }
+    }
+    Ok(out)
+}
+
+/// The first row at or after `from`, wrapping around to the first row.
+fn first_row_from(
+    coll: &Collection<'_>,
+    space: Space,
+    from: &[u8],
+) -> CmdResult<Option<(Bytes, Bytes)>> {
+    for start in [Some(from), None] {
+        let mut found = None;
+        coll.scan(space, start, false, |row, value| {
+            found = Some((Bytes::copy_from_slice(row), Bytes::copy_from_slice(value)));
+            Ok(false)
+        })?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
+}
+
+/// Most picks with repetition one reply may hold: Redis would try to build any count a client asks
+/// for; Kiwi refuses counts that could not fit in memory.
+const MAX_REPEATED_PICKS: u64 = 1 << 24;
+
+/// Parses the count of HRANDFIELD/SRANDMEMBER/ZRANDMEMBER: `(count, repeat)`. A negative count
+/// asks for that many picks with repetition. `paired` (WITHVALUES/WITHSCORES) halves the range,
+/// as in Redis.
+pub fn random_count(arg: &[u8], paired: bool) -> CmdResult<(usize, bool)> {
+    let n = arg_i64(arg)?;
+    if n == i64::MIN {
+        return Err(ReplyError::custom(
+            "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
+    if n >= 0 {
+        return Ok((n as usize, false));
+    }
+    let picks = n.unsigned_abs();
+    if (paired && picks > i64::MAX as u64 / 2) || picks > MAX_REPEATED_PICKS {
+        return Err(ReplyError::custom("ERR value is out of range"));
+    }
+    Ok((picks as usize, true))
+}

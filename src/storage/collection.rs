@@ -1,0 +1,431 @@
+//! Collections — hashes, sets, lists and sorted sets — as a header in the metadata row plus one
+//! RocksDB row per member.
+//!
+//! The header (`version u64 · size u64 · flags u8`, lists add `head u64 · tail u64`) makes
+//! HLEN/SCARD/LLEN/ZCARD one read, and the version makes DEL O(1): members live under
+//! `db · key · version`, so a new version hides every older member at once, and the old version's
+//! range is dropped with one range tombstone (see `Batch::delete`).
+//!
+//! A [`Collection`] is one command's view of one key: it reads members (its own pending writes
+//! first, then the running job's overlay, then RocksDB), records writes into the caller's
+//! [`Batch`], keeps the size in the header, and writes the header back in [`Collection::save`] —
+//! or deletes the key when it became empty, as Redis does.
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use rocksdb::{Direction, IteratorMode, ReadOptions};
+
+use super::job::{self, OpKind, Overlay};
+use super::keys::{subkey_prefix, CF_SUBKEYS, CF_ZSET_SCORE};
+use super::meta::{KeyType, Meta, StrEncoding};
+use super::{Batch, Storage, StorageError, StorageResult};
+use crate::error::ReplyError;
+
+/// Collections at least this big get their deleted range compacted in the background right away.
+pub const EAGER_RECLAIM_MEMBERS: u64 = 10_000;
+
+/// First index of a new list: lists grow both ways from the middle of the u64 range.
+const LIST_ORIGIN: u64 = 1 << 63;
+
+const FLAG_EXPANDED: u8 = 1;
+
+/// The collection header kept in the metadata row's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub version: u64,
+    /// Number of members (list length, hash fields, ...).
+    pub size: u64,
+    /// The key has outgrown Redis's compact encoding (listpack/intset), so OBJECT ENCODING reports
+    /// hashtable/skiplist. Like Redis, it never converts back.
+    pub expanded: bool,
+    /// Lists only: index of the first element.
+    pub head: u64,
+    /// Lists only: index one past the last element.
+    pub tail: u64,
+}
+
+impl Header {
+    /// A fresh, empty collection header.
+    fn new(version: u64) -> Header {
+        Header {
+            version,
+            size: 0,
+            expanded: false,
+            head: LIST_ORIGIN,
+            tail: LIST_ORIGIN,
+        }
+    }
+
+    /// The header of a collection row; `None` for strings (or bytes Kiwi did not write).
+    pub fn of(meta: &Meta) -> Option<Header> {
+        if meta.kind == KeyType::String {
+            return None;
+        }
+        let b = &meta.body;
+        let word = |at: usize| -> Option<u64> {
+            b.get(at..at + 8)
+                .and_then(|s| s.try_into().ok())
+                .map(u64::from_be_bytes)
+        };
+        let mut header = Header::new(word(0)?);
+        header.size = word(8)?;
+        header.expanded = b.get(16)? & FLAG_EXPANDED != 0;
+        if meta.kind == KeyType::List {
+            header.head = word(17)?;
+            header.tail = word(25)?;
+        }
+        Some(header)
+    }
+
+    fn encode(&self, kind: KeyType) -> Bytes {
+        let mut out = Vec::with_capacity(33);
+        out.extend_from_slice(&self.version.to_be_bytes());
+        out.extend_from_slice(&self.size.to_be_bytes());
+        out.push(if self.expanded { FLAG_EXPANDED } else { 0 });
+        if kind == KeyType::List {
+            out.extend_from_slice(&self.head.to_be_bytes());
+            out.extend_from_slice(&self.tail.to_be_bytes());
+        }
+        Bytes::from(out)
+    }
+}
+
+/// Which column family a member row lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// Hash fields, set members, list elements (by index), sorted-set member → score.
+    Members,
+    /// The sorted-set score index: `score · member` → empty, in score order.
+    Scores,
+}
+
+impl Space {
+    fn cf(self) -> &'static str {
+        match self {
+            Space::Members => CF_SUBKEYS,
+            Space::Scores => CF_ZSET_SCORE,
+        }
+    }
+}
+
+/// One command's view of one collection key.
+pub struct Collection<'s> {
+    store: &'s Storage,
+    db: usize,
+    key: Vec<u8>,
+    kind: KeyType,
+    pub header: Header,
+    expire_at: u64,
+    /// The stored row (even an expired one), which `save` replaces.
+    old: Option<Meta>,
+    live: bool,
+    /// `db · key · version`: the prefix of every member row.
+    prefix: Vec<u8>,
+    /// This command's own writes to `Space::Members`, so it reads what it wrote.
+    pending: HashMap<Vec<u8>, Option<Bytes>>,
+}
+
+impl Storage {
+    /// Opens a key for reading as a collection of `kind`: `None` when it does not exist,
+    /// WRONGTYPE when it holds another type.
+    pub fn read_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        kind: KeyType,
+        now: u64,
+    ) -> Result<Option<Collection<'_>>, ReplyError> {
+        let coll = self.open_collection(db, key, kind, now)?;
+        Ok(coll.live.then_some(coll))
+    }
+
+    /// Opens a key for a write as a collection of `kind` (WRONGTYPE when it holds another type).
+    /// A missing or expired key opens as a new empty collection with a fresh version. The caller
+    /// holds the key's lock.
+    pub fn open_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        kind: KeyType,
+        now: u64,
+    ) -> Result<Collection<'_>, ReplyError> {
+        let old = self.get_raw(db, key)?;
+        let live = old.as_ref().filter(|m| !m.is_expired(now));
+        let (header, expire_at) = match live {
+            Some(m) if m.kind != kind => return Err(ReplyError::WrongType),
+            Some(m) => (Header::of(m).ok_or(StorageError::Corrupt)?, m.expire_at),
+            None => (Header::new(self.next_version()), 0),
+        };
+        Ok(Collection {
+            store: self,
+            db,
+            key: key.to_vec(),
+            kind,
+            prefix: subkey_prefix(self.phys(db), key, header.version),
+            header,
+            expire_at,
+            live: live.is_some(),
+            old,
+            pending: HashMap::new(),
+        })
+    }
+
+    /// True when deleted big collections wait for [`Self::reclaim_deleted`].
+    pub fn reclaim_pending(&self) -> bool {
+        !self.reclaim.lock().is_empty()
+    }
+
+    /// Runs the background compaction of big deleted collections' ranges, so their disk space
+    /// comes back in bounded time. Called by the background task.
+    pub fn reclaim_deleted(&self) {
+        let ranges = std::mem::take(&mut *self.reclaim.lock());
+        for (cf, start, end) in &ranges {
+            self.db
+                .compact_range_cf(self.cf(cf), Some(start.as_slice()), Some(end.as_slice()));
+        }
+    }
+}
+
+impl Collection<'_> {
+    /// True when the key existed (and had not expired) when opened.
+    pub fn exists(&self) -> bool {
+        self.live
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> u64 {
+        self.header.size
+    }
+
+    /// True when the collection has no members.
+    pub fn is_empty(&self) -> bool {
+        self.header.size == 0
+    }
+
+    /// The key's expiry (0 = none).
+    pub fn expire_at(&self) -> u64 {
+        self.expire_at
+    }
+
+    fn row_key(&self, field: &[u8]) -> Vec<u8> {
+        let mut row = Vec::with_capacity(self.prefix.len() + field.len());
+        row.extend_from_slice(&self.prefix);
+        row.extend_from_slice(field);
+        row
+    }
+
+    /// Reads one member row.
+    pub fn get(&self, field: &[u8]) -> StorageResult<Option<Bytes>> {
+        if let Some(value) = self.pending.get(field) {
+            return Ok(value.clone());
+        }
+        let row = self.row_key(field);
+        if let Some(pending) =
+            super::pending_row(Overlay::Members, &row, |v| Ok(Bytes::copy_from_slice(v)))
+        {
+            return pending;
+        }
+        let cf = self.store.cf(CF_SUBKEYS);
+        let value = self.store.db.get_pinned_cf(cf, row)?;
+        Ok(value.map(|v| Bytes::copy_from_slice(&v)))
+    }
+
+    /// Reads several member rows with one batched lookup (HMGET, SMISMEMBER, ZMSCORE).
+    pub fn get_many(&self, fields: &[Bytes]) -> StorageResult<Vec<Option<Bytes>>> {
+        let rows: Vec<Vec<u8>> = fields.iter().map(|f| self.row_key(f)).collect();
+        let cf = self.store.cf(CF_SUBKEYS);
+        let stored = self.store.db.batched_multi_get_cf(cf, rows.iter(), false);
+        let in_job = job::active();
+        fields
+            .iter()
+            .zip(rows.iter().zip(stored))
+            .map(|(field, (row, stored))| {
+                if let Some(value) = self.pending.get(field.as_ref()) {
+                    return Ok(value.clone());
+                }
+                let overlay = in_job
+                    .then(|| {
+                        super::pending_row(Overlay::Members, row, |v| Ok(Bytes::copy_from_slice(v)))
+                    })
+                    .flatten();
+                match overlay {
+                    Some(pending) => pending,
+                    None => Ok(stored?.map(|v| Bytes::copy_from_slice(&v))),
+                }
+            })
+            .collect()
+    }
+
+    /// Adds or replaces a member, keeping the size; returns the previous value.
+    pub fn insert(
+        &mut self,
+        batch: &mut Batch<'_>,
+        field: &[u8],
+        value: Bytes,
+    ) -> StorageResult<Option<Bytes>> {
+        let previous = self.get(field)?;
+        if previous.is_none() {
+            self.header.size += 1;
+        }
+        self.put(batch, field, value);
+        Ok(previous)
+    }
+
+    /// Removes a member if present, keeping the size; returns its value.
+    pub fn remove(&mut self, batch: &mut Batch<'_>, field: &[u8]) -> StorageResult<Option<Bytes>> {
+        let previous = self.get(field)?;
+        if previous.is_some() {
+            self.header.size -= 1;
+            self.delete(batch, field);
+        }
+        Ok(previous)
+    }
+
+    /// Writes a member row without touching the size (list elements moved by index).
+    pub fn put(&mut self, batch: &mut Batch<'_>, field: &[u8], value: Bytes) {
+        let row = self.row_key(field);
+        batch.raw(CF_SUBKEYS, OpKind::Put, row, value.to_vec());
+        self.pending.insert(field.to_vec(), Some(value));
+    }
+
+    /// Deletes a member row without touching the size.
+    pub fn delete(&mut self, batch: &mut Batch<'_>, field: &[u8]) {
+        let row = self.row_key(field);
+        batch.raw(CF_SUBKEYS, OpKind::Delete, row, Vec::new());
+        self.pending.insert(field.to_vec(), None);
+    }
+
+    /// Adds a row to the sorted-set score index.
+    pub fn put_score(&mut self, batch: &mut Batch<'_>, entry: &[u8]) {
+        let row = self.row_key(entry);
+        batch.raw(CF_ZSET_SCORE, OpKind::Put, row, Vec::new());
+    }
+
+    /// Removes a row from the sorted-set score index.
+    pub fn delete_score(&mut self, batch: &mut Batch<'_>, entry: &[u8]) {
+        let row = self.row_key(entry);
+        batch.raw(CF_ZSET_SCORE, OpKind::Delete, row, Vec::new());
+    }
+
+    /// Walks the rows of `space` in order (or reverse order), starting at `from` (inclusive: the
+    /// first row at or after it, or at or before it when reversed); `f` returns false to stop.
+    /// Sees every committed write, including the running job's, but not this command's own
+    /// pending ones: commands iterate before they write.
+    pub fn scan(
+        &self,
+        space: Space,
+        from: Option<&[u8]>,
+        reverse: bool,
+        mut f: impl FnMut(&[u8], &[u8]) -> StorageResult<bool>,
+    ) -> StorageResult<()> {
+        self.store.settle();
+        let mut ro = ReadOptions::default();
+        let upper = subkey_prefix(self.store.phys(self.db), &self.key, self.header.version + 1);
+        ro.set_iterate_lower_bound(self.prefix.clone());
+        ro.set_iterate_upper_bound(upper);
+        let start = from.map(|field| self.row_key(field));
+        let mode = match (&start, reverse) {
+            (Some(at), false) => IteratorMode::From(at, Direction::Forward),
+            (Some(at), true) => IteratorMode::From(at, Direction::Reverse),
+            (None, false) => IteratorMode::Start,
+            (None, true) => IteratorMode::End,
+        };
+        let iter = self
+            .store
+            .db
+            .iterator_cf_opt(self.store.cf(space.cf()), ro, mode);
+        let skip = self.prefix.len();
+        for item in iter {
+            let (row, value) = item?;
+            if !f(&row[skip..], &value)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every member row in order, up to `limit` (whole small collections, set algebra).
+    pub fn collect(&self, space: Space, limit: usize) -> StorageResult<Vec<(Bytes, Bytes)>> {
+        let mut out = Vec::with_capacity(self.header.size.min(limit as u64) as usize);
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.scan(space, None, false, |field, value| {
+            out.push((Bytes::copy_from_slice(field), Bytes::copy_from_slice(value)));
+            Ok(out.len() < limit)
+        })?;
+        Ok(out)
+    }
+
+    /// Writes the header back — or deletes the key if the collection is now empty, as Redis
+    /// removes empty collections.
+    pub fn save(self, batch: &mut Batch<'_>) {
+        if self.header.size == 0 {
+            if let Some(old) = &self.old {
+                // A live collection emptied by this command already deleted its members one by
+                // one; only a replaced expired row still has members to drop.
+                batch.remove_row(self.db, &self.key, old, !self.live);
+            }
+            return;
+        }
+        let meta = Meta {
+            kind: self.kind,
+            expire_at: self.expire_at,
+            encoding: StrEncoding::Auto,
+            body: self.header.encode(self.kind),
+        };
+        batch.put(self.db, &self.key, &meta, self.old.as_ref());
+    }
+}
+
+/// Writes the members of a collection under a new key (RENAME, COPY, MOVE): a copy of every row
+/// under the destination's fresh version.
+pub fn copy_members(
+    store: &Storage,
+    batch: &mut Batch<'_>,
+    (src_db, src_key): (usize, &[u8]),
+    src: &Meta,
+    (dst_db, dst_key): (usize, &[u8]),
+    dst_version: u64,
+) -> StorageResult<()> {
+    let Some(header) = Header::of(src) else {
+        return Ok(());
+    };
+    let from = Collection {
+        store,
+        db: src_db,
+        key: src_key.to_vec(),
+        kind: src.kind,
+        header,
+        expire_at: src.expire_at,
+        old: None,
+        live: true,
+        prefix: subkey_prefix(store.phys(src_db), src_key, header.version),
+        pending: HashMap::new(),
+    };
+    let dst_prefix = subkey_prefix(store.phys(dst_db), dst_key, dst_version);
+    let mut spaces = vec![Space::Members];
+    if src.kind == KeyType::ZSet {
+        spaces.push(Space::Scores);
+    }
+    for space in spaces {
+        from.scan(space, None, false, |field, value| {
+            let mut row = dst_prefix.clone();
+            row.extend_from_slice(field);
+            batch.raw(space.cf(), OpKind::Put, row, value.to_vec());
+            Ok(true)
+        })?;
+    }
+    Ok(())
+}
+
+/// The same metadata row with a new collection version (the copy's).
+pub fn with_version(meta: &Meta, version: u64) -> Meta {
+    let mut out = meta.clone();
+    if let Some(mut header) = Header::of(meta) {
+        header.version = version;
+        out.body = header.encode(meta.kind);
+    }
+    out
+}
