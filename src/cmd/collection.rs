@@ -192,11 +192,14 @@ pub fn random_count(arg: &[u8], paired: bool) -> CmdResult<(usize, bool)> {
             "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
         ));
     }
+    let picks = n.unsigned_abs();
+    if paired && picks > i64::MAX as u64 / 2 {
+        return Err(ReplyError::custom("ERR value is out of range"));
+    }
     if n >= 0 {
         return Ok((n as usize, false));
     }
-    let picks = n.unsigned_abs();
-    if (paired && picks > i64::MAX as u64 / 2) || picks > MAX_REPEATED_PICKS {
+    if picks > MAX_REPEATED_PICKS {
         return Err(ReplyError::custom("ERR value is out of range"));
     }
     Ok((picks as usize, true))

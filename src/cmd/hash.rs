@@ -208,6 +208,9 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !is_long_double(incr) {
         return Err(ReplyError::NotFloat);
     }
+    if crate::util::number::parse_f64(incr).is_some_and(|v| !v.is_finite()) {
+        return Err(ReplyError::custom("ERR value is NaN or Infinity"));
+    }
     modify_field(ctx, &args[1], &args[2], |current| {
         let current = current.map_or(&b"0"[..], |v| &v[..]);
         let text = incr_long_double(current, incr).map_err(|e| match e {

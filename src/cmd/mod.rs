@@ -9,6 +9,7 @@ pub mod collection;
 pub mod hash;
 pub mod keyspace;
 pub mod server;
+pub mod set;
 pub mod stats;
 pub mod strings;
 mod table;

@@ -1,6 +1,6 @@
 //! The command table: every command Kiwi understands, in one list.
 
-use super::{hash, keyspace, server, strings, CommandSpec, Handler, SubSpec};
+use super::{hash, keyspace, server, set, strings, CommandSpec, Handler, SubSpec};
 
 const NO_SUBS: &[SubSpec] = &[];
 
@@ -713,6 +713,177 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         St(hash::hscan),
         "Iterates the fields and values of a hash with a cursor."
+    ),
+    // sets
+    cmd!(
+        "sadd",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::sadd),
+        "Adds members to a set, creating it if needed; returns how many are new."
+    ),
+    cmd!(
+        "srem",
+        -3,
+        ["write", "fast"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::srem),
+        "Removes members from a set; an emptied set disappears."
+    ),
+    cmd!(
+        "smembers",
+        2,
+        ["readonly"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::smembers),
+        "Returns every member of a set."
+    ),
+    cmd!(
+        "sismember",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::sismember),
+        "Tells whether a value is a member of a set."
+    ),
+    cmd!(
+        "smismember",
+        -3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "set",
+        "6.2.0",
+        St(set::smismember),
+        "Tells, for each value, whether it is a member of a set."
+    ),
+    cmd!(
+        "scard",
+        2,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::scard),
+        "Returns the number of members of a set (a metadata read)."
+    ),
+    cmd!(
+        "spop",
+        -2,
+        ["write", "fast"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::spop),
+        "Removes and returns random members of a set."
+    ),
+    cmd!(
+        "srandmember",
+        -2,
+        ["readonly"],
+        (1, 1, 1),
+        "set",
+        "1.0.0",
+        St(set::srandmember),
+        "Returns random members of a set, distinct or with repetition."
+    ),
+    cmd!(
+        "smove",
+        4,
+        ["write", "fast"],
+        (1, 2, 1),
+        "set",
+        "1.0.0",
+        St(set::smove),
+        "Moves a member from one set to another, atomically."
+    ),
+    cmd!(
+        "sinter",
+        -2,
+        ["readonly"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sinter),
+        "Returns the intersection of sets."
+    ),
+    cmd!(
+        "sintercard",
+        -3,
+        ["readonly", "movablekeys"],
+        (0, 0, 0),
+        "set",
+        "7.0.0",
+        St(set::sintercard),
+        "Returns the size of the intersection of sets, optionally stopping at a limit."
+    ),
+    cmd!(
+        "sinterstore",
+        -3,
+        ["write", "denyoom"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sinterstore),
+        "Stores the intersection of sets in a key."
+    ),
+    cmd!(
+        "sunion",
+        -2,
+        ["readonly"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sunion),
+        "Returns the union of sets."
+    ),
+    cmd!(
+        "sunionstore",
+        -3,
+        ["write", "denyoom"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sunionstore),
+        "Stores the union of sets in a key."
+    ),
+    cmd!(
+        "sdiff",
+        -2,
+        ["readonly"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sdiff),
+        "Returns the members of the first set that are in none of the others."
+    ),
+    cmd!(
+        "sdiffstore",
+        -3,
+        ["write", "denyoom"],
+        (1, -1, 1),
+        "set",
+        "1.0.0",
+        St(set::sdiffstore),
+        "Stores the difference of sets in a key."
+    ),
+    cmd!(
+        "sscan",
+        -3,
+        ["readonly"],
+        (1, 1, 1),
+        "set",
+        "2.8.0",
+        St(set::sscan),
+        "Iterates the members of a set with a cursor."
     ),
     // server
     cmd!(

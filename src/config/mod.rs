@@ -111,7 +111,7 @@ options! {
     /// Background task frequency per second (active expiry sweep, WAL sync probe).
     hz: u32 = 10, "hz", true;
     /// Hashes up to this many fields report the `listpack` encoding, as in Redis.
-    hash_max_listpack_entries: u64 = 128, "hash-max-listpack-entries", true;
+    hash_max_listpack_entries: u64 = 512, "hash-max-listpack-entries", true;
     /// Hashes whose fields and values are all at most this long report `listpack`.
     hash_max_listpack_value: u64 = 64, "hash-max-listpack-value", true;
     /// Sets of at most this many integers report the `intset` encoding.

@@ -171,6 +171,30 @@ impl Storage {
         })
     }
 
+    /// Starts a new, empty collection of `kind` at `key`, replacing whatever the key holds, of
+    /// any type (the STORE forms of set and sorted-set algebra). `save` replaces the old row in the
+    /// same batch, or deletes it when the new collection stays empty.
+    pub fn replace_collection(
+        &self,
+        db: usize,
+        key: &[u8],
+        kind: KeyType,
+    ) -> StorageResult<Collection<'_>> {
+        let header = Header::new(self.next_version());
+        Ok(Collection {
+            store: self,
+            db,
+            key: key.to_vec(),
+            kind,
+            prefix: subkey_prefix(self.phys(db), key, header.version),
+            header,
+            expire_at: 0,
+            live: false,
+            old: self.get_raw(db, key)?,
+            pending: HashMap::new(),
+        })
+    }
+
     /// True when deleted big collections wait for [`Self::reclaim_deleted`].
     pub fn reclaim_pending(&self) -> bool {
         !self.reclaim.lock().is_empty()
