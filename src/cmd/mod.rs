@@ -10,6 +10,7 @@ pub mod hash;
 pub mod keyspace;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod stats;
 pub mod strings;
 mod table;

@@ -1,6 +1,6 @@
 //! The command table: every command Kiwi understands, in one list.
 
-use super::{hash, keyspace, server, set, strings, CommandSpec, Handler, SubSpec};
+use super::{hash, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec};
 
 const NO_SUBS: &[SubSpec] = &[];
 
@@ -884,6 +884,27 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         St(set::sscan),
         "Iterates the members of a set with a cursor."
+    ),
+    // sorting
+    cmd!(
+        "sort",
+        -2,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        St(sort::sort),
+        "Sorts a list, set or sorted set (by value or by other keys) and returns or stores the result."
+    ),
+    cmd!(
+        "sort_ro",
+        -2,
+        ["readonly", "movablekeys"],
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        St(sort::sort_ro),
+        "Read-only SORT (no STORE)."
     ),
     // server
     cmd!(
