@@ -208,6 +208,15 @@ impl Storage {
             self.db
                 .compact_range_cf(self.cf(cf), Some(start.as_slice()), Some(end.as_slice()));
         }
+        if !ranges.is_empty() {
+            // The deleted members may still sit in WAL files that other column families' memtables
+            // keep alive; flushing those lets RocksDB delete the files.
+            for name in super::keys::ALL_CFS {
+                if let Err(err) = self.db.flush_cf(self.cf(name)) {
+                    tracing::warn!(%err, "flush after reclaiming a deleted collection failed");
+                }
+            }
+        }
     }
 }
 

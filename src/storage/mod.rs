@@ -116,6 +116,9 @@ impl Storage {
         opts.set_bytes_per_sync(1 << 20);
         opts.set_wal_bytes_per_sync(1 << 20);
         opts.set_keep_log_file_num(4);
+        // Old WAL files live until every column family has flushed what they hold; capping their
+        // total at the memory budget keeps a rarely written column family from pinning them.
+        opts.set_max_total_wal_size(config.memory.0);
         // Lets the WAL append of one write group overlap the memtable inserts of the previous one.
         opts.set_enable_pipelined_write(true);
 
