@@ -34,6 +34,14 @@ pub enum ReplyError {
     StringTooLong,
     #[error("ERR offset is out of range")]
     OffsetOutOfRange,
+    /// SETBIT/GETBIT/BITFIELD offsets: not an integer, negative, or past `proto-max-bulk-len`.
+    #[error("ERR bit offset is not an integer or out of range")]
+    BitOffset,
+    /// SETBIT's value is not 0 or 1.
+    #[error("ERR bit is not an integer or out of range")]
+    BitValue,
+    #[error("ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.")]
+    BitfieldType,
     #[error("ERR unknown command '{name}', with args beginning with: {args}")]
     UnknownCommand { name: String, args: String },
     #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]

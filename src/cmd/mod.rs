@@ -5,6 +5,7 @@
 //! crosses to storage; `COMMAND` replies from it; `docs/commands.md` is generated from it.
 //! Each family's handlers live in their own file.
 
+pub mod bitmap;
 pub mod collection;
 pub mod hash;
 pub mod keyspace;

@@ -12,14 +12,15 @@ use crate::util::now_ms;
 use crate::util::number::{incr_long_double, FloatIncrError};
 
 /// Looks a key up and insists it is a string (or absent).
-fn read_string(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Option<Meta>> {
+pub(super) fn read_string(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Option<Meta>> {
     match ctx.store().get(ctx.db, key, now)? {
         Some(m) if m.kind != KeyType::String => Err(ReplyError::WrongType),
         other => Ok(other),
     }
 }
 
-fn count_lookup(ctx: &Ctx<'_>, hit: bool) {
+/// Counts a read lookup in INFO's keyspace_hits/keyspace_misses, as Redis's lookupKeyRead does.
+pub(super) fn count_lookup(ctx: &Ctx<'_>, hit: bool) {
     let stats = &ctx.state.stats;
     bump(
         if hit {
@@ -323,16 +324,21 @@ pub fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(mset_generic(ctx, args, true)? as i64))
 }
 
-fn max_bulk(ctx: &Ctx<'_>) -> u64 {
+/// The configured `proto-max-bulk-len`: the largest string a command may build.
+pub(super) fn max_bulk(ctx: &Ctx<'_>) -> u64 {
     ctx.state.config().proto_max_bulk_len.0
 }
 
+/// What a read-modify-write of a string decided: the value to store with its encoding hint (`None`
+/// leaves the key untouched), and the reply.
+pub(super) type Rewrite = (Option<(Bytes, StrEncoding)>, Frame);
+
 /// Read-modify-write of a string under its lock: `f` gets the live value (if any) and returns the
-/// new value, its encoding hint and the reply. The key's TTL is kept.
-fn modify_string(
+/// new value (if it changes) and the reply. The key's TTL is kept.
+pub(super) fn modify_string(
     ctx: &Ctx<'_>,
     key: &[u8],
-    f: impl FnOnce(Option<&Meta>) -> CmdResult<Option<(Bytes, StrEncoding, Frame)>>,
+    f: impl FnOnce(Option<&Meta>) -> CmdResult<Rewrite>,
 ) -> CmdResult {
     let store = ctx.store();
     let _guard = store.lock(ctx.db, key);
@@ -342,8 +348,9 @@ fn modify_string(
     if live.is_some_and(|m| m.kind != KeyType::String) {
         return Err(ReplyError::WrongType);
     }
-    let Some((value, encoding, reply)) = f(live)? else {
-        return Ok(Frame::Integer(live.map_or(0, |m| m.body.len() as i64)));
+    let (update, reply) = f(live)?;
+    let Some((value, encoding)) = update else {
+        return Ok(reply);
     };
     let meta = Meta {
         kind: KeyType::String,
@@ -363,11 +370,10 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     modify_string(ctx, &args[1], |live| {
         let Some(m) = live else {
             let len = addition.len() as i64;
-            return Ok(Some((
-                addition.clone(),
-                StrEncoding::Auto,
+            return Ok((
+                Some((addition.clone(), StrEncoding::Auto)),
                 Frame::Integer(len),
-            )));
+            ));
         };
         if (m.body.len() + addition.len()) as u64 > limit {
             return Err(ReplyError::StringTooLong);
@@ -375,15 +381,18 @@ pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         let mut value = BytesMut::with_capacity(m.body.len() + addition.len());
         value.extend_from_slice(&m.body);
         value.extend_from_slice(addition);
-        Ok(Some(modified_in_place(value)))
+        Ok(modified_in_place(value))
     })
 }
 
 /// The result of APPEND/SETRANGE on an existing value: Redis reports such strings as `raw` and
 /// replies with the new length.
-fn modified_in_place(value: BytesMut) -> (Bytes, StrEncoding, Frame) {
+fn modified_in_place(value: BytesMut) -> Rewrite {
     let len = value.len() as i64;
-    (value.freeze(), StrEncoding::Raw, Frame::Integer(len))
+    (
+        Some((value.freeze(), StrEncoding::Raw)),
+        Frame::Integer(len),
+    )
 }
 
 pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -400,7 +409,7 @@ fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
         let next = current.checked_add(delta).ok_or(ReplyError::Overflow)?;
         let mut buf = itoa::Buffer::new();
         let text = Bytes::copy_from_slice(buf.format(next).as_bytes());
-        Ok(Some((text, StrEncoding::Auto, Frame::Integer(next))))
+        Ok((Some((text, StrEncoding::Auto)), Frame::Integer(next)))
     })
 }
 
@@ -434,11 +443,10 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             FloatIncrError::NanOrInfinity => ReplyError::NanOrInfinity,
         })?;
         let value = Bytes::from(text);
-        Ok(Some((
-            value.clone(),
-            StrEncoding::Embstr,
+        Ok((
+            Some((value.clone(), StrEncoding::Embstr)),
             Frame::Bulk(value),
-        )))
+        ))
     })
 }
 
@@ -475,7 +483,8 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let limit = max_bulk(ctx);
     modify_string(ctx, &args[1], |live| {
         if patch.is_empty() {
-            return Ok(None);
+            let len = live.map_or(0, |m| m.body.len() as i64);
+            return Ok((None, Frame::Integer(len)));
         }
         if offset as u64 + patch.len() as u64 > limit {
             return Err(ReplyError::StringTooLong);
@@ -487,7 +496,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             value.resize(offset + patch.len(), 0);
         }
         value[offset..offset + patch.len()].copy_from_slice(patch);
-        Ok(Some(modified_in_place(value)))
+        Ok(modified_in_place(value))
     })
 }
 

@@ -1,6 +1,8 @@
 //! The command table: every command Kiwi understands, in one list.
 
-use super::{hash, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec};
+use super::{
+    bitmap, hash, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec,
+};
 
 const NO_SUBS: &[SubSpec] = &[];
 
@@ -1180,5 +1182,76 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Shows CLIENT's subcommands."
             ),
         ]
+    ),
+    // bitmap
+    cmd!(
+        "setbit",
+        4,
+        ["write", "denyoom"],
+        K1,
+        "bitmap",
+        "2.2.0",
+        St(bitmap::setbit),
+        "Sets or clears one bit of a string, growing it as needed."
+    ),
+    cmd!(
+        "getbit",
+        3,
+        ["readonly", "fast"],
+        K1,
+        "bitmap",
+        "2.2.0",
+        St(bitmap::getbit),
+        "Returns one bit of a string."
+    ),
+    cmd!(
+        "bitcount",
+        -2,
+        ["readonly"],
+        K1,
+        "bitmap",
+        "2.6.0",
+        St(bitmap::bitcount),
+        "Counts the set bits of a string, optionally in a byte or bit range."
+    ),
+    cmd!(
+        "bitpos",
+        -3,
+        ["readonly"],
+        K1,
+        "bitmap",
+        "2.8.7",
+        St(bitmap::bitpos),
+        "Finds the first set or clear bit of a string, optionally in a byte or bit range."
+    ),
+    cmd!(
+        "bitop",
+        -4,
+        ["write", "denyoom"],
+        (2, -1, 1),
+        "bitmap",
+        "2.6.0",
+        St(bitmap::bitop),
+        "Stores the AND, OR, XOR or NOT of strings in a key."
+    ),
+    cmd!(
+        "bitfield",
+        -2,
+        ["write", "denyoom"],
+        K1,
+        "bitmap",
+        "3.2.0",
+        St(bitmap::bitfield),
+        "Reads, sets and increments integer fields of a string."
+    ),
+    cmd!(
+        "bitfield_ro",
+        -2,
+        ["readonly", "fast"],
+        K1,
+        "bitmap",
+        "6.0.0",
+        St(bitmap::bitfield_ro),
+        "Reads integer fields of a string."
     ),
 ];
