@@ -113,9 +113,16 @@ fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
     Frame::Array(vec![Frame::text(cursor.to_string()), Frame::Array(items)])
 }
 
+/// Collections up to this size are sampled exactly, in memory.
+const SAMPLE_IN_MEMORY: usize = 1024;
+/// Rows read after a random seek, one of which is picked: smooths the bias of seeking into a
+/// keyspace whose rows are not evenly spread.
+const PICK_WINDOW: usize = 64;
+
 /// Picks `count` random rows of `space`: distinct ones (at most the whole collection) or, with
-/// `repeat`, exactly `count` rows that may repeat. Small collections are sampled in memory; big
-/// ones by seeking to random points, so a huge key is never read whole.
+/// `repeat`, exactly `count` rows that may repeat. Small collections, and big requests, are
+/// sampled exactly; a few picks from a big collection seek to random points between its first and
+/// last rows instead of reading it whole (close to uniform, not exactly).
 pub fn random_rows(
     coll: &Collection<'_>,
     space: Space,
@@ -130,8 +137,7 @@ pub fn random_rows(
     if !repeat && count >= size {
         return Ok(coll.collect(space, usize::MAX)?);
     }
-    const IN_MEMORY: usize = 4096;
-    if size <= IN_MEMORY {
+    if size <= SAMPLE_IN_MEMORY || (!repeat && count >= size / 4) {
         let all = coll.collect(space, usize::MAX)?;
         if repeat {
             return Ok((0..count)
@@ -141,17 +147,31 @@ pub fn random_rows(
         let picked = rand::seq::index::sample(&mut rng, all.len(), count);
         return Ok(picked.into_iter().map(|i| all[i].clone()).collect());
     }
+    let (Some(first), Some(last)) = (edge_row(coll, space, false)?, edge_row(coll, space, true)?)
+    else {
+        return Ok(Vec::new());
+    };
+    // Probes: the first and last rows' common prefix, a byte in the range they span, random bytes.
+    let shared = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+    let low = first.get(shared).copied().unwrap_or(0);
+    let high = last.get(shared).copied().unwrap_or(u8::MAX).max(low);
     let mut out: Vec<(Bytes, Bytes)> = Vec::with_capacity(count);
     let mut chosen = std::collections::HashSet::new();
-    // Random seeks favour rows after sparse regions; a bounded number of attempts keeps a
-    // distinct pick from looping on an unlucky draw.
     let mut attempts = 0usize;
-    while out.len() < count && attempts < count.saturating_mul(16) {
+    while out.len() < count {
         attempts += 1;
-        let probe: [u8; 8] = rng.gen();
-        let Some(row) = first_row_from(coll, space, &probe)? else {
+        if !repeat && attempts > count.saturating_mul(8) {
+            // Unlucky draws: finish with one exact pass (reservoir sampling).
+            return reservoir(coll, space, count);
+        }
+        let mut probe = last[..shared].to_vec();
+        probe.push(rng.gen_range(low..=high));
+        probe.extend_from_slice(&rng.gen::<[u8; 8]>());
+        let window = rows_from(coll, space, &probe, PICK_WINDOW)?;
+        if window.is_empty() {
             continue;
-        };
+        }
+        let row = window[rng.gen_range(0..window.len())].clone();
         if repeat || chosen.insert(row.0.clone()) {
             out.push(row);
         }
@@ -159,23 +179,55 @@ pub fn random_rows(
     Ok(out)
 }
 
-/// The first row at or after `from`, wrapping around to the first row.
-fn first_row_from(
+/// `count` distinct rows chosen uniformly in one pass over the collection.
+fn reservoir(coll: &Collection<'_>, space: Space, count: usize) -> CmdResult<Vec<(Bytes, Bytes)>> {
+    let mut rng = rand::thread_rng();
+    let mut kept: Vec<(Bytes, Bytes)> = Vec::with_capacity(count);
+    let mut seen = 0usize;
+    coll.scan(space, None, false, |row, value| {
+        seen += 1;
+        let row = (Bytes::copy_from_slice(row), Bytes::copy_from_slice(value));
+        if kept.len() < count {
+            kept.push(row);
+        } else {
+            let slot = rng.gen_range(0..seen);
+            if slot < count {
+                kept[slot] = row;
+            }
+        }
+        Ok(true)
+    })?;
+    Ok(kept)
+}
+
+/// The first (or, `last`, the last) row of `space`.
+fn edge_row(coll: &Collection<'_>, space: Space, last: bool) -> CmdResult<Option<Bytes>> {
+    let mut found = None;
+    coll.scan(space, None, last, |row, _| {
+        found = Some(Bytes::copy_from_slice(row));
+        Ok(false)
+    })?;
+    Ok(found)
+}
+
+/// Up to `limit` rows from `from` on, wrapping around to the first row.
+fn rows_from(
     coll: &Collection<'_>,
     space: Space,
     from: &[u8],
-) -> CmdResult<Option<(Bytes, Bytes)>> {
+    limit: usize,
+) -> CmdResult<Vec<(Bytes, Bytes)>> {
+    let mut rows = Vec::with_capacity(limit);
     for start in [Some(from), None] {
-        let mut found = None;
         coll.scan(space, start, false, |row, value| {
-            found = Some((Bytes::copy_from_slice(row), Bytes::copy_from_slice(value)));
-            Ok(false)
+            if rows.len() == limit || (start.is_none() && row >= from) {
+                return Ok(false);
+            }
+            rows.push((Bytes::copy_from_slice(row), Bytes::copy_from_slice(value)));
+            Ok(true)
         })?;
-        if found.is_some() {
-            return Ok(found);
-        }
     }
-    Ok(None)
+    Ok(rows)
 }
 
 /// Most picks with repetition one reply may hold: Redis would try to build any count a client asks
