@@ -5,6 +5,7 @@
 //! crosses to storage; `COMMAND` replies from it; `docs/commands.md` is generated from it.
 //! Each family's handlers live in their own file.
 
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod server;
 pub mod stats;
@@ -51,7 +52,7 @@ pub struct CommandSpec {
     pub flags: &'static [&'static str],
     /// Legacy key specification: first key index, last (-1 = last argument), step.
     pub keys: (i32, i32, i32),
-    /// Redis documentation group (`string`, `generic`, `connection`, `server`).
+    /// Redis documentation group (`string`, `generic`, `hyperloglog`, `connection`, `server`).
     pub group: &'static str,
     pub summary: &'static str,
     pub since: &'static str,
@@ -79,6 +80,11 @@ impl CommandSpec {
             "server" => {
                 cats.push("@admin".into());
                 cats.push("@dangerous".into());
+            }
+            // Admin commands outside the server group (PFDEBUG) are @admin but not @dangerous.
+            other if self.flags.contains(&"admin") => {
+                cats.push(format!("@{other}"));
+                cats.push("@admin".into());
             }
             other => cats.push(format!("@{other}")),
         }

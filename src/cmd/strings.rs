@@ -19,7 +19,8 @@ fn read_string(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Option<Meta>> {
     }
 }
 
-fn count_lookup(ctx: &Ctx<'_>, hit: bool) {
+/// Counts a read lookup in INFO's `keyspace_hits`/`keyspace_misses`, as Redis's `lookupKeyRead`.
+pub(super) fn count_lookup(ctx: &Ctx<'_>, hit: bool) {
     let stats = &ctx.state.stats;
     bump(
         if hit {

@@ -1,6 +1,6 @@
 //! The command table: every command Kiwi understands, in one list.
 
-use super::{keyspace, server, strings, CommandSpec, Handler, SubSpec};
+use super::{hyperloglog, keyspace, server, strings, CommandSpec, Handler, SubSpec};
 
 const NO_SUBS: &[SubSpec] = &[];
 
@@ -36,6 +36,7 @@ const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
 const KPAIRS: (i32, i32, i32) = (1, -1, 2);
 const K0: (i32, i32, i32) = (0, 0, 0);
+const K2: (i32, i32, i32) = (2, 2, 1);
 
 /// Every command, grouped by family.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -827,5 +828,46 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Shows CLIENT's subcommands."
             ),
         ]
+    ),
+    // hyperloglog
+    cmd!(
+        "pfadd",
+        -2,
+        ["write", "denyoom", "fast"],
+        K1,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfadd),
+        "Adds elements to a HyperLogLog (Redis's byte format)."
+    ),
+    cmd!(
+        "pfcount",
+        -2,
+        ["readonly"],
+        KALL,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfcount),
+        "Estimates the cardinality of one HyperLogLog (caching it) or of the union of several."
+    ),
+    cmd!(
+        "pfmerge",
+        -2,
+        ["write", "denyoom"],
+        KALL,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfmerge),
+        "Merges HyperLogLogs into the first key."
+    ),
+    cmd!(
+        "pfdebug",
+        3,
+        ["write", "denyoom", "admin"],
+        K2,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfdebug),
+        "Inspects a HyperLogLog: GETREG, DECODE, ENCODING or TODENSE."
     ),
 ];
