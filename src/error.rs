@@ -14,6 +14,12 @@ pub enum ReplyError {
     WrongType,
     #[error("ERR wrong number of arguments for '{0}' command")]
     WrongArity(String),
+    /// A string used as a HyperLogLog lacks its header, magic or exact dense length.
+    #[error("WRONGTYPE Key is not a valid HyperLogLog string value.")]
+    NotHll,
+    /// A HyperLogLog whose sparse registers do not add up.
+    #[error("INVALIDOBJ Corrupted HLL object detected")]
+    InvalidHll,
     #[error("ERR syntax error")]
     Syntax,
     #[error("ERR value is not an integer or out of range")]

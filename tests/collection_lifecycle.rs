@@ -65,7 +65,10 @@ async fn check_collections(c: &mut Client) {
             (bulk("f2"), bulk("v2"))
         ])))
     );
-    assert_eq!(sorted(strings(call(c, &["SMEMBERS", "s"]).await)), ["a", "b", "c"]);
+    assert_eq!(
+        sorted(strings(call(c, &["SMEMBERS", "s"]).await)),
+        ["a", "b", "c"]
+    );
     assert_eq!(
         strings(call(c, &["LRANGE", "l", "0", "-1"]).await),
         ["w", "x", "y", "z"]
@@ -132,10 +135,16 @@ fn deleting_a_big_collection_is_instant_and_its_space_comes_back() {
         for _ in 0..FIELDS / 1000 {
             assert!(!c.read_reply().await.unwrap().is_error());
         }
-        assert_eq!(call(&mut c, &["HLEN", "big"]).await, Frame::Integer(FIELDS as i64));
+        assert_eq!(
+            call(&mut c, &["HLEN", "big"]).await,
+            Frame::Integer(FIELDS as i64)
+        );
     });
     let full = dir_size(&kiwi.dir);
-    assert!(full > 20 << 20, "200k x 100 B should take > 20 MB, took {full}");
+    assert!(
+        full > 20 << 20,
+        "200k x 100 B should take > 20 MB, took {full}"
+    );
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         assert_eq!(call(&mut c, &["DEL", "big"]).await, Frame::Integer(1));
@@ -143,10 +152,7 @@ fn deleting_a_big_collection_is_instant_and_its_space_comes_back() {
         assert_eq!(call(&mut c, &["HLEN", "big"]).await, Frame::Integer(0));
         call(&mut c, &["HSET", "big", "only", "1"]).await;
         assert_eq!(call(&mut c, &["HLEN", "big"]).await, Frame::Integer(1));
-        assert_eq!(
-            strings(call(&mut c, &["HKEYS", "big"]).await),
-            ["only"]
-        );
+        assert_eq!(strings(call(&mut c, &["HKEYS", "big"]).await), ["only"]);
     });
     // The background reclaim compacts the deleted range; generous bound, measured in the docs.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -179,14 +185,20 @@ fn overwriting_or_expiring_a_collection_leaves_no_members_behind() {
         call(&mut c, &["PEXPIRE", "e", "50"]).await;
         tokio::time::sleep(Duration::from_millis(100)).await;
         // Expired but maybe not swept yet: a write starts a fresh hash.
-        assert_eq!(call(&mut c, &["HSET", "e", "f3", "3"]).await, Frame::Integer(1));
+        assert_eq!(
+            call(&mut c, &["HSET", "e", "f3", "3"]).await,
+            Frame::Integer(1)
+        );
         assert_eq!(strings(call(&mut c, &["HKEYS", "e"]).await), ["f3"]);
         assert_eq!(call(&mut c, &["TTL", "e"]).await, Frame::Integer(-1));
 
         call(&mut c, &["SADD", "src", "1", "2"]).await;
         call(&mut c, &["HSET", "dst", "old", "x"]).await;
         call(&mut c, &["RENAME", "src", "dst"]).await;
-        assert_eq!(sorted(strings(call(&mut c, &["SMEMBERS", "dst"]).await)), ["1", "2"]);
+        assert_eq!(
+            sorted(strings(call(&mut c, &["SMEMBERS", "dst"]).await)),
+            ["1", "2"]
+        );
         call(&mut c, &["SADD", "src", "3"]).await;
         assert_eq!(strings(call(&mut c, &["SMEMBERS", "src"]).await), ["3"]);
     });

@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod collection;
 pub mod hash;
+pub mod hyperloglog;
 pub mod keyspace;
 pub mod server;
 pub mod set;
@@ -56,7 +57,7 @@ pub struct CommandSpec {
     pub flags: &'static [&'static str],
     /// Legacy key specification: first key index, last (-1 = last argument), step.
     pub keys: (i32, i32, i32),
-    /// Redis documentation group (`string`, `generic`, `connection`, `server`).
+    /// Redis documentation group (`string`, `generic`, `hyperloglog`, `connection`, `server`).
     pub group: &'static str,
     pub summary: &'static str,
     pub since: &'static str,
@@ -84,6 +85,11 @@ impl CommandSpec {
             "server" => {
                 cats.push("@admin".into());
                 cats.push("@dangerous".into());
+            }
+            // Admin commands outside the server group (PFDEBUG) are @admin but not @dangerous.
+            other if self.flags.contains(&"admin") => {
+                cats.push(format!("@{other}"));
+                cats.push("@admin".into());
             }
             other => cats.push(format!("@{other}")),
         }

@@ -115,17 +115,16 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count = match args.len() {
-        2 => None,
-        3 => Some(
-            arg_i64(&args[2])
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ReplyError::custom("ERR value is out of range, must be positive"))?
-                as usize,
-        ),
-        _ => return Err(ReplyError::Syntax),
-    };
+    let count =
+        match args.len() {
+            2 => None,
+            3 => {
+                Some(arg_i64(&args[2]).ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    ReplyError::custom("ERR value is out of range, must be positive")
+                })? as usize)
+            }
+            _ => return Err(ReplyError::Syntax),
+        };
     let store = ctx.store();
     let _guard = store.lock(ctx.db, &args[1]);
     let Some(mut set) = read(ctx, &args[1], KeyType::Set)? else {

@@ -1,7 +1,7 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, hash, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec,
+    bitmap, hash, hyperloglog, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec,
 };
 
 const NO_SUBS: &[SubSpec] = &[];
@@ -38,6 +38,7 @@ const K12: (i32, i32, i32) = (1, 2, 1);
 const KALL: (i32, i32, i32) = (1, -1, 1);
 const KPAIRS: (i32, i32, i32) = (1, -1, 2);
 const K0: (i32, i32, i32) = (0, 0, 0);
+const K2: (i32, i32, i32) = (2, 2, 1);
 
 /// Every command, grouped by family.
 pub static COMMANDS: &[CommandSpec] = &[
@@ -1253,5 +1254,46 @@ pub static COMMANDS: &[CommandSpec] = &[
         "6.0.0",
         St(bitmap::bitfield_ro),
         "Reads integer fields of a string."
+    ),
+    // hyperloglog
+    cmd!(
+        "pfadd",
+        -2,
+        ["write", "denyoom", "fast"],
+        K1,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfadd),
+        "Adds elements to a HyperLogLog (Redis's byte format)."
+    ),
+    cmd!(
+        "pfcount",
+        -2,
+        ["readonly"],
+        KALL,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfcount),
+        "Estimates the cardinality of one HyperLogLog (caching it) or of the union of several."
+    ),
+    cmd!(
+        "pfmerge",
+        -2,
+        ["write", "denyoom"],
+        KALL,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfmerge),
+        "Merges HyperLogLogs into the first key."
+    ),
+    cmd!(
+        "pfdebug",
+        3,
+        ["write", "denyoom", "admin"],
+        K2,
+        "hyperloglog",
+        "2.8.9",
+        St(hyperloglog::pfdebug),
+        "Inspects a HyperLogLog: GETREG, DECODE, ENCODING or TODENSE."
     ),
 ];

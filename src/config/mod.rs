@@ -108,6 +108,8 @@ options! {
     loglevel: LogLevel = LogLevel::Notice, "loglevel", true;
     /// Log file path; empty logs to standard output.
     logfile: String = String::new(), "logfile", false;
+    /// Largest sparse HyperLogLog, header included; past it the value turns dense (12304 bytes).
+    hll_sparse_max_bytes: ByteSize = ByteSize(3000), "hll-sparse-max-bytes", true;
     /// Background task frequency per second (active expiry sweep, WAL sync probe).
     hz: u32 = 10, "hz", true;
     /// Hashes up to this many fields report the `listpack` encoding, as in Redis.
