@@ -527,8 +527,8 @@ fn decode_text(value: &[u8]) -> String {
 /// An HLL key read under its lock, and written back as Redis leaves it: TTL kept, and `OBJECT
 /// ENCODING` `raw`, because Redis turns the string into a private raw copy before using it.
 struct Slot {
-    /// A row is stored (maybe expired): the write replaces it.
-    stored: bool,
+    /// The stored row (maybe expired), which the write replaces.
+    stored: Option<Meta>,
     live: Option<Meta>,
 }
 
@@ -536,8 +536,8 @@ impl Slot {
     fn load(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Slot> {
         let row = ctx.store().get_raw(ctx.db, key)?;
         Ok(Slot {
-            stored: row.is_some(),
-            live: row.filter(|m| !m.is_expired(now)),
+            live: row.clone().filter(|m| !m.is_expired(now)),
+            stored: row,
         })
     }
 
@@ -568,7 +568,7 @@ impl Slot {
         };
         let store = ctx.store();
         let mut batch = store.batch();
-        batch.put(ctx.db, key, &meta, self.stored);
+        batch.put(ctx.db, key, &meta, self.stored.as_ref());
         store.commit(batch)?;
         Ok(())
     }
