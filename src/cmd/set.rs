@@ -264,6 +264,8 @@ fn combine(sets: Vec<Option<Collection<'_>>>, op: Algebra, limit: usize) -> CmdR
 }
 
 fn algebra(ctx: &Ctx<'_>, keys: &[Bytes], op: Algebra) -> CmdResult {
+    // All inputs at once: taking them one by one could release the first while waiting.
+    let _guard = ctx.store().lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
     let members = match open_inputs(ctx, keys, op)? {
         Some(sets) => combine(sets, op, usize::MAX)?,
         None => Vec::new(),
@@ -348,6 +350,7 @@ pub fn parse_card_args(args: &[Bytes]) -> CmdResult<(&[Bytes], usize)> {
 
 pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (keys, limit) = parse_card_args(args)?;
+    let _guard = ctx.store().lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
     let count = match open_inputs(ctx, keys, Algebra::Inter)? {
         Some(sets) => {
             let limit = if limit == 0 { usize::MAX } else { limit };

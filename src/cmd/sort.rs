@@ -93,10 +93,13 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], element: &Bytes) -> CmdResult<Option<By
     };
     match (arrow, meta.kind) {
         (None, KeyType::String) => Ok(Some(meta.body)),
-        (Some(at), KeyType::Hash) => match read(ctx, &key, KeyType::Hash)? {
-            Some(hash) => Ok(hash.get(&pattern[at + 2..])?),
-            None => Ok(None),
-        },
+        // Not locked: a command takes all its locks up front, and these keys are only known now.
+        (Some(at), KeyType::Hash) => {
+            let hash = ctx
+                .store()
+                .open_collection(ctx.db, &key, KeyType::Hash, now_ms())?;
+            Ok(hash.get(&pattern[at + 2..])?)
+        }
         _ => Ok(None),
     }
 }
@@ -182,7 +185,11 @@ fn store_list(ctx: &Ctx<'_>, dst: &[u8], values: impl IntoIterator<Item = Bytes>
 fn sort_generic(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
     let mut spec = parse(args, read_only)?;
     let store = ctx.store();
-    let _guard = spec.store.map(|dst| store.lock(ctx.db, dst));
+    let _guard = store.lock_many(
+        std::iter::once(&args[1])
+            .chain(spec.store)
+            .map(|k| (ctx.db, k.as_ref())),
+    );
     let (mut items, kind) = match open_sortable(ctx, &args[1])? {
         Some((coll, kind)) => (elements(&coll, kind)?, Some(kind)),
         None => (Vec::new(), None),

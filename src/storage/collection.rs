@@ -19,6 +19,7 @@ use rocksdb::{Direction, IteratorMode, ReadOptions};
 use super::job::{self, OpKind, Overlay};
 use super::keys::{subkey_prefix, CF_SUBKEYS, CF_ZSET_SCORE};
 use super::meta::{KeyType, Meta, StrEncoding};
+use super::locks::KeyGuard;
 use super::{Batch, Storage, StorageError, StorageResult};
 use crate::error::ReplyError;
 
@@ -124,11 +125,14 @@ pub struct Collection<'s> {
     prefix: Vec<u8>,
     /// This command's own writes to `Space::Members`, so it reads what it wrote.
     pending: HashMap<Vec<u8>, Option<Bytes>>,
+    /// Readers hold the key's lock too: the header and the member rows are separate reads, and a
+    /// writer committing between them would show a state that never existed.
+    _guard: KeyGuard<'s>,
 }
 
 impl Storage {
     /// Opens a key for reading as a collection of `kind`: `None` when it does not exist,
-    /// WRONGTYPE when it holds another type.
+    /// WRONGTYPE when it holds another type. Takes the key's lock (a no-op if the caller holds it).
     pub fn read_collection(
         &self,
         db: usize,
@@ -136,7 +140,9 @@ impl Storage {
         kind: KeyType,
         now: u64,
     ) -> Result<Option<Collection<'_>>, ReplyError> {
-        let coll = self.open_collection(db, key, kind, now)?;
+        let guard = self.lock(db, key);
+        let mut coll = self.open_collection(db, key, kind, now)?;
+        coll._guard = guard;
         Ok(coll.live.then_some(coll))
     }
 
@@ -168,6 +174,7 @@ impl Storage {
             live: live.is_some(),
             old,
             pending: HashMap::new(),
+            _guard: self.locks.none(),
         })
     }
 
@@ -192,6 +199,7 @@ impl Storage {
             live: false,
             old: self.get_raw(db, key)?,
             pending: HashMap::new(),
+            _guard: self.locks.none(),
         })
     }
 
@@ -436,6 +444,7 @@ pub fn copy_members(
         live: true,
         prefix: subkey_prefix(store.phys(src_db), src_key, header.version),
         pending: HashMap::new(),
+        _guard: store.locks.none(),
     };
     let dst_prefix = subkey_prefix(store.phys(dst_db), dst_key, dst_version);
     let mut spaces = vec![Space::Members];
