@@ -8,6 +8,7 @@
 pub mod collection;
 pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod sort;
