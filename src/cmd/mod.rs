@@ -10,6 +10,7 @@ pub mod collection;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
+pub mod list;
 pub mod server;
 pub mod set;
 pub mod sort;

@@ -1,7 +1,8 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, hash, hyperloglog, keyspace, server, set, sort, strings, CommandSpec, Handler, SubSpec,
+    bitmap, hash, hyperloglog, keyspace, list, server, set, sort, strings, CommandSpec, Handler,
+    SubSpec,
 };
 
 const NO_SUBS: &[SubSpec] = &[];
@@ -908,6 +909,177 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         St(sort::sort_ro),
         "Read-only SORT (no STORE)."
+    ),
+    // lists
+    cmd!(
+        "lpush",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lpush),
+        "Prepends elements to a list, creating it if needed; returns the new length."
+    ),
+    cmd!(
+        "rpush",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::rpush),
+        "Appends elements to a list, creating it if needed; returns the new length."
+    ),
+    cmd!(
+        "lpushx",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "list",
+        "2.2.0",
+        St(list::lpushx),
+        "Prepends elements only if the list already exists."
+    ),
+    cmd!(
+        "rpushx",
+        -3,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "list",
+        "2.2.0",
+        St(list::rpushx),
+        "Appends elements only if the list already exists."
+    ),
+    cmd!(
+        "lpop",
+        -2,
+        ["write", "fast"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lpop),
+        "Removes and returns the first element, or the first COUNT elements."
+    ),
+    cmd!(
+        "rpop",
+        -2,
+        ["write", "fast"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::rpop),
+        "Removes and returns the last element, or the last COUNT elements."
+    ),
+    cmd!(
+        "llen",
+        2,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::llen),
+        "Returns the length of a list (a metadata read)."
+    ),
+    cmd!(
+        "lindex",
+        3,
+        ["readonly"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lindex),
+        "Returns the element at an index (one point read)."
+    ),
+    cmd!(
+        "lrange",
+        4,
+        ["readonly"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lrange),
+        "Returns a range of elements by index (a seek and a bounded walk)."
+    ),
+    cmd!(
+        "lset",
+        4,
+        ["write", "denyoom"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lset),
+        "Replaces the element at an index."
+    ),
+    cmd!(
+        "ltrim",
+        4,
+        ["write"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::ltrim),
+        "Keeps only a range of elements, deleting the rest."
+    ),
+    cmd!(
+        "lrem",
+        4,
+        ["write"],
+        (1, 1, 1),
+        "list",
+        "1.0.0",
+        St(list::lrem),
+        "Removes occurrences of an element, from the head, the tail or everywhere."
+    ),
+    cmd!(
+        "linsert",
+        5,
+        ["write", "denyoom"],
+        (1, 1, 1),
+        "list",
+        "2.2.0",
+        St(list::linsert),
+        "Inserts an element before or after the first occurrence of a pivot."
+    ),
+    cmd!(
+        "lpos",
+        -3,
+        ["readonly"],
+        (1, 1, 1),
+        "list",
+        "6.0.6",
+        St(list::lpos),
+        "Returns the index (or indexes) of matching elements, with RANK, COUNT and MAXLEN."
+    ),
+    cmd!(
+        "lmove",
+        5,
+        ["write", "denyoom"],
+        (1, 2, 1),
+        "list",
+        "6.2.0",
+        St(list::lmove),
+        "Pops an element from one end of a list and pushes it onto an end of another."
+    ),
+    cmd!(
+        "rpoplpush",
+        3,
+        ["write", "denyoom"],
+        (1, 2, 1),
+        "list",
+        "1.2.0",
+        St(list::rpoplpush),
+        "Pops the last element of a list and prepends it to another (LMOVE RIGHT LEFT)."
+    ),
+    cmd!(
+        "lmpop",
+        -4,
+        ["write", "movablekeys"],
+        (0, 0, 0),
+        "list",
+        "7.0.0",
+        St(list::lmpop),
+        "Pops elements from the first non-empty list among several keys."
     ),
     // server
     cmd!(

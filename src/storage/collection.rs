@@ -337,6 +337,25 @@ impl Collection<'_> {
         self.pending.insert(field.to_vec(), None);
     }
 
+    /// Deletes the member rows from `from` (inclusive) to `to` (exclusive) with one range
+    /// tombstone, without touching the size: LTRIM or a big LPOP drops many list elements at once
+    /// without writing one delete per row. Point reads in the running job's overlay do not see a
+    /// range tombstone, so the caller must never read a row of the range again before writing it
+    /// (true of list indexes, which are read only between head and tail).
+    pub fn delete_range(&mut self, batch: &mut Batch<'_>, from: &[u8], to: &[u8]) {
+        batch.raw(
+            CF_SUBKEYS,
+            OpKind::DeleteRange,
+            self.row_key(from),
+            self.row_key(to),
+        );
+        for (field, value) in self.pending.iter_mut() {
+            if (from..to).contains(&field.as_slice()) {
+                *value = None;
+            }
+        }
+    }
+
     /// Adds a row to the sorted-set score index.
     pub fn put_score(&mut self, batch: &mut Batch<'_>, entry: &[u8]) {
         let row = self.row_key(entry);
