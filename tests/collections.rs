@@ -1,9 +1,12 @@
-//! Collection commands at sizes and concurrency levels the differential scripts do not reach:
-//! long lists read near both ends, and many clients pushing and popping one key at once.
+//! Collection commands at sizes, concurrency levels and life-cycle events the differential
+//! scripts do not reach: long lists read near both ends, many clients writing one key at once,
+//! kill -9 and restarts, and big collections deleted with their disk space coming back.
 
 mod common;
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use common::{bulk, call, multi_runtime, runtime, Kiwi};
 use kiwi::resp::client::Client;
@@ -165,4 +168,248 @@ fn concurrent_pushers_and_poppers_lose_and_duplicate_nothing() {
         }
     }
     assert!(seen.is_empty(), "values nobody pushed: {seen:?}");
+}
+
+fn strings(frame: Frame) -> Vec<String> {
+    match frame {
+        Frame::Array(items) | Frame::Set(items) => items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+                other => format!("{other:?}"),
+            })
+            .collect(),
+        other => panic!("expected an array, got {other:?}"),
+    }
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Writes one collection of each type (one with a TTL), for the restart tests.
+async fn write_collections(c: &mut Client) {
+    call(c, &["HSET", "h", "f1", "v1", "f2", "v2"]).await;
+    call(c, &["SADD", "s", "a", "b", "c"]).await;
+    call(c, &["RPUSH", "l", "x", "y", "z"]).await;
+    call(c, &["LPUSH", "l", "w"]).await;
+    call(c, &["ZADD", "z", "1.5", "m1", "-2", "m2", "inf", "m3"]).await;
+    call(c, &["HSET", "ttl", "f", "v"]).await;
+    call(c, &["EXPIRE", "ttl", "1000"]).await;
+    call(c, &["SADD", "gone", "x"]).await;
+    call(c, &["PEXPIRE", "gone", "200"]).await;
+}
+
+async fn check_collections(c: &mut Client) {
+    assert_eq!(
+        sorted(strings(call(c, &["HGETALL", "h"]).await)),
+        ["f1", "f2", "v1", "v2"]
+    );
+    assert_eq!(
+        sorted(strings(call(c, &["SMEMBERS", "s"]).await)),
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        strings(call(c, &["LRANGE", "l", "0", "-1"]).await),
+        ["w", "x", "y", "z"]
+    );
+    assert_eq!(
+        strings(call(c, &["ZRANGE", "z", "0", "-1", "WITHSCORES"]).await),
+        ["m2", "-2", "m1", "1.5", "m3", "inf"]
+    );
+    assert_eq!(call(c, &["TYPE", "l"]).await, Frame::Simple("list".into()));
+    assert_eq!(call(c, &["HLEN", "h"]).await, Frame::Integer(2));
+    match call(c, &["TTL", "ttl"]).await {
+        Frame::Integer(n) => assert!((990..=1000).contains(&n), "ttl {n}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(call(c, &["EXISTS", "gone"]).await, Frame::Integer(0));
+    assert_eq!(call(c, &["DBSIZE"]).await, Frame::Integer(5));
+}
+
+#[test]
+fn every_collection_type_survives_restart_and_kill_9() {
+    let mut kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        write_collections(&mut c).await;
+    });
+    assert!(kiwi.terminate().success());
+    std::thread::sleep(Duration::from_millis(300));
+    let mut kiwi = kiwi.restart();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        check_collections(&mut c).await;
+        // Acknowledged changes made after the restart survive a kill -9 too.
+        call(&mut c, &["HSET", "h", "f3", "v3"]).await;
+        call(&mut c, &["HDEL", "h", "f3"]).await;
+        call(&mut c, &["SREM", "s", "zz"]).await;
+    });
+    kiwi.kill9();
+    let kiwi = kiwi.restart();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        check_collections(&mut c).await;
+    });
+}
+
+#[test]
+fn deleting_a_big_collection_is_instant_and_its_space_comes_back() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    const FIELDS: usize = 200_000;
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let value = "v".repeat(100);
+        for chunk in (0..FIELDS).collect::<Vec<_>>().chunks(1000) {
+            let mut args: Vec<String> = vec!["HSET".into(), "big".into()];
+            for i in chunk {
+                args.push(format!("field:{i}"));
+                args.push(value.clone());
+            }
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            c.queue(&refs);
+        }
+        c.flush().await.unwrap();
+        for _ in 0..FIELDS / 1000 {
+            assert!(!c.read_reply().await.unwrap().is_error());
+        }
+        assert_eq!(
+            call(&mut c, &["HLEN", "big"]).await,
+            Frame::Integer(FIELDS as i64)
+        );
+    });
+    let full = dir_size(&kiwi.dir);
+    assert!(
+        full > 20 << 20,
+        "200k x 100 B should take > 20 MB, took {full}"
+    );
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut c, &["DEL", "big"]).await, Frame::Integer(1));
+        // The key is gone at once, and a new key of the same name starts empty.
+        assert_eq!(call(&mut c, &["HLEN", "big"]).await, Frame::Integer(0));
+        call(&mut c, &["HSET", "big", "only", "1"]).await;
+        assert_eq!(call(&mut c, &["HLEN", "big"]).await, Frame::Integer(1));
+        assert_eq!(strings(call(&mut c, &["HKEYS", "big"]).await), ["only"]);
+    });
+    // The background reclaim compacts the deleted range; generous bound, measured in the docs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = dir_size(&kiwi.dir);
+        if now < full / 4 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "disk still {now} bytes a minute after deleting ({full} before)"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn overwriting_or_expiring_a_collection_leaves_no_members_behind() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        call(&mut c, &["SADD", "k", "a", "b", "c"]).await;
+        call(&mut c, &["SET", "k", "string now"]).await;
+        call(&mut c, &["DEL", "k"]).await;
+        call(&mut c, &["SADD", "k", "d"]).await;
+        assert_eq!(strings(call(&mut c, &["SMEMBERS", "k"]).await), ["d"]);
+
+        call(&mut c, &["HSET", "e", "f1", "1", "f2", "2"]).await;
+        call(&mut c, &["PEXPIRE", "e", "50"]).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Expired but maybe not swept yet: a write starts a fresh hash.
+        assert_eq!(
+            call(&mut c, &["HSET", "e", "f3", "3"]).await,
+            Frame::Integer(1)
+        );
+        assert_eq!(strings(call(&mut c, &["HKEYS", "e"]).await), ["f3"]);
+        assert_eq!(call(&mut c, &["TTL", "e"]).await, Frame::Integer(-1));
+
+        call(&mut c, &["SADD", "src", "1", "2"]).await;
+        call(&mut c, &["HSET", "dst", "old", "x"]).await;
+        call(&mut c, &["RENAME", "src", "dst"]).await;
+        assert_eq!(
+            sorted(strings(call(&mut c, &["SMEMBERS", "dst"]).await)),
+            ["1", "2"]
+        );
+        call(&mut c, &["SADD", "src", "3"]).await;
+        assert_eq!(strings(call(&mut c, &["SMEMBERS", "src"]).await), ["3"]);
+    });
+}
+
+#[test]
+fn parallel_clients_on_the_same_collections_keep_their_invariants() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = multi_runtime();
+    const CLIENTS: usize = 8;
+    const ROUNDS: usize = 300;
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for id in 0..CLIENTS {
+            let addr = kiwi.addr();
+            tasks.push(tokio::spawn(async move {
+                let mut c = Client::connect(&addr).await.unwrap();
+                for i in 0..ROUNDS {
+                    let field = format!("f{}", i % 10);
+                    let member = format!("c{id}:{i}");
+                    c.queue(&["HINCRBY", "counters", &field, "1"]);
+                    c.queue(&["SADD", "members", &member]);
+                    c.queue(&["RPUSH", "queue", &member]);
+                    if i % 2 == 1 {
+                        c.queue(&["SREM", "members", &member]);
+                        c.queue(&["LPOP", "queue"]);
+                    }
+                }
+                c.flush().await.unwrap();
+                let replies = ROUNDS * 3 + ROUNDS / 2 * 2;
+                for _ in 0..replies {
+                    let reply = c.read_reply().await.unwrap();
+                    assert!(!reply.is_error(), "{reply:?}");
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let values = strings(call(&mut c, &["HVALS", "counters"]).await);
+        let total: usize = values.iter().map(|v| v.parse::<usize>().unwrap()).sum();
+        assert_eq!(total, CLIENTS * ROUNDS);
+        assert_eq!(
+            call(&mut c, &["SCARD", "members"]).await,
+            Frame::Integer((CLIENTS * ROUNDS / 2) as i64)
+        );
+        let members = strings(call(&mut c, &["SMEMBERS", "members"]).await);
+        assert!(members.iter().all(|m| {
+            let i: usize = m.rsplit(':').next().unwrap().parse().unwrap();
+            i % 2 == 0
+        }));
+        // Every push and pop happened exactly once: the length is the difference, and the
+        // elements still queued are distinct.
+        let queued = strings(call(&mut c, &["LRANGE", "queue", "0", "-1"]).await);
+        assert_eq!(queued.len(), CLIENTS * ROUNDS / 2);
+        let mut distinct = queued.clone();
+        distinct.sort();
+        distinct.dedup();
+        assert_eq!(distinct.len(), queued.len());
+    });
 }
