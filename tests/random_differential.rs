@@ -615,10 +615,10 @@ impl Gen {
         }
     }
 
-    /// An LPOS RANK, including 0 and `LONG_MIN`, which Redis rejects with their own errors.
+    /// An LPOS RANK, including 0, which Redis rejects with its own error. (`LONG_MIN` is left out:
+    /// Redis 7.0 negates it with an overflow and answers nonsense.)
     fn rank(&mut self) -> Arg {
-        self.pick(&["1", "2", "-1", "-2", "0", "-9223372036854775808", "x"])
-            .into()
+        self.pick(&["1", "2", "-1", "-2", "0", "x"]).into()
     }
 
     /// A `numkeys` argument for `n` keys; sometimes wrong, which shifts keys into options.

@@ -208,7 +208,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !is_long_double(incr) {
         return Err(ReplyError::NotFloat);
     }
-    if crate::util::number::parse_f64(incr).is_some_and(|v| !v.is_finite()) {
+    if incr_long_double(b"0", incr) == Err(FloatIncrError::NanOrInfinity) {
         return Err(ReplyError::custom("ERR value is NaN or Infinity"));
     }
     modify_field(ctx, &args[1], &args[2], |current| {

@@ -201,9 +201,8 @@ enum Algebra {
     Diff,
 }
 
-/// Opens the inputs of a set-algebra command in Redis's order: SINTER stops at the first missing
-/// key (the result is empty), SUNION/SDIFF skip missing keys; any key of another type is
-/// WRONGTYPE up to that point. `None` means "the result is empty".
+/// Opens the inputs of a set-algebra command: any key of another type is WRONGTYPE, even after a
+/// missing one; a missing key makes an intersection empty (`None`) and is skipped otherwise.
 fn open_inputs<'a>(
     ctx: &'a Ctx<'_>,
     keys: &[Bytes],
@@ -211,11 +210,10 @@ fn open_inputs<'a>(
 ) -> CmdResult<Option<Vec<Option<Collection<'a>>>>> {
     let mut sets = Vec::with_capacity(keys.len());
     for key in keys {
-        let set = read(ctx, key, KeyType::Set)?;
-        if set.is_none() && op == Algebra::Inter {
-            return Ok(None);
-        }
-        sets.push(set);
+        sets.push(read(ctx, key, KeyType::Set)?);
+    }
+    if op == Algebra::Inter && sets.iter().any(Option::is_none) {
+        return Ok(None);
     }
     Ok(Some(sets))
 }
@@ -265,7 +263,9 @@ fn combine(sets: Vec<Option<Collection<'_>>>, op: Algebra, limit: usize) -> CmdR
 
 fn algebra(ctx: &Ctx<'_>, keys: &[Bytes], op: Algebra) -> CmdResult {
     // All inputs at once: taking them one by one could release the first while waiting.
-    let _guard = ctx.store().lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
+    let _guard = ctx
+        .store()
+        .lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
     let members = match open_inputs(ctx, keys, op)? {
         Some(sets) => combine(sets, op, usize::MAX)?,
         None => Vec::new(),
@@ -350,7 +350,9 @@ pub fn parse_card_args(args: &[Bytes]) -> CmdResult<(&[Bytes], usize)> {
 
 pub fn sintercard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (keys, limit) = parse_card_args(args)?;
-    let _guard = ctx.store().lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
+    let _guard = ctx
+        .store()
+        .lock_many(keys.iter().map(|k| (ctx.db, k.as_ref())));
     let count = match open_inputs(ctx, keys, Algebra::Inter)? {
         Some(sets) => {
             let limit = if limit == 0 { usize::MAX } else { limit };

@@ -18,8 +18,8 @@ use rocksdb::{Direction, IteratorMode, ReadOptions};
 
 use super::job::{self, OpKind, Overlay};
 use super::keys::{subkey_prefix, CF_SUBKEYS, CF_ZSET_SCORE};
-use super::meta::{KeyType, Meta, StrEncoding};
 use super::locks::KeyGuard;
+use super::meta::{KeyType, Meta, StrEncoding};
 use super::{Batch, Storage, StorageError, StorageResult};
 use crate::error::ReplyError;
 
