@@ -53,8 +53,10 @@ pub(super) struct JobState {
     pub pending_bytes: usize,
     pub deltas: Vec<(u16, i64)>,
     /// Point-readable rows written by this job and not yet committed, per [`Overlay`] slot:
-    /// key → row (None = deleted).
-    pub overlay: [HashMap<Vec<u8>, Option<Vec<u8>>>; 2],
+    /// key → (row (None = deleted), index of its op in `ops`).
+    pub overlay: [HashMap<Vec<u8>, (Option<Vec<u8>>, usize)>; 2],
+    /// Ops before this index come before a range delete and must stay where they are.
+    pub barrier: usize,
     /// Stripes held until the pending batch is committed, sorted.
     pub held: Vec<usize>,
     /// Index of the command running now.
@@ -81,6 +83,44 @@ impl Overlay {
             super::keys::CF_METADATA => Some(Overlay::Metadata),
             super::keys::CF_SUBKEYS => Some(Overlay::Members),
             _ => None,
+        }
+    }
+}
+
+impl JobState {
+    /// Adds a write to the pending batch. A point write to a row this job already wrote replaces
+    /// that op in place — a pipeline of 16 LPUSHes to one list writes its header once, not 16
+    /// times — unless a range delete was recorded after it.
+    pub fn record(&mut self, op: Op) {
+        self.pending_bytes += op.key.len() + op.value.len();
+        let slot = match (op.kind, Overlay::of(op.cf)) {
+            (OpKind::DeleteRange, _) | (_, None) => {
+                if op.kind == OpKind::DeleteRange {
+                    self.barrier = self.ops.len() + 1;
+                }
+                self.ops.push(op);
+                return;
+            }
+            (_, Some(slot)) => slot as usize,
+        };
+        let row = (op.kind == OpKind::Put).then(|| op.value.clone());
+        let next = self.ops.len();
+        match self.overlay[slot].get_mut(&op.key) {
+            Some((pending, at)) if *at >= self.barrier => {
+                *pending = row;
+                let earlier = &mut self.ops[*at];
+                earlier.kind = op.kind;
+                earlier.value = op.value;
+            }
+            Some((pending, at)) => {
+                *pending = row;
+                *at = next;
+                self.ops.push(op);
+            }
+            None => {
+                self.overlay[slot].insert(op.key.clone(), (row, next));
+                self.ops.push(op);
+            }
         }
     }
 }

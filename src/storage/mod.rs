@@ -331,6 +331,7 @@ impl Storage {
                 for overlay in &mut s.overlay {
                     overlay.clear();
                 }
+                s.barrier = 0;
                 s.pending_bytes = 0;
                 (
                     std::mem::take(&mut s.ops),
@@ -457,17 +458,9 @@ impl Storage {
             let Some(state) = j.as_mut() else {
                 return false;
             };
-            for op in ops.iter().filter(|op| op.kind != OpKind::DeleteRange) {
-                if let Some(slot) = Overlay::of(op.cf) {
-                    let row = (op.kind == OpKind::Put).then(|| op.value.clone());
-                    state.overlay[slot as usize].insert(op.key.clone(), row);
-                }
+            for op in ops {
+                state.record(op);
             }
-            state.pending_bytes += ops
-                .iter()
-                .map(|op| op.key.len() + op.value.len())
-                .sum::<usize>();
-            state.ops.extend(ops);
             for (phys, delta) in deltas {
                 add_delta(&mut state.deltas, phys, delta);
             }
@@ -904,7 +897,7 @@ fn pending_row<T>(
 ) -> Option<StorageResult<Option<T>>> {
     JOB.with(|j| {
         let j = j.borrow();
-        let row = j.as_ref()?.overlay[slot as usize].get(row_key)?;
+        let (row, _) = j.as_ref()?.overlay[slot as usize].get(row_key)?;
         Some(row.as_deref().map(f).transpose())
     })
 }
