@@ -17,6 +17,7 @@ pub mod sort;
 pub mod stats;
 pub mod strings;
 mod table;
+pub mod zset;
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -83,6 +84,7 @@ impl CommandSpec {
         }
         match self.group {
             "generic" => cats.push("@keyspace".into()),
+            "sorted-set" => cats.push("@sortedset".into()),
             "server" => {
                 cats.push("@admin".into());
                 cats.push("@dangerous".into());

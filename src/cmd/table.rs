@@ -1,8 +1,8 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, hash, hyperloglog, keyspace, list, server, set, sort, strings, CommandSpec, Handler,
-    SubSpec,
+    bitmap, hash, hyperloglog, keyspace, list, server, set, sort, strings, zset, CommandSpec,
+    Handler, SubSpec,
 };
 
 const NO_SUBS: &[SubSpec] = &[];
@@ -1080,6 +1080,327 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         St(list::lmpop),
         "Pops elements from the first non-empty list among several keys."
+    ),
+    // sorted sets
+    cmd!(
+        "zadd",
+        -4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zadd),
+        "Adds members with scores to a sorted set, or updates their scores (NX, XX, GT, LT, CH, INCR)."
+    ),
+    cmd!(
+        "zincrby",
+        4,
+        ["write", "denyoom", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zincrby),
+        "Adds to a member's score, creating the member at the increment if needed."
+    ),
+    cmd!(
+        "zrem",
+        -3,
+        ["write", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zrem),
+        "Removes members from a sorted set; returns how many were there."
+    ),
+    cmd!(
+        "zcard",
+        2,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zcard),
+        "Returns the number of members of a sorted set."
+    ),
+    cmd!(
+        "zcount",
+        4,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zcount),
+        "Counts the members whose score is within a range."
+    ),
+    cmd!(
+        "zlexcount",
+        4,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.8.9",
+        St(zset::zlexcount),
+        "Counts the members within a lexicographical range."
+    ),
+    cmd!(
+        "zscore",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zscore),
+        "Returns a member's score."
+    ),
+    cmd!(
+        "zmscore",
+        -3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zmscore),
+        "Returns the scores of several members."
+    ),
+    cmd!(
+        "zrank",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zrank),
+        "Returns a member's rank, lowest score first."
+    ),
+    cmd!(
+        "zrevrank",
+        3,
+        ["readonly", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zrevrank),
+        "Returns a member's rank, highest score first."
+    ),
+    cmd!(
+        "zrange",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zrange),
+        "Returns members by rank, score or lexicographical range, optionally reversed and limited."
+    ),
+    cmd!(
+        "zrangestore",
+        -5,
+        ["write", "denyoom"],
+        (1, 2, 1),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zrangestore),
+        "Stores a ZRANGE result in a sorted set."
+    ),
+    cmd!(
+        "zrevrange",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zrevrange),
+        "Returns members by rank, highest score first."
+    ),
+    cmd!(
+        "zrangebyscore",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.0.5",
+        St(zset::zrangebyscore),
+        "Returns the members within a score range."
+    ),
+    cmd!(
+        "zrevrangebyscore",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.2.0",
+        St(zset::zrevrangebyscore),
+        "Returns the members within a score range, highest score first."
+    ),
+    cmd!(
+        "zrangebylex",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.8.9",
+        St(zset::zrangebylex),
+        "Returns the members within a lexicographical range."
+    ),
+    cmd!(
+        "zrevrangebylex",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.8.9",
+        St(zset::zrevrangebylex),
+        "Returns the members within a lexicographical range, in reverse order."
+    ),
+    cmd!(
+        "zremrangebyrank",
+        4,
+        ["write"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zremrangebyrank),
+        "Removes the members within a rank range."
+    ),
+    cmd!(
+        "zremrangebyscore",
+        4,
+        ["write"],
+        (1, 1, 1),
+        "sorted-set",
+        "1.2.0",
+        St(zset::zremrangebyscore),
+        "Removes the members within a score range."
+    ),
+    cmd!(
+        "zremrangebylex",
+        4,
+        ["write"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.8.9",
+        St(zset::zremrangebylex),
+        "Removes the members within a lexicographical range."
+    ),
+    cmd!(
+        "zpopmin",
+        -2,
+        ["write", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "5.0.0",
+        St(zset::zpopmin),
+        "Removes and returns the members with the lowest scores."
+    ),
+    cmd!(
+        "zpopmax",
+        -2,
+        ["write", "fast"],
+        (1, 1, 1),
+        "sorted-set",
+        "5.0.0",
+        St(zset::zpopmax),
+        "Removes and returns the members with the highest scores."
+    ),
+    cmd!(
+        "zmpop",
+        -4,
+        ["write", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "7.0.0",
+        St(zset::zmpop),
+        "Pops the lowest- or highest-scored members of the first non-empty sorted set among several keys."
+    ),
+    cmd!(
+        "zrandmember",
+        -2,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zrandmember),
+        "Returns random members, optionally with scores and repetition."
+    ),
+    cmd!(
+        "zunion",
+        -3,
+        ["readonly", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zunion),
+        "Returns the union of sorted sets (and sets), with weights and aggregation."
+    ),
+    cmd!(
+        "zinter",
+        -3,
+        ["readonly", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zinter),
+        "Returns the intersection of sorted sets (and sets), with weights and aggregation."
+    ),
+    cmd!(
+        "zdiff",
+        -3,
+        ["readonly", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zdiff),
+        "Returns the members of the first sorted set that are in none of the others."
+    ),
+    cmd!(
+        "zunionstore",
+        -4,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zunionstore),
+        "Stores the union of sorted sets (and sets) in a key."
+    ),
+    cmd!(
+        "zinterstore",
+        -4,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.0.0",
+        St(zset::zinterstore),
+        "Stores the intersection of sorted sets (and sets) in a key."
+    ),
+    cmd!(
+        "zdiffstore",
+        -4,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "sorted-set",
+        "6.2.0",
+        St(zset::zdiffstore),
+        "Stores the difference of sorted sets (and sets) in a key."
+    ),
+    cmd!(
+        "zintercard",
+        -3,
+        ["readonly", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "7.0.0",
+        St(zset::zintercard),
+        "Counts the members of an intersection of sorted sets, optionally stopping at a limit."
+    ),
+    cmd!(
+        "zscan",
+        -3,
+        ["readonly"],
+        (1, 1, 1),
+        "sorted-set",
+        "2.8.0",
+        St(zset::zscan),
+        "Iterates over the members and scores of a sorted set."
     ),
     // server
     cmd!(

@@ -356,10 +356,11 @@ impl Collection<'_> {
         }
     }
 
-    /// Adds a row to the sorted-set score index.
-    pub fn put_score(&mut self, batch: &mut Batch<'_>, entry: &[u8]) {
+    /// Adds a row to the sorted-set score index; `value` carries what the key cannot (the sign of
+    /// a zero score, which sorts with +0).
+    pub fn put_score(&mut self, batch: &mut Batch<'_>, entry: &[u8], value: Vec<u8>) {
         let row = self.row_key(entry);
-        batch.raw(CF_ZSET_SCORE, OpKind::Put, row, Vec::new());
+        batch.raw(CF_ZSET_SCORE, OpKind::Put, row, value);
     }
 
     /// Removes a row from the sorted-set score index.

@@ -86,6 +86,30 @@ pub fn split_expire_index_key(raw: &[u8]) -> Option<(u64, u16, &[u8])> {
     Some((at, db, &raw[10..]))
 }
 
+/// Encodes a sorted-set score so that byte order is numeric order: the sign bit of a positive
+/// value is set, every bit of a negative one is flipped. `-0` encodes as `+0`, because Redis orders
+/// equal scores by member and -0 equals 0.
+pub fn encode_score(score: f64) -> [u8; 8] {
+    let bits = if score == 0.0 { 0 } else { score.to_bits() };
+    let ordered = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
+    ordered.to_be_bytes()
+}
+
+/// Decodes [`encode_score`]; `None` when `raw` is shorter than 8 bytes.
+pub fn decode_score(raw: &[u8]) -> Option<f64> {
+    let ordered = u64::from_be_bytes(raw.get(..8)?.try_into().ok()?);
+    let bits = if ordered >> 63 == 1 {
+        ordered & !(1 << 63)
+    } else {
+        !ordered
+    };
+    Some(f64::from_bits(bits))
+}
+
 /// Bookkeeping key (default CF) holding a physical database's key count.
 pub fn key_count_key(db: u16) -> Vec<u8> {
     let mut out = b"keycount:".to_vec();
@@ -111,5 +135,33 @@ mod tests {
         let k = expire_index_key(77, 3, b"key");
         assert_eq!(split_expire_index_key(&k), Some((77, 3, &b"key"[..])));
         assert_eq!(split_meta_key(&meta_key(4, b"x")), Some((4, &b"x"[..])));
+    }
+
+    #[test]
+    fn scores_encode_in_numeric_order() {
+        let scores = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -2.5,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -5e-324,
+            0.0,
+            5e-324,
+            f64::MIN_POSITIVE,
+            1.0,
+            2.5,
+            1e300,
+            f64::INFINITY,
+        ];
+        for pair in scores.windows(2) {
+            assert!(encode_score(pair[0]) < encode_score(pair[1]), "{pair:?}");
+        }
+        for s in scores {
+            assert_eq!(decode_score(&encode_score(s)), Some(s));
+        }
+        assert_eq!(encode_score(-0.0), encode_score(0.0));
+        assert_eq!(decode_score(&encode_score(-0.0)).map(f64::to_bits), Some(0));
+        assert_eq!(decode_score(b"short"), None);
     }
 }

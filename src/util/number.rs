@@ -20,6 +20,42 @@ extern "C" {
     fn kiwi_parse_long_double_ok(s: *const c_char, len: usize) -> i32;
 }
 
+// The C library's own number conversions, so parsing and printing match Redis's to the bit.
+extern "C" {
+    fn strtod(s: *const c_char, end: *mut *mut c_char) -> f64;
+    fn snprintf(buf: *mut c_char, len: usize, format: *const c_char, ...) -> i32;
+    fn __errno_location() -> *mut i32;
+}
+
+const ERANGE: i32 = 34;
+
+/// Runs C `strtod` on `s` (copied with a terminating NUL): the value, how many bytes it read, and
+/// whether it reported a range error.
+fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
+    let mut text = Vec::with_capacity(s.len() + 1);
+    text.extend_from_slice(s);
+    text.push(0);
+    let start = text.as_ptr().cast::<c_char>();
+    let mut end = start.cast_mut();
+    // SAFETY: `text` is NUL-terminated, so strtod stops inside it and sets `end` to a pointer
+    // into it; errno is this thread's, reset first as strtod only sets it on error.
+    unsafe {
+        *__errno_location() = 0;
+        let value = strtod(start, &mut end);
+        let read = end.offset_from(start) as usize;
+        (value, read, *__errno_location() == ERANGE)
+    }
+}
+
+/// Formats one double with a printf `format` (a C string literal with one double conversion).
+fn c_format(format: &std::ffi::CStr, value: f64) -> String {
+    let mut out = [0u8; 512];
+    // SAFETY: `out` is writable for its length, which bounds snprintf's write; `format` is a
+    // NUL-terminated literal taking exactly one double.
+    let n = unsafe { snprintf(out.as_mut_ptr().cast(), out.len(), format.as_ptr(), value) };
+    String::from_utf8_lossy(&out[..n.clamp(0, 511) as usize]).into_owned()
+}
+
 /// Parses a signed 64-bit integer the way `string2ll` does: optional `-`, no `+`, no spaces,
 /// no leading zeros, no overflow.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
@@ -53,26 +89,26 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
-/// Parses a double the way `getDoubleFromObject` does (`strtod`, no leading space, no NaN),
-/// accepting `inf`/`-inf`/`+inf`.
+/// Parses a double the way Redis's `string2d` does (scores, weights, coordinates): C `strtod`
+/// over the whole argument, so hex floats and `inf`/`infinity` pass; leading space, NaN, overflow
+/// and total underflow do not.
 pub fn parse_f64(s: &[u8]) -> Option<f64> {
-    if s.is_empty() || s[0].is_ascii_whitespace() {
+    // C's isspace in the "C" locale.
+    if s.is_empty() || matches!(s[0], b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r') {
         return None;
     }
-    let text = std::str::from_utf8(s).ok()?;
-    let lower = text.to_ascii_lowercase();
-    let value = match lower.as_str() {
-        "inf" | "+inf" | "infinity" | "+infinity" => f64::INFINITY,
-        "-inf" | "-infinity" => f64::NEG_INFINITY,
-        _ => {
-            if lower.contains("nan") || lower.contains("inf") {
-                return None;
-            }
-            // strtod accepts hex floats too; Rust does not, which only matters for exotic input.
-            text.parse::<f64>().ok()?
-        }
-    };
-    Some(value)
+    let (value, read, range_error) = c_strtod(s);
+    let overflow = range_error && (value.is_infinite() || value == 0.0);
+    (read == s.len() && !overflow && !value.is_nan()).then_some(value)
+}
+
+/// Parses a score range bound (after its `(`) as ZRANGEBYSCORE does: C `strtod` up to the first
+/// NUL byte, which must end the number. Looser than [`parse_f64`]: leading spaces, an empty string
+/// (0) and overflow (±inf) pass; NaN does not.
+pub fn parse_range_f64(s: &[u8]) -> Option<f64> {
+    let (value, read, _) = c_strtod(s);
+    let ends = s.get(read).is_none_or(|&c| c == 0);
+    (ends && !value.is_nan()).then_some(value)
 }
 
 /// Why a `long double` increment failed, mapped to Redis's error replies by the caller.
@@ -126,6 +162,37 @@ pub fn format_double(value: f64) -> String {
     String::from_utf8_lossy(&out[..n.clamp(0, 63) as usize]).into_owned()
 }
 
+/// Formats a score the way a listpack stores it (Redis's `d2string`), which ZSCAN of a small
+/// sorted set shows: integral values within ±2^62 as integers (so `-0` is `0`), others as
+/// [`format_double`].
+pub fn format_listpack_double(value: f64) -> String {
+    const LIMIT: f64 = (i64::MAX / 2) as f64;
+    if value.is_finite() && (-LIMIT..=LIMIT).contains(&value) && value.fract() == 0.0 {
+        return (value as i64).to_string();
+    }
+    format_double(value)
+}
+
+/// Formats a double like Redis's human-readable `long double` replies (GEOPOS coordinates):
+/// `%.17Lf` without trailing zeros. A double widened to `long double` keeps its exact value, so
+/// `%.17f` of the double prints the same digits.
+pub fn format_human_double(value: f64) -> String {
+    let mut text = c_format(c"%.17f", value);
+    if text.contains('.') {
+        let kept = text.trim_end_matches('0').trim_end_matches('.').len();
+        text.truncate(kept);
+    }
+    if text == "-0" {
+        text = "0".to_string();
+    }
+    text
+}
+
+/// Formats a double with four decimals (`%.4f`), as GEODIST and WITHDIST print distances.
+pub fn format_fixed4(value: f64) -> String {
+    c_format(c"%.4f", value)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +225,51 @@ mod tests {
             incr_long_double(b"0", b"inf"),
             Err(FloatIncrError::NanOrInfinity)
         );
+    }
+
+    #[test]
+    fn doubles_parse_like_strtod() {
+        assert_eq!(parse_f64(b"1.5"), Some(1.5));
+        assert_eq!(parse_f64(b"0x10"), Some(16.0));
+        assert_eq!(parse_f64(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_f64(b"+Infinity"), Some(f64::INFINITY));
+        for bad in [
+            &b""[..],
+            b" 1",
+            b"1 ",
+            b"nan",
+            b"1e400",
+            b"1e-400",
+            b"1\x002",
+            b"abc",
+        ] {
+            assert_eq!(parse_f64(bad), None, "{bad:?}");
+        }
+        assert_eq!(parse_range_f64(b""), Some(0.0));
+        assert_eq!(parse_range_f64(b" 1"), Some(1.0));
+        assert_eq!(parse_range_f64(b"1e400"), Some(f64::INFINITY));
+        assert_eq!(parse_range_f64(b"1\x002"), Some(1.0));
+        assert_eq!(parse_range_f64(b"1 "), None);
+        assert_eq!(parse_range_f64(b"nan"), None);
+    }
+
+    #[test]
+    fn listpack_scores_print_integers_plainly() {
+        assert_eq!(format_listpack_double(1e17), "100000000000000000");
+        assert_eq!(format_listpack_double(-0.0), "0");
+        assert_eq!(format_listpack_double(5e18), "5e+18");
+        assert_eq!(format_listpack_double(0.1), "0.10000000000000001");
+        assert_eq!(format_listpack_double(f64::INFINITY), "inf");
+    }
+
+    #[test]
+    fn geo_formats() {
+        assert_eq!(
+            format_human_double(13.361389338970184),
+            "13.36138933897018433"
+        );
+        assert_eq!(format_human_double(-0.0), "0");
+        assert_eq!(format_fixed4(166274.1516), "166274.1516");
     }
 
     #[test]
