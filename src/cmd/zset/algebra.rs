@@ -130,13 +130,10 @@ fn generic(ctx: &Ctx<'_>, args: &[Bytes], name: &str, op: Op, output: Output) ->
     }
     let keys = &args[first..first + n as usize];
     let store = ctx.store();
-    let _guard = (output == Output::Store).then(|| {
-        store.lock_many(
-            keys.iter()
-                .chain(std::iter::once(&args[1]))
-                .map(|k| (ctx.db, &k[..])),
-        )
-    });
+    // Every key at once (readers lock too): taking them one by one could give up the first while
+    // waiting for the next.
+    let destination = (output == Output::Store).then(|| &args[1]);
+    let _guard = store.lock_many(keys.iter().chain(destination).map(|k| (ctx.db, &k[..])));
     // Redis reads (and type-checks) every input before it looks at the options.
     let inputs = keys
         .iter()
