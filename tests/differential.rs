@@ -34,7 +34,7 @@ fn kind(frame: &Frame) -> &'static str {
         Frame::Array(_) => "array",
         Frame::Map(_) => "map",
         Frame::Set(_) => "set",
-        Frame::Double(_) => "double",
+        Frame::Double(_) | Frame::DoubleText(_) => "double",
         Frame::Boolean(_) => "boolean",
         Frame::Verbatim(_) => "verbatim",
         Frame::BigNumber(_) => "bignumber",

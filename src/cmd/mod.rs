@@ -7,6 +7,7 @@
 
 pub mod bitmap;
 pub mod collection;
+pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;

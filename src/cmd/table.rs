@@ -1,7 +1,7 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, hash, hyperloglog, keyspace, list, server, set, sort, strings, zset, CommandSpec,
+    bitmap, geo, hash, hyperloglog, keyspace, list, server, set, sort, strings, zset, CommandSpec,
     Handler, SubSpec,
 };
 
@@ -1401,6 +1401,107 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.8.0",
         St(zset::zscan),
         "Iterates over the members and scores of a sorted set."
+    ),
+    // geo
+    cmd!(
+        "geoadd",
+        -5,
+        ["write", "denyoom"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::geoadd),
+        "Adds members at longitude/latitude positions to a geo set (a sorted set scored by geohash)."
+    ),
+    cmd!(
+        "geodist",
+        -4,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::geodist),
+        "Returns the distance between two members of a geo set."
+    ),
+    cmd!(
+        "geohash",
+        -2,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::geohash),
+        "Returns the standard 11-character geohash strings of members."
+    ),
+    cmd!(
+        "geopos",
+        -2,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::geopos),
+        "Returns the longitude and latitude of members."
+    ),
+    cmd!(
+        "georadius",
+        -6,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::georadius),
+        "Returns (or stores) the members within a radius of a position."
+    ),
+    cmd!(
+        "georadius_ro",
+        -6,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "3.2.10",
+        St(geo::georadius_ro),
+        "Returns the members within a radius of a position."
+    ),
+    cmd!(
+        "georadiusbymember",
+        -5,
+        ["write", "denyoom", "movablekeys"],
+        (1, 1, 1),
+        "geo",
+        "3.2.0",
+        St(geo::georadiusbymember),
+        "Returns (or stores) the members within a radius of a member."
+    ),
+    cmd!(
+        "georadiusbymember_ro",
+        -5,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "3.2.10",
+        St(geo::georadiusbymember_ro),
+        "Returns the members within a radius of a member."
+    ),
+    cmd!(
+        "geosearch",
+        -7,
+        ["readonly"],
+        (1, 1, 1),
+        "geo",
+        "6.2.0",
+        St(geo::geosearch),
+        "Returns the members within a radius or box around a member or position."
+    ),
+    cmd!(
+        "geosearchstore",
+        -8,
+        ["write", "denyoom"],
+        (1, 2, 1),
+        "geo",
+        "6.2.0",
+        St(geo::geosearchstore),
+        "Stores the members within a radius or box around a member or position."
     ),
     // server
     cmd!(

@@ -36,7 +36,11 @@ pub fn render(frame: &Frame) -> String {
     fn go(frame: &Frame, indent: usize, out: &mut String) {
         let pad = " ".repeat(indent);
         match frame {
-            Frame::Simple(s) | Frame::Bulk(s) | Frame::Verbatim(s) | Frame::BigNumber(s) => {
+            Frame::Simple(s)
+            | Frame::Bulk(s)
+            | Frame::Verbatim(s)
+            | Frame::BigNumber(s)
+            | Frame::DoubleText(s) => {
                 out.push_str(&String::from_utf8_lossy(s));
                 out.push('\n');
             }

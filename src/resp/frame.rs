@@ -31,6 +31,9 @@ pub enum Frame {
     Map(Vec<(Frame, Frame)>),
     Set(Vec<Frame>),
     Double(f64),
+    /// A double whose text the command chose (GEOPOS's human-readable long doubles): `,text` in
+    /// RESP3, a bulk string in RESP2.
+    DoubleText(Bytes),
     Boolean(bool),
     /// Verbatim text (`=` in RESP3); plain bulk string in RESP2. Used by INFO and CLIENT LIST.
     Verbatim(Bytes),
@@ -117,6 +120,10 @@ impl Frame {
                     Protocol::Resp2 => bulk(out, text.as_bytes()),
                 }
             }
+            Frame::DoubleText(text) => match proto {
+                Protocol::Resp3 => line(out, b',', text),
+                Protocol::Resp2 => bulk(out, text),
+            },
             Frame::Boolean(b) => match proto {
                 Protocol::Resp3 => out.put_slice(if *b { b"#t\r\n" } else { b"#f\r\n" }),
                 Protocol::Resp2 => out.put_slice(if *b { b":1\r\n" } else { b":0\r\n" }),

@@ -1,6 +1,7 @@
 //! Small pure helpers shared across modules: Redis's number parsing and formatting rules,
-//! glob matching, and clock access.
+//! geohash arithmetic, glob matching, and clock access.
 
+pub mod geohash;
 pub mod glob;
 pub mod number;
 

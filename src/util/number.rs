@@ -47,12 +47,20 @@ fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
     }
 }
 
-/// Formats one double with a printf `format` (a C string literal with one double conversion).
-fn c_format(format: &std::ffi::CStr, value: f64) -> String {
+/// Formats a double with C's `%.*f` (`decimals` digits after the point).
+fn c_fixed(value: f64, decimals: i32) -> String {
     let mut out = [0u8; 512];
-    // SAFETY: `out` is writable for its length, which bounds snprintf's write; `format` is a
-    // NUL-terminated literal taking exactly one double.
-    let n = unsafe { snprintf(out.as_mut_ptr().cast(), out.len(), format.as_ptr(), value) };
+    // SAFETY: `out` is writable for its length, which bounds snprintf's write; the format takes
+    // exactly one int and one double, which are passed.
+    let n = unsafe {
+        snprintf(
+            out.as_mut_ptr().cast(),
+            out.len(),
+            c"%.*f".as_ptr(),
+            decimals,
+            value,
+        )
+    };
     String::from_utf8_lossy(&out[..n.clamp(0, 511) as usize]).into_owned()
 }
 
@@ -177,7 +185,7 @@ pub fn format_listpack_double(value: f64) -> String {
 /// `%.17Lf` without trailing zeros. A double widened to `long double` keeps its exact value, so
 /// `%.17f` of the double prints the same digits.
 pub fn format_human_double(value: f64) -> String {
-    let mut text = c_format(c"%.17f", value);
+    let mut text = c_fixed(value, 17);
     if text.contains('.') {
         let kept = text.trim_end_matches('0').trim_end_matches('.').len();
         text.truncate(kept);
@@ -188,9 +196,10 @@ pub fn format_human_double(value: f64) -> String {
     text
 }
 
-/// Formats a double with four decimals (`%.4f`), as GEODIST and WITHDIST print distances.
-pub fn format_fixed4(value: f64) -> String {
-    c_format(c"%.4f", value)
+/// Formats a double like C's `%.Nf` with `decimals` digits: GEODIST and WITHDIST print
+/// distances with 4, error messages print coordinates with 6.
+pub fn format_fixed(value: f64, decimals: i32) -> String {
+    c_fixed(value, decimals)
 }
 
 #[cfg(test)]
@@ -269,7 +278,9 @@ mod tests {
             "13.36138933897018433"
         );
         assert_eq!(format_human_double(-0.0), "0");
-        assert_eq!(format_fixed4(166274.1516), "166274.1516");
+        assert_eq!(format_fixed(0.125, 2), "0.12"); // C rounds an exact tie to even
+        assert_eq!(format_fixed(200.0, 6), "200.000000");
+        assert_eq!(format_fixed(f64::INFINITY, 6), "inf");
     }
 
     #[test]

@@ -192,14 +192,15 @@ impl Interval for LexRange {
 }
 
 /// Walks the members of `range` up (or down), skipping `offset` of them and passing at most
-/// `limit` (negative: all) to `emit`, in Redis's listpack order of checks.
+/// `limit` (negative: all) to `emit` — which returns false to stop early — in Redis's listpack
+/// order of checks.
 pub(crate) fn walk_interval(
     zset: &ZSet<'_>,
     range: &impl Interval,
     reverse: bool,
     offset: i64,
     limit: i64,
-    mut emit: impl FnMut(f64, &[u8]),
+    mut emit: impl FnMut(f64, &[u8]) -> bool,
 ) -> CmdResult<()> {
     if offset < 0 || limit == 0 {
         // Redis skips a negative offset's worth of members: all of them.
@@ -241,9 +242,8 @@ pub(crate) fn walk_interval(
         if !before_end(score, member) {
             return false;
         }
-        emit(score, member);
         left -= 1;
-        left != 0
+        emit(score, member) && left != 0
     })
 }
 
@@ -257,7 +257,8 @@ fn collect_interval(
 ) -> CmdResult<Vec<Scored>> {
     let mut out = Vec::new();
     walk_interval(zset, range, reverse, offset, limit, |score, member| {
-        out.push((Bytes::copy_from_slice(member), score))
+        out.push((Bytes::copy_from_slice(member), score));
+        true
     })?;
     Ok(out)
 }
@@ -452,7 +453,10 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn count_interval(ctx: &Ctx<'_>, key: &[u8], range: &impl Interval) -> CmdResult {
     let mut count = 0i64;
     if let Some(zset) = ZSet::read(ctx, key)? {
-        walk_interval(&zset, range, false, 0, -1, |_, _| count += 1)?;
+        walk_interval(&zset, range, false, 0, -1, |_, _| {
+            count += 1;
+            true
+        })?;
     }
     Ok(Frame::Integer(count))
 }
