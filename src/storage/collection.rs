@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use rocksdb::{Direction, IteratorMode, ReadOptions};
+use rocksdb::ReadOptions;
 
 use super::job::{self, OpKind, Overlay};
 use super::keys::{subkey_prefix, CF_SUBKEYS, CF_ZSET_SCORE};
@@ -386,23 +386,29 @@ impl Collection<'_> {
         ro.set_iterate_lower_bound(self.prefix.clone());
         ro.set_iterate_upper_bound(upper);
         let start = from.map(|field| self.row_key(field));
-        let mode = match (&start, reverse) {
-            (Some(at), false) => IteratorMode::From(at, Direction::Forward),
-            (Some(at), true) => IteratorMode::From(at, Direction::Reverse),
-            (None, false) => IteratorMode::Start,
-            (None, true) => IteratorMode::End,
-        };
-        let iter = self
+        // The raw iterator lends each row instead of allocating two boxes per row.
+        let mut iter = self
             .store
             .db
-            .iterator_cf_opt(self.store.cf(space.cf()), ro, mode);
+            .raw_iterator_cf_opt(self.store.cf(space.cf()), ro);
+        match (&start, reverse) {
+            (Some(at), false) => iter.seek(at),
+            (Some(at), true) => iter.seek_for_prev(at),
+            (None, false) => iter.seek_to_first(),
+            (None, true) => iter.seek_to_last(),
+        }
         let skip = self.prefix.len();
-        for item in iter {
-            let (row, value) = item?;
-            if !f(&row[skip..], &value)? {
-                break;
+        while let (Some(row), Some(value)) = (iter.key(), iter.value()) {
+            if !f(&row[skip..], value)? {
+                return Ok(());
+            }
+            if reverse {
+                iter.prev();
+            } else {
+                iter.next();
             }
         }
+        iter.status()?;
         Ok(())
     }
 
