@@ -274,6 +274,9 @@ impl Collection<'_> {
 
     /// Reads several member rows with one batched lookup (HMGET, SMISMEMBER, ZMSCORE).
     pub fn get_many(&self, fields: &[Bytes]) -> StorageResult<Vec<Option<Bytes>>> {
+        if let [field] = fields {
+            return Ok(vec![self.get(field)?]);
+        }
         let rows: Vec<Vec<u8>> = fields.iter().map(|f| self.row_key(f)).collect();
         let cf = self.store.cf(CF_SUBKEYS);
         let stored = self.store.db.batched_multi_get_cf(cf, rows.iter(), false);
