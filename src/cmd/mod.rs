@@ -110,6 +110,9 @@ impl CommandSpec {
 
     /// Indexes of the key arguments in `args` (COMMAND GETKEYS, and routing later on).
     pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+        if let Some(keys) = self.movable_key_indexes(args) {
+            return keys;
+        }
         let (first, last, step) = self.keys;
         if first <= 0 {
             return Vec::new();
@@ -126,6 +129,37 @@ impl CommandSpec {
             i += step.max(1);
         }
         out
+    }
+
+    /// Key positions of the commands whose keys follow a `numkeys` argument or an option
+    /// (`movablekeys` in Redis), which the fixed first/last/step triple cannot describe. A
+    /// malformed call has no keys.
+    fn movable_key_indexes(&self, args: &[Bytes]) -> Option<Vec<usize>> {
+        let counted = |numkeys_at: usize, before: &[usize]| -> Vec<usize> {
+            let first = numkeys_at + 1;
+            let count = args
+                .get(numkeys_at)
+                .and_then(|a| arg_i64(a).ok())
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|&n| n > 0 && first + n <= args.len());
+            match count {
+                Some(n) => before.iter().copied().chain(first..first + n).collect(),
+                None => Vec::new(),
+            }
+        };
+        Some(match self.name {
+            "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
+                counted(1, &[])
+            }
+            "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
+            "sort" | "georadius" | "georadiusbymember" => {
+                let stores = (2..args.len()).filter(|&at| {
+                    is_opt(&args[at - 1], "store") || is_opt(&args[at - 1], "storedist")
+                });
+                std::iter::once(1).chain(stores).collect()
+            }
+            _ => return None,
+        })
     }
 }
 

@@ -464,7 +464,11 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         let keys = spec.key_indexes(call);
         if keys.is_empty() {
-            return Err(ReplyError::custom("ERR The command has no key arguments"));
+            return Err(ReplyError::custom(if spec.flags.contains(&"movablekeys") {
+                "ERR Invalid arguments specified for command"
+            } else {
+                "ERR The command has no key arguments"
+            }));
         }
         Ok(Frame::Array(
             keys.into_iter()
