@@ -210,6 +210,9 @@ async fn write_collections(c: &mut Client) {
     call(c, &["EXPIRE", "ttl", "1000"]).await;
     call(c, &["SADD", "gone", "x"]).await;
     call(c, &["PEXPIRE", "gone", "200"]).await;
+    call(c, &["PFADD", "hll", "a", "b", "c"]).await;
+    call(c, &["SETBIT", "bits", "100", "1"]).await;
+    call(c, &["GEOADD", "geo", "13.361389", "38.115556", "Palermo"]).await;
 }
 
 async fn check_collections(c: &mut Client) {
@@ -236,7 +239,14 @@ async fn check_collections(c: &mut Client) {
         other => panic!("{other:?}"),
     }
     assert_eq!(call(c, &["EXISTS", "gone"]).await, Frame::Integer(0));
-    assert_eq!(call(c, &["DBSIZE"]).await, Frame::Integer(5));
+    assert_eq!(call(c, &["PFCOUNT", "hll"]).await, Frame::Integer(3));
+    assert_eq!(call(c, &["BITCOUNT", "bits"]).await, Frame::Integer(1));
+    assert_eq!(call(c, &["GETBIT", "bits", "100"]).await, Frame::Integer(1));
+    assert_eq!(
+        strings(call(c, &["GEOHASH", "geo", "Palermo"]).await),
+        ["sqc8b49rny0"]
+    );
+    assert_eq!(call(c, &["DBSIZE"]).await, Frame::Integer(8));
 }
 
 #[test]
@@ -372,6 +382,7 @@ fn parallel_clients_on_the_same_collections_keep_their_invariants() {
                     let field = format!("f{}", i % 10);
                     let member = format!("c{id}:{i}");
                     c.queue(&["HINCRBY", "counters", &field, "1"]);
+                    c.queue(&["ZINCRBY", "board", "1", &field]);
                     c.queue(&["SADD", "members", &member]);
                     c.queue(&["RPUSH", "queue", &member]);
                     if i % 2 == 1 {
@@ -380,7 +391,7 @@ fn parallel_clients_on_the_same_collections_keep_their_invariants() {
                     }
                 }
                 c.flush().await.unwrap();
-                let replies = ROUNDS * 3 + ROUNDS / 2 * 2;
+                let replies = ROUNDS * 4 + ROUNDS / 2 * 2;
                 for _ in 0..replies {
                     let reply = c.read_reply().await.unwrap();
                     assert!(!reply.is_error(), "{reply:?}");
@@ -394,6 +405,19 @@ fn parallel_clients_on_the_same_collections_keep_their_invariants() {
         let values = strings(call(&mut c, &["HVALS", "counters"]).await);
         let total: usize = values.iter().map(|v| v.parse::<usize>().unwrap()).sum();
         assert_eq!(total, CLIENTS * ROUNDS);
+        // The sorted set saw the same increments, and its score index agrees with its members.
+        let board = strings(call(&mut c, &["ZRANGE", "board", "0", "-1", "WITHSCORES"]).await);
+        let scores: Vec<usize> = board
+            .iter()
+            .skip(1)
+            .step_by(2)
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(scores, vec![CLIENTS * ROUNDS / 10; 10]);
+        assert_eq!(
+            call(&mut c, &["ZCOUNT", "board", "-inf", "+inf"]).await,
+            Frame::Integer(10)
+        );
         assert_eq!(
             call(&mut c, &["SCARD", "members"]).await,
             Frame::Integer((CLIENTS * ROUNDS / 2) as i64)
