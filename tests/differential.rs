@@ -6,6 +6,8 @@
 //! - `?type CMD ...` compares only the reply's RESP type (nondeterministic replies)
 //! - `?sorted CMD ...` compares array replies after sorting their elements
 //! - `@sleep MS` sleeps on both sides
+//! - `[N] CMD ...` sends on the script's connection N (1 is the default; more open on first use),
+//!   for scenarios like "client 1 WATCHes, client 2 writes, client 1 EXECs"
 //!
 //! Adding coverage is adding lines to a script (or a new `*.txt` file): no Rust needed.
 
@@ -80,18 +82,25 @@ fn same(a: &Reply, b: &Reply, mode: Compare) -> bool {
 /// Replays one script against both servers; returns a description of every mismatch. With
 /// `resp3`, both connections switch to RESP3 (`HELLO 3`) before the script starts, so every script
 /// also checks RESP3 reply types.
+/// Opens a connection, switched to RESP3 when asked.
+async fn connect(addr: &str, resp3: bool) -> Client {
+    let mut c = Client::connect(addr).await.expect("connect");
+    if resp3 {
+        assert!(matches!(
+            c.call(&["HELLO", "3"]).await.expect("hello"),
+            Frame::Map(_)
+        ));
+    }
+    c
+}
+
 async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -> Vec<String> {
     let text = std::fs::read_to_string(script).expect("read script");
-    let mut kiwi = Client::connect(kiwi_addr).await.expect("connect kiwi");
-    let mut redis = Client::connect(redis_addr).await.expect("connect redis");
-    for c in [&mut kiwi, &mut redis] {
+    // Connection 1 of each server exists from the start; `[N] CMD` lines open more on first use.
+    let mut kiwis = vec![connect(kiwi_addr, resp3).await];
+    let mut redises = vec![connect(redis_addr, resp3).await];
+    for c in [&mut kiwis[0], &mut redises[0]] {
         assert_eq!(c.call(&["FLUSHALL"]).await.expect("flushall"), Frame::ok());
-        if resp3 {
-            assert!(matches!(
-                c.call(&["HELLO", "3"]).await.expect("hello"),
-                Frame::Map(_)
-            ));
-        }
     }
     let mut failures = Vec::new();
     let name = script
@@ -109,6 +118,15 @@ async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -
             tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
             continue;
         }
+        let (connection, line) = match line.strip_prefix('[').and_then(|l| l.split_once("] ")) {
+            Some((n, rest)) => (n.parse::<usize>().expect("[N] names a connection"), rest),
+            None => (1, line),
+        };
+        while kiwis.len() < connection {
+            kiwis.push(connect(kiwi_addr, resp3).await);
+            redises.push(connect(redis_addr, resp3).await);
+        }
+        let (kiwi, redis) = (&mut kiwis[connection - 1], &mut redises[connection - 1]);
         let (mode, command) = if let Some(rest) = line.strip_prefix("?type ") {
             (Compare::TypeOnly, rest)
         } else if let Some(rest) = line.strip_prefix("?sorted ") {
@@ -118,8 +136,8 @@ async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -
         };
         let args = kiwi::resp::parse::split_args(command.as_bytes())
             .unwrap_or_else(|| panic!("{name}:{}: unbalanced quotes", index + 1));
-        let expected = exchange(&mut redis, &args).await.expect("redis reply");
-        let got = match exchange(&mut kiwi, &args).await {
+        let expected = exchange(redis, &args).await.expect("redis reply");
+        let got = match exchange(kiwi, &args).await {
             Ok(reply) => reply,
             Err(e) => {
                 failures.push(format!(

@@ -1629,6 +1629,57 @@ pub static COMMANDS: &[CommandSpec] = &[
         Net,
         "Stops the server gracefully."
     ),
+    // transactions
+    cmd!(
+        "multi",
+        1,
+        ["noscript", "loading", "stale", "fast", "allow_busy"],
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        Net,
+        "Starts a transaction: later commands are queued until EXEC."
+    ),
+    cmd!(
+        "exec",
+        1,
+        ["noscript", "loading", "stale", "skip_slowlog"],
+        (0, 0, 0),
+        "transactions",
+        "1.2.0",
+        Net,
+        "Runs the queued commands atomically (one locked storage job, one WriteBatch), or aborts if a watched key changed."
+    ),
+    cmd!(
+        "discard",
+        1,
+        ["noscript", "loading", "stale", "fast", "allow_busy"],
+        (0, 0, 0),
+        "transactions",
+        "2.0.0",
+        Net,
+        "Drops the queued commands of a transaction."
+    ),
+    cmd!(
+        "watch",
+        -2,
+        ["noscript", "loading", "stale", "fast", "allow_busy"],
+        (1, -1, 1),
+        "transactions",
+        "2.2.0",
+        Net,
+        "Watches keys: EXEC aborts if any of them is written (or expires) first."
+    ),
+    cmd!(
+        "unwatch",
+        1,
+        ["noscript", "loading", "stale", "fast", "allow_busy"],
+        (0, 0, 0),
+        "transactions",
+        "2.2.0",
+        Net,
+        "Forgets every watched key."
+    ),
     // connection
     cmd!(
         "ping",

@@ -24,6 +24,7 @@ use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
 use crate::state::stats::bump;
 use crate::state::ServerState;
+use crate::storage::watch::DirtyFlag;
 
 /// One validated command bound for storage.
 pub struct QueuedCommand {
@@ -36,7 +37,17 @@ pub struct QueuedCommand {
 pub struct StorageJob {
     commands: Vec<QueuedCommand>,
     proto: Protocol,
-    reply: oneshot::Sender<Vec<Frame>>,
+    transaction: Option<Transaction>,
+    /// `None` when a transaction was aborted because a watched key changed.
+    reply: oneshot::Sender<Option<Vec<Frame>>>,
+}
+
+/// What EXEC adds to a job: the WATCH state to check once the transaction's keys are locked.
+pub struct Transaction {
+    /// Set by any write to a watched key since WATCH.
+    pub dirty: DirtyFlag,
+    /// Watched keys that existed (unexpired) when watched: expiring since then is a change too.
+    pub live_watched: Vec<(usize, Bytes)>,
 }
 
 /// The network side's handle on the storage runtime.
@@ -53,11 +64,32 @@ impl StorageClient {
         commands: Vec<QueuedCommand>,
         proto: Protocol,
     ) -> Result<Vec<Frame>, ReplyError> {
+        let replies = self.submit(commands, proto, None).await?;
+        Ok(replies.unwrap_or_default())
+    }
+
+    /// Runs a transaction's commands atomically (EXEC); `None` when a watched key changed.
+    pub async fn execute_transaction(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        transaction: Transaction,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        self.submit(commands, proto, Some(transaction)).await
+    }
+
+    async fn submit(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        transaction: Option<Transaction>,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let stats = &self.state.stats.storage;
         let (reply, rx) = oneshot::channel();
         let job = StorageJob {
             commands,
             proto,
+            transaction,
             reply,
         };
         stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -138,7 +170,25 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
         stats.queued.fetch_sub(1, Ordering::Relaxed);
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
         // All writes of the job are committed together before any of its replies is sent.
-        state.storage.begin_job();
+        let storage = &state.storage;
+        match &job.transaction {
+            None => storage.begin_job(),
+            Some(transaction) => {
+                let keys = job.commands.iter().flat_map(|c| {
+                    let indexes = c.spec.key_indexes(&c.args);
+                    indexes.into_iter().map(|i| (c.db, &c.args[i][..]))
+                });
+                let watched = transaction.live_watched.iter().map(|(db, k)| (*db, &k[..]));
+                storage.begin_atomic_job(keys.chain(watched));
+                // With the keys locked no other write can land; check what happened before.
+                if watch_failed(&state, transaction) {
+                    storage.end_job();
+                    stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                    let _ = job.reply.send(None);
+                    continue;
+                }
+            }
+        }
         let mut replies: Vec<Frame> = job
             .commands
             .into_iter()
@@ -154,8 +204,19 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
         }
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         // The connection may have gone away meanwhile; its replies are simply dropped.
-        let _ = job.reply.send(replies);
+        let _ = job.reply.send(Some(replies));
     }
+}
+
+/// True when a watched key was written, or expired, since WATCH.
+fn watch_failed(state: &ServerState, transaction: &Transaction) -> bool {
+    if transaction.dirty.load(Ordering::Acquire) {
+        return true;
+    }
+    let now = crate::util::now_ms();
+    transaction.live_watched.iter().any(|(db, key)| {
+        matches!(state.storage.get_raw(*db, key), Ok(Some(meta)) if meta.is_expired(now))
+    })
 }
 
 fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Frame {

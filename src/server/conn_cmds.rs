@@ -36,6 +36,12 @@ impl Connection {
                 Some(Frame::ok())
             }
             "reset" => self.reset(),
+            "multi" => Some(self.multi()),
+            "discard" => Some(self.discard()),
+            "unwatch" => {
+                self.unwatch_all();
+                Some(Frame::ok())
+            }
             "client" => self.client_command(args),
             "shutdown" => self.shutdown(args),
             other => err(ReplyError::custom(format!(
@@ -157,6 +163,8 @@ impl Connection {
     }
 
     fn reset(&mut self) -> Reply {
+        self.multi = None;
+        self.unwatch_all();
         self.db = 0;
         self.client.db.store(0, Ordering::Relaxed);
         self.proto = Protocol::Resp2;

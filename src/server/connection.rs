@@ -16,6 +16,9 @@ use crate::runtime::{QueuedCommand, StorageClient};
 use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
+use crate::storage::watch::DirtyFlag;
+
+use super::transaction::{runs_inside_multi, Queued};
 
 /// Initial read buffer; it grows only with data that actually arrives.
 const READ_BUFFER: usize = 16 * 1024;
@@ -56,6 +59,15 @@ pub(super) struct Connection {
     pub reply_mode: ReplyMode,
     /// Set by QUIT, SHUTDOWN or a protocol error: close after writing the replies.
     pub closing: bool,
+    /// Commands queued since MULTI; `None` outside a transaction.
+    pub multi: Option<Vec<Queued>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub multi_failed: bool,
+    /// Keys this connection WATCHes, and those of them that existed when watched.
+    pub watched: Vec<(usize, Bytes)>,
+    pub live_watched: Vec<(usize, Bytes)>,
+    /// Set by any write to a watched key.
+    pub watch_dirty: DirtyFlag,
     out: BytesMut,
     pending: Vec<QueuedCommand>,
 }
@@ -77,6 +89,11 @@ pub async fn serve(
         authenticated,
         reply_mode: ReplyMode::On,
         closing: false,
+        multi: None,
+        multi_failed: false,
+        watched: Vec::new(),
+        live_watched: Vec::new(),
+        watch_dirty: DirtyFlag::default(),
         out: BytesMut::with_capacity(READ_BUFFER),
         pending: Vec::new(),
     };
@@ -124,6 +141,7 @@ pub async fn serve(
         }
     }
     let _ = socket.shutdown().await;
+    conn.unwatch_all();
     state.clients.unregister(client.id);
 }
 
@@ -194,6 +212,7 @@ impl Connection {
     async fn dispatch(&mut self, args: Vec<Bytes>) {
         bump(&self.state.stats.commands_processed, 1);
         let Some(spec) = cmd::lookup(&args[0]) else {
+            self.fail_multi();
             self.push_reply(ReplyError::unknown_command(&args[0], &args[1..]).into());
             return;
         };
@@ -204,7 +223,13 @@ impl Connection {
         }
         if let Err(err) = cmd::check_arity(spec, &args) {
             cmd::stats::reject(spec);
+            self.fail_multi();
             self.push_reply(err.into());
+            return;
+        }
+        if self.multi.is_some() && !runs_inside_multi(spec.name) {
+            let queued = self.queue(spec, args);
+            self.push_reply(queued);
             return;
         }
         match spec.handler {
@@ -216,7 +241,11 @@ impl Connection {
             Handler::Connection => {
                 self.flush_pending().await;
                 let started = std::time::Instant::now();
-                let reply = self.run_connection_command(spec.name, &args);
+                let reply = match spec.name {
+                    "exec" => Some(self.exec().await),
+                    "watch" => Some(self.watch(&args).await),
+                    _ => self.run_connection_command(spec.name, &args),
+                };
                 let failed = reply.as_ref().is_some_and(Frame::is_error);
                 cmd::stats::record(spec, started.elapsed(), failed);
                 if let Some(frame) = reply {

@@ -66,6 +66,8 @@ pub(super) struct JobState {
     pub window_start: Option<usize>,
     /// Commands whose writes were lost because a commit failed, with the error.
     pub failed: Vec<(usize, String)>,
+    /// A transaction (EXEC): never commit early for size.
+    pub atomic: bool,
 }
 
 /// Column families whose rows are read by point lookups and so need the overlay. Iteration never

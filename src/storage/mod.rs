@@ -11,6 +11,7 @@ mod job;
 pub mod keys;
 pub mod locks;
 pub mod meta;
+pub mod watch;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering};
@@ -73,6 +74,8 @@ pub struct Storage {
     breaker: Arc<Breaker>,
     /// Ranges of deleted big collections waiting for a background compaction.
     reclaim: parking_lot::Mutex<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
+    /// Keys watched by transactions; every write reports to it.
+    pub watches: watch::Watches,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -151,6 +154,7 @@ impl Storage {
             locks: KeyLocks::default(),
             breaker,
             reclaim: Default::default(),
+            watches: Default::default(),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
@@ -294,6 +298,20 @@ impl Storage {
         JOB.with(|j| *j.borrow_mut() = Some(JobState::default()));
     }
 
+    /// Starts a transaction (EXEC): a job that first takes the locks of every key its commands
+    /// name, so no other client's command on those keys interleaves, and that never commits early
+    /// for size, so its writes land in one WriteBatch (a command iterating over data the
+    /// transaction already wrote still commits it first, under the same locks).
+    pub fn begin_atomic_job<'k>(&self, keys: impl IntoIterator<Item = (usize, &'k [u8])>) {
+        JOB.with(|j| {
+            *j.borrow_mut() = Some(JobState {
+                atomic: true,
+                ..JobState::default()
+            })
+        });
+        let _held_by_the_job = self.lock_many(keys);
+    }
+
     /// Tells the job which of its commands runs now, to attribute a failed commit.
     pub fn job_command(&self, index: usize) {
         JOB.with(|j| {
@@ -318,7 +336,9 @@ impl Storage {
     }
 
     /// Commits the running job's pending batch so that an iterator sees it, keeping the job's
-    /// stripes: the running command may hold one of them.
+    /// stripes: the running command may hold one of them, and a transaction keeps its keys locked
+    /// to the end. (Lock-free readers of strings may then see a transaction's writes before its
+    /// end; readers of collections, and other transactions, take the locks and cannot.)
     fn settle(&self) {
         if job::active() {
             self.commit_pending(true, false);
@@ -465,7 +485,9 @@ impl Storage {
                 add_delta(&mut state.deltas, phys, delta);
             }
             state.window_start.get_or_insert(state.current);
-            state.ops.len() >= job::MAX_PENDING_OPS || state.pending_bytes >= job::MAX_PENDING_BYTES
+            !state.atomic
+                && (state.ops.len() >= job::MAX_PENDING_OPS
+                    || state.pending_bytes >= job::MAX_PENDING_BYTES)
         });
         if full {
             self.flush_job(true);
@@ -520,7 +542,7 @@ impl Storage {
         limit: usize,
         now_ms: u64,
     ) -> StorageResult<(Vec<(Bytes, Meta)>, Option<Bytes>)> {
-        self.flush_job(false);
+        self.settle();
         let phys = self.phys(db);
         let mut ro = ReadOptions::default();
         ro.set_iterate_upper_bound(db_end(phys));
@@ -578,7 +600,7 @@ impl Storage {
     /// Exact number of live keys in a database: stored rows minus those already expired but not
     /// yet removed by the sweep (which keeps that remainder small).
     pub fn key_count(&self, db: usize, now_ms: u64) -> StorageResult<u64> {
-        self.flush_job(false);
+        self.settle();
         let phys = self.phys(db);
         let stored = self.key_counts[phys as usize]
             .load(Ordering::Relaxed)
@@ -666,6 +688,7 @@ impl Storage {
     pub fn flush_db(&self, db: usize) -> StorageResult<()> {
         self.flush_job(false);
         let _all = self.locks.lock_all();
+        self.touch_watched_db(db, db);
         let mut batch = self.batch();
         batch.clear_physical(self.phys(db));
         self.commit_reset(batch, &[self.phys(db)])
@@ -675,12 +698,24 @@ impl Storage {
     pub fn flush_all(&self) -> StorageResult<()> {
         self.flush_job(false);
         let _all = self.locks.lock_all();
+        for db in 0..self.databases() {
+            self.touch_watched_db(db, db);
+        }
         let mut batch = self.batch();
         let ids: Vec<u16> = (0..self.databases()).map(|db| self.phys(db)).collect();
         for id in &ids {
             batch.clear_physical(*id);
         }
         self.commit_reset(batch, &ids)
+    }
+
+    /// Flags transactions watching keys of `db` that exist in `db` or `other` (FLUSHDB, FLUSHALL,
+    /// SWAPDB change them all at once, without per-key writes).
+    fn touch_watched_db(&self, db: usize, other: usize) {
+        let now = crate::util::now_ms();
+        let exists = |d: usize, k: &[u8]| matches!(self.get(d, k, now), Ok(Some(_)));
+        self.watches
+            .touch_db(db, |key| exists(db, key) || exists(other, key));
     }
 
     fn commit_reset(&self, mut batch: Batch<'_>, ids: &[u16]) -> StorageResult<()> {
@@ -699,6 +734,8 @@ impl Storage {
     pub fn swap_db(&self, a: usize, b: usize) -> StorageResult<()> {
         self.flush_job(false);
         let _all = self.locks.lock_all();
+        self.touch_watched_db(a, b);
+        self.touch_watched_db(b, a);
         let mut map: Vec<u16> = self
             .db_map
             .iter()
@@ -924,6 +961,7 @@ impl Batch<'_> {
     /// Writes a key's metadata row over `old`, the row that was there (even an expired one), so
     /// the key count stays exact and a replaced collection's members are dropped.
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
+        self.storage.watches.touch(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());
         if meta.expire_at != 0 {
@@ -947,6 +985,7 @@ impl Batch<'_> {
 
     /// Deletes a key's row; `drop_members` is false when the command already deleted them.
     fn remove_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
+        self.storage.watches.touch(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Delete, meta_key(phys, key), Vec::new());
         if old.expire_at != 0 {

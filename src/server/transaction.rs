@@ -1,0 +1,173 @@
+//! MULTI/EXEC/DISCARD/WATCH/UNWATCH: the connection queues commands after MULTI and sends them
+//! at EXEC as one atomic storage job, which locks every key the commands name, checks the WATCH
+//! state under those locks, and commits the writes in one WriteBatch.
+
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::connection::Connection;
+use crate::cmd::{self, CommandSpec, Handler};
+use crate::error::ReplyError;
+use crate::resp::Frame;
+use crate::runtime::{QueuedCommand, Transaction};
+
+/// A command queued between MULTI and EXEC.
+pub(super) struct Queued {
+    pub spec: &'static CommandSpec,
+    pub args: Vec<Bytes>,
+}
+
+/// Commands that run at once even inside MULTI (everything else is queued).
+pub(super) fn runs_inside_multi(name: &str) -> bool {
+    matches!(
+        name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+impl Connection {
+    pub(super) fn multi(&mut self) -> Frame {
+        if self.multi.is_some() {
+            return ReplyError::custom("ERR MULTI calls can not be nested").into();
+        }
+        self.multi = Some(Vec::new());
+        self.multi_failed = false;
+        Frame::ok()
+    }
+
+    /// Queues a validated command inside MULTI.
+    pub(super) fn queue(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
+        if let Some(queue) = self.multi.as_mut() {
+            queue.push(Queued { spec, args });
+        }
+        Frame::simple("QUEUED")
+    }
+
+    /// Marks the transaction as failed: a command was refused while queueing (EXECABORT).
+    pub(super) fn fail_multi(&mut self) {
+        if self.multi.is_some() {
+            self.multi_failed = true;
+        }
+    }
+
+    pub(super) fn discard(&mut self) -> Frame {
+        if self.multi.take().is_none() {
+            return ReplyError::custom("ERR DISCARD without MULTI").into();
+        }
+        self.unwatch_all();
+        Frame::ok()
+    }
+
+    /// Forgets every watched key and clears the dirty flag.
+    pub(super) fn unwatch_all(&mut self) {
+        let watched = std::mem::take(&mut self.watched);
+        self.state
+            .storage
+            .watches
+            .unwatch(&watched, &self.watch_dirty);
+        self.live_watched.clear();
+        self.watch_dirty.store(false, Ordering::Release);
+    }
+
+    pub(super) async fn watch(&mut self, args: &[Bytes]) -> Frame {
+        if self.multi.is_some() {
+            return ReplyError::custom("ERR WATCH inside MULTI is not allowed").into();
+        }
+        let exists = cmd::lookup(b"exists").filter(|s| matches!(s.handler, Handler::Storage(_)));
+        let Some(exists) = exists else {
+            return ReplyError::custom("ERR EXISTS is missing from the command table").into();
+        };
+        // Register first: a write from now on flags the transaction, even before the lookup.
+        let keys: Vec<Bytes> = args[1..].to_vec();
+        for key in &keys {
+            self.state
+                .storage
+                .watches
+                .watch(self.db, key.clone(), &self.watch_dirty);
+            self.watched.push((self.db, key.clone()));
+        }
+        let lookups = keys
+            .iter()
+            .map(|key| QueuedCommand {
+                db: self.db,
+                spec: exists,
+                args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
+            })
+            .collect();
+        match self.storage.execute(lookups, self.proto).await {
+            Ok(replies) => {
+                for (key, reply) in keys.into_iter().zip(replies) {
+                    if reply == Frame::Integer(1) {
+                        self.live_watched.push((self.db, key));
+                    }
+                }
+                Frame::ok()
+            }
+            Err(err) => err.into(),
+        }
+    }
+
+    pub(super) async fn exec(&mut self) -> Frame {
+        let Some(queue) = self.multi.take() else {
+            return ReplyError::custom("ERR EXEC without MULTI").into();
+        };
+        if self.multi_failed {
+            self.unwatch_all();
+            return ReplyError::custom(
+                "EXECABORT Transaction discarded because of previous errors.",
+            )
+            .into();
+        }
+        // Storage commands go as one job, each with the database it will run in: SELECT inside
+        // the transaction is followed here and applied for real once the job has run.
+        let mut db = self.db;
+        let mut storage_commands = Vec::new();
+        let mut connection_commands = Vec::new();
+        for (slot, queued) in queue.into_iter().enumerate() {
+            match queued.spec.handler {
+                Handler::Storage(_) => storage_commands.push(QueuedCommand {
+                    db,
+                    spec: queued.spec,
+                    args: queued.args,
+                }),
+                Handler::Connection => {
+                    if queued.spec.name == "select" {
+                        let databases = self.state.storage.databases();
+                        if let Ok(selected) = cmd::arg_db(&queued.args[1], databases) {
+                            db = selected;
+                        }
+                    }
+                    connection_commands.push((slot, queued));
+                }
+            }
+        }
+        let transaction = Transaction {
+            dirty: self.watch_dirty.clone(),
+            live_watched: std::mem::take(&mut self.live_watched),
+        };
+        let result = self
+            .storage
+            .execute_transaction(storage_commands, self.proto, transaction)
+            .await;
+        self.unwatch_all();
+        let storage_replies = match result {
+            Ok(Some(replies)) => replies,
+            Ok(None) => return Frame::NullArray,
+            Err(err) => return err.into(),
+        };
+        let total = storage_replies.len() + connection_commands.len();
+        let mut replies: Vec<Option<Frame>> = (0..total).map(|_| None).collect();
+        for (slot, queued) in connection_commands {
+            let reply = self.run_connection_command(queued.spec.name, &queued.args);
+            replies[slot] = Some(reply.unwrap_or(Frame::Null));
+        }
+        let mut storage_replies = storage_replies.into_iter();
+        Frame::Array(
+            replies
+                .into_iter()
+                .map(|r| r.or_else(|| storage_replies.next()).unwrap_or(Frame::Null))
+                .collect(),
+        )
+    }
+}
