@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::cmd::{CommandSpec, Ctx, Handler};
 use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
+use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
 
@@ -36,6 +37,8 @@ pub struct QueuedCommand {
 pub struct StorageJob {
     commands: Vec<QueuedCommand>,
     proto: Protocol,
+    /// Who sent them, for the slow log's client address and name.
+    client: Arc<ClientHandle>,
     reply: oneshot::Sender<Vec<Frame>>,
 }
 
@@ -47,17 +50,20 @@ pub struct StorageClient {
 }
 
 impl StorageClient {
-    /// Runs `commands` in order on the storage runtime and returns one reply per command.
+    /// Runs `client`'s `commands` in order on the storage runtime and returns one reply per
+    /// command.
     pub async fn execute(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
+        client: &Arc<ClientHandle>,
     ) -> Result<Vec<Frame>, ReplyError> {
         let stats = &self.state.stats.storage;
         let (reply, rx) = oneshot::channel();
         let job = StorageJob {
             commands,
             proto,
+            client: client.clone(),
             reply,
         };
         stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -145,7 +151,7 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
             .enumerate()
             .map(|(index, cmd)| {
                 state.storage.job_command(index);
-                execute_one(&state, cmd, job.proto)
+                execute_one(&state, cmd, job.proto, &job.client)
             })
             .collect();
         for (index, error) in state.storage.end_job() {
@@ -158,7 +164,12 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
     }
 }
 
-fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Frame {
+fn execute_one(
+    state: &ServerState,
+    cmd: QueuedCommand,
+    proto: Protocol,
+    client: &ClientHandle,
+) -> Frame {
     let stats = &state.stats.storage;
     let Handler::Storage(handler) = cmd.spec.handler else {
         return ReplyError::custom("ERR connection command sent to storage").into();
@@ -184,7 +195,8 @@ fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Fram
         )
     };
     bump(&stats.completed, 1);
-    crate::cmd::stats::record(cmd.spec, started.elapsed(), result.is_err());
+    let elapsed = started.elapsed();
+    crate::cmd::stats::finished(state, client, cmd.spec, &cmd.args, elapsed, result.is_err());
     match result {
         Ok(frame) => frame,
         Err(err) => {

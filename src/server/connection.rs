@@ -218,7 +218,8 @@ impl Connection {
                 let started = std::time::Instant::now();
                 let reply = self.run_connection_command(spec.name, &args);
                 let failed = reply.as_ref().is_some_and(Frame::is_error);
-                cmd::stats::record(spec, started.elapsed(), failed);
+                let elapsed = started.elapsed();
+                cmd::stats::finished(&self.state, &self.client, spec, &args, elapsed, failed);
                 if let Some(frame) = reply {
                     self.push_reply(frame);
                 }
@@ -233,7 +234,11 @@ impl Connection {
         }
         let commands = std::mem::take(&mut self.pending);
         let count = commands.len();
-        match self.storage.execute(commands, self.proto).await {
+        match self
+            .storage
+            .execute(commands, self.proto, &self.client)
+            .await
+        {
             Ok(replies) => {
                 for reply in replies {
                     self.push_reply(reply);
