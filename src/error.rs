@@ -52,6 +52,9 @@ pub enum ReplyError {
     UnknownCommand { name: String, args: String },
     #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
     UnknownSubcommand { sub: String, cmd: String },
+    /// A known subcommand called with arguments its handler does not accept (SLOWLOG GET 1 2).
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
+    SubcommandSyntax { sub: String, cmd: String },
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
@@ -104,6 +107,15 @@ impl ReplyError {
     pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Self {
         ReplyError::UnknownSubcommand {
             sub: String::from_utf8_lossy(sub).into_owned(),
+            cmd: cmd.to_ascii_uppercase(),
+        }
+    }
+
+    /// A subcommand's arguments its handler rejects as a whole; Redis shows at most 128 bytes of
+    /// the subcommand name as typed.
+    pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> Self {
+        ReplyError::SubcommandSyntax {
+            sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),
             cmd: cmd.to_ascii_uppercase(),
         }
     }

@@ -1009,3 +1009,237 @@ fn a_pipeline_of_large_rewrites_commits_early_instead_of_hoarding_versions() {
         );
     });
 }
+
+/// The `addr=` field of a connection's CLIENT INFO: what the slow log must show for it.
+async fn client_addr(client: &mut Client) -> String {
+    let Frame::Bulk(info) = call(client, &["CLIENT", "INFO"]).await else {
+        panic!("CLIENT INFO is a bulk string in RESP2")
+    };
+    String::from_utf8_lossy(&info)
+        .split(' ')
+        .find_map(|f| f.strip_prefix("addr="))
+        .expect("addr field")
+        .to_string()
+}
+
+/// One SLOWLOG GET entry: (id, unix time, microseconds, argv, client address, client name).
+fn slow_entry(frame: &Frame) -> (i64, i64, i64, Vec<String>, String, String) {
+    let text = |f: &Frame| match f {
+        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected a bulk string, got {other:?}"),
+    };
+    let Frame::Array(fields) = frame else {
+        panic!("entry is not an array: {frame:?}")
+    };
+    let [Frame::Integer(id), Frame::Integer(time), Frame::Integer(micros), Frame::Array(argv), addr, name] =
+        &fields[..]
+    else {
+        panic!("entry has Redis's six fields: {fields:?}")
+    };
+    (
+        *id,
+        *time,
+        *micros,
+        argv.iter().map(text).collect(),
+        text(addr),
+        text(name),
+    )
+}
+
+async fn slowlog(
+    client: &mut Client,
+    count: &str,
+) -> Vec<(i64, i64, i64, Vec<String>, String, String)> {
+    let Frame::Array(entries) = call(client, &["SLOWLOG", "GET", count]).await else {
+        panic!("SLOWLOG GET is an array")
+    };
+    entries.iter().map(slow_entry).collect()
+}
+
+#[test]
+fn slowlog_keeps_who_ran_what_newest_first_within_its_limits() {
+    let kiwi = Kiwi::start(&["--set", "slowlog-log-slower-than=0"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut named = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut anonymous = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(
+            call(&mut named, &["CLIENT", "SETNAME", "reporter"]).await,
+            Frame::ok()
+        );
+        let named_addr = client_addr(&mut named).await;
+        let anonymous_addr = client_addr(&mut anonymous).await;
+        let started = (kiwi::util::now_ms() / 1000) as i64;
+        assert_eq!(call(&mut named, &["SLOWLOG", "RESET"]).await, Frame::ok());
+        // Storage and connection commands, from both clients, one a pipeline mixing the two.
+        assert_eq!(
+            call(&mut named, &["SET", "key", "value"]).await,
+            Frame::ok()
+        );
+        assert_eq!(call(&mut anonymous, &["ECHO", "hi"]).await, bulk("hi"));
+        named.queue(&["INCR", "n"]);
+        named.queue(&["PING"]);
+        named.queue(&["GET", "n"]);
+        named.flush().await.unwrap();
+        for _ in 0..3 {
+            named.read_reply().await.unwrap();
+        }
+        // Long calls are shortened: 31 arguments and a count, 128 bytes and a count.
+        let mut rpush: Vec<String> = vec!["RPUSH".into(), "list".into()];
+        rpush.extend((0..38).map(|i| i.to_string()));
+        assert_eq!(named.call(&rpush).await.unwrap(), Frame::Integer(38));
+        let big = "x".repeat(200);
+        assert_eq!(call(&mut named, &["SET", "big", &big]).await, Frame::ok());
+        // Failed calls are logged, with passwords hidden.
+        assert!(call(&mut anonymous, &["AUTH", "hunter2"]).await.is_error());
+
+        let entries = slowlog(&mut named, "-1").await;
+        let argv: Vec<Vec<String>> = entries.iter().map(|e| e.3.clone()).collect();
+        let strings = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(argv.len(), 9, "{argv:?}");
+        assert_eq!(argv[0], strings(&["AUTH", "(redacted)"]));
+        assert_eq!(
+            argv[1],
+            strings(&["SET", "big", &format!("{}... (72 more bytes)", &big[..128])])
+        );
+        assert_eq!(argv[2].len(), 32);
+        assert_eq!(argv[2][..3], strings(&["RPUSH", "list", "0"]));
+        assert_eq!(argv[2][30], "28");
+        assert_eq!(argv[2][31], "... (9 more arguments)");
+        assert_eq!(argv[3], strings(&["GET", "n"]));
+        assert_eq!(argv[4], strings(&["PING"]));
+        assert_eq!(argv[5], strings(&["INCR", "n"]));
+        assert_eq!(argv[6], strings(&["ECHO", "hi"]));
+        assert_eq!(argv[7], strings(&["SET", "key", "value"]));
+        assert_eq!(argv[8], strings(&["SLOWLOG", "RESET"]));
+        let now = (kiwi::util::now_ms() / 1000) as i64;
+        for (i, (id, time, micros, _, addr, name)) in entries.iter().enumerate() {
+            assert_eq!(
+                *id,
+                entries[0].0 - i as i64,
+                "ids count down from the newest"
+            );
+            assert!(
+                (started..=now).contains(time),
+                "time {time} not in {started}..={now}"
+            );
+            assert!(*micros >= 0);
+            let anonymous_call = i == 0 || i == 6;
+            let (want_addr, want_name) = if anonymous_call {
+                (&anonymous_addr, "")
+            } else {
+                (&named_addr, "reporter")
+            };
+            assert_eq!((addr, name.as_str()), (want_addr, want_name), "entry {i}");
+        }
+        assert_eq!(slowlog(&mut named, "2").await.len(), 2);
+        assert_eq!(slowlog(&mut named, "0").await.len(), 0);
+        // The default count is 10.
+        let Frame::Array(default) = call(&mut named, &["SLOWLOG", "GET"]).await else {
+            panic!()
+        };
+        assert_eq!(default.len(), 10);
+
+        // Lowering slowlog-max-len trims the oldest entries at once (the CONFIG SET is logged).
+        assert_eq!(
+            call(&mut named, &["CONFIG", "SET", "slowlog-max-len", "3"]).await,
+            Frame::ok()
+        );
+        assert_eq!(
+            call(&mut named, &["SLOWLOG", "LEN"]).await,
+            Frame::Integer(3)
+        );
+        let kept = slowlog(&mut named, "-1").await;
+        assert_eq!(kept[0].3, strings(&["SLOWLOG", "LEN"]));
+        assert_eq!(kept[1].3[..2], strings(&["CONFIG", "SET"]));
+
+        // Off: nothing more is logged; ids resume where they were when it is back on.
+        let last_id = kept[0].0 + 1; // the SLOWLOG GET above
+        call(
+            &mut named,
+            &["CONFIG", "SET", "slowlog-log-slower-than", "-1"],
+        )
+        .await;
+        call(&mut named, &["SET", "unseen", "1"]).await;
+        call(
+            &mut named,
+            &["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        )
+        .await;
+        let newest = slowlog(&mut named, "1").await;
+        assert_eq!(
+            newest[0].3[..4],
+            strings(&["CONFIG", "SET", "slowlog-log-slower-than", "0"])
+        );
+        assert_eq!(newest[0].0, last_id + 1);
+
+        // RESP3 keeps the same shape.
+        assert!(matches!(
+            call(&mut named, &["HELLO", "3"]).await,
+            Frame::Map(_)
+        ));
+        let newest = slowlog(&mut named, "1").await;
+        assert_eq!(newest[0].3, strings(&["HELLO", "3"]));
+    });
+}
+
+#[test]
+fn latency_monitor_samples_slow_commands_by_event() {
+    let kiwi = Kiwi::start(&["--set", "latency-monitor-threshold=1"]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        // One ZADD of 100k members takes well over a millisecond; ZADD is a fast command.
+        let mut zadd: Vec<String> = vec!["ZADD".into(), "z".into()];
+        for i in 0..100_000 {
+            zadd.push(i.to_string());
+            zadd.push(format!("member:{i}"));
+        }
+        assert_eq!(c.call(&zadd).await.unwrap(), Frame::Integer(100_000));
+        let Frame::Array(latest) = call(&mut c, &["LATENCY", "LATEST"]).await else {
+            panic!()
+        };
+        let fast = latest
+            .iter()
+            .find_map(|e| match e {
+                Frame::Array(f) if f[0] == bulk("fast-command") => Some(f.clone()),
+                _ => None,
+            })
+            .expect("a fast-command event");
+        let [_, Frame::Integer(time), Frame::Integer(latency), Frame::Integer(max)] = &fast[..]
+        else {
+            panic!("{fast:?}")
+        };
+        assert!(*time > 0 && *latency >= 1 && max >= latency, "{fast:?}");
+        let Frame::Array(history) = call(&mut c, &["LATENCY", "HISTORY", "fast-command"]).await
+        else {
+            panic!()
+        };
+        assert_eq!(
+            history.last(),
+            Some(&Frame::Array(vec![
+                Frame::Integer(*time),
+                Frame::Integer(*latency)
+            ]))
+        );
+        let Frame::Bulk(graph) = call(&mut c, &["LATENCY", "GRAPH", "fast-command"]).await else {
+            panic!()
+        };
+        let graph = String::from_utf8_lossy(&graph).into_owned();
+        assert!(graph.starts_with("fast-command - high "), "{graph}");
+        let Frame::Bulk(doctor) = call(&mut c, &["LATENCY", "DOCTOR"]).await else {
+            panic!()
+        };
+        let doctor = String::from_utf8_lossy(&doctor).into_owned();
+        assert!(doctor.contains(". fast-command: "), "{doctor}");
+        // RESET by name is case-insensitive; HISTORY names are exact.
+        assert_eq!(
+            call(&mut c, &["LATENCY", "RESET", "FAST-COMMAND"]).await,
+            Frame::Integer(1)
+        );
+        assert_eq!(
+            call(&mut c, &["LATENCY", "HISTORY", "fast-command"]).await,
+            Frame::Array(vec![])
+        );
+    });
+}

@@ -11,9 +11,11 @@ pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
 pub mod keyspace;
+pub mod latency;
 pub mod list;
 pub mod server;
 pub mod set;
+pub mod slowlog;
 pub mod sort;
 pub mod stats;
 pub mod strings;
@@ -72,6 +74,16 @@ impl CommandSpec {
     /// True for commands that modify data (refused while the storage breaker is open).
     pub fn is_write(&self) -> bool {
         self.flags.contains(&"write")
+    }
+
+    /// Whether this call runs a command or subcommand flagged `fast`; the latency monitor files
+    /// its time under `fast-command` or `command` accordingly, as Redis does.
+    pub fn is_fast(&self, args: &[Bytes]) -> bool {
+        let flags = args
+            .get(1)
+            .and_then(|name| self.subcommands.iter().find(|s| is_opt(name, s.name)))
+            .map_or(self.flags, |sub| sub.flags);
+        flags.contains(&"fast")
     }
 
     /// ACL categories derived from group and flags, as COMMAND INFO reports them.

@@ -1,4 +1,5 @@
-//! Server commands that run on the storage side: INFO, CONFIG, COMMAND, TIME, LASTSAVE.
+//! Server commands that run on the storage side: INFO, CONFIG, COMMAND, TIME, LASTSAVE (SLOWLOG
+//! and LATENCY have their own modules).
 
 use std::sync::atomic::Ordering;
 
@@ -286,7 +287,8 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     ]))
 }
 
-fn help_lines(lines: &[&'static str]) -> Frame {
+/// A HELP reply: one status line per text line, as Redis sends it.
+pub(super) fn help_lines(lines: &[&'static str]) -> Frame {
     Frame::Array(
         lines
             .iter()

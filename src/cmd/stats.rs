@@ -1,13 +1,20 @@
-//! Per-command counters for `INFO commandstats`.
+//! What is recorded about every executed command: the per-command counters of `INFO
+//! commandstats` (kept here), the slow log and the latency monitor (kept in shared state).
 //!
-//! They live beside the static command table they parallel (one slot per entry, found by
-//! identity), so counting a call is two relaxed atomic adds and no lookup by name.
+//! Both runtimes finish commands through [`finished`], so the three can never disagree about
+//! which calls count. The counters live beside the static command table they parallel (one slot
+//! per entry, found by identity), so counting a call is two relaxed atomic adds and no lookup by
+//! name.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use bytes::Bytes;
+
 use super::{CommandSpec, COMMANDS};
+use crate::state::clients::ClientHandle;
+use crate::state::ServerState;
 
 /// Counters of one command.
 #[derive(Default)]
@@ -32,8 +39,35 @@ pub fn of(spec: &CommandSpec) -> &'static CommandStat {
     STATS.get(index).unwrap_or(&STATS[0])
 }
 
-/// Records one executed call.
-pub fn record(spec: &CommandSpec, elapsed: Duration, failed: bool) {
+/// Records one executed call of `client`: counters, slow log (with passwords redacted) and
+/// latency sample. Calls refused before running (arity, authentication) go to [`reject`] instead,
+/// and are not logged, as in Redis.
+pub fn finished(
+    state: &ServerState,
+    client: &ClientHandle,
+    spec: &CommandSpec,
+    args: &[Bytes],
+    elapsed: Duration,
+    failed: bool,
+) {
+    record(spec, elapsed, failed);
+    let micros = elapsed.as_micros() as u64;
+    state.latency.observe(micros / 1000, || {
+        if spec.is_fast(args) {
+            "fast-command"
+        } else {
+            "command"
+        }
+    });
+    // EXEC is not logged itself: the commands it ran are, one by one (Redis's skip_slowlog).
+    if !spec.flags.contains(&"skip_slowlog") {
+        state.slowlog.record(micros, client, args, |i| {
+            super::slowlog::is_secret(spec, args, i)
+        });
+    }
+}
+
+fn record(spec: &CommandSpec, elapsed: Duration, failed: bool) {
     let stat = of(spec);
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec

@@ -1,8 +1,8 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, geo, hash, hyperloglog, keyspace, list, server, set, sort, strings, zset, CommandSpec,
-    Handler, SubSpec,
+    bitmap, geo, hash, hyperloglog, keyspace, latency, list, server, set, slowlog, sort, strings,
+    zset, CommandSpec, Handler, SubSpec,
 };
 
 const NO_SUBS: &[SubSpec] = &[];
@@ -1618,6 +1618,90 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         St(server::lastsave),
         "Returns the Unix time of the last flush to disk."
+    ),
+    cmd!(
+        "slowlog",
+        -2,
+        [],
+        K0,
+        "server",
+        "2.2.12",
+        St(slowlog::slowlog),
+        "Reads or clears the log of slow commands.",
+        &[
+            sub!(
+                "get",
+                -2,
+                ["admin", "loading", "stale"],
+                "Returns the newest slow log entries."
+            ),
+            sub!(
+                "len",
+                2,
+                ["admin", "loading", "stale"],
+                "Returns the number of slow log entries."
+            ),
+            sub!(
+                "reset",
+                2,
+                ["admin", "loading", "stale"],
+                "Clears the slow log."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows SLOWLOG's subcommands."
+            ),
+        ]
+    ),
+    cmd!(
+        "latency",
+        -2,
+        [],
+        K0,
+        "server",
+        "2.8.13",
+        St(latency::latency),
+        "Reports latency spikes recorded by the latency monitor.",
+        &[
+            sub!(
+                "latest",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Returns the latest sample of every event."
+            ),
+            sub!(
+                "history",
+                3,
+                ["admin", "noscript", "loading", "stale"],
+                "Returns the samples of one event."
+            ),
+            sub!(
+                "reset",
+                -2,
+                ["admin", "noscript", "loading", "stale"],
+                "Forgets the samples of some or all events."
+            ),
+            sub!(
+                "graph",
+                3,
+                ["admin", "noscript", "loading", "stale"],
+                "Draws an ASCII graph of one event's samples."
+            ),
+            sub!(
+                "doctor",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Returns a human-readable analysis of the recorded events."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows LATENCY's subcommands."
+            ),
+        ]
     ),
     cmd!(
         "shutdown",

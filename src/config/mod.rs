@@ -112,6 +112,12 @@ options! {
     hll_sparse_max_bytes: ByteSize = ByteSize(3000), "hll-sparse-max-bytes", true;
     /// Background task frequency per second (active expiry sweep, WAL sync probe).
     hz: u32 = 10, "hz", true;
+    /// Commands that run at least this many microseconds go to the slow log (0 logs every command, -1 turns the log off).
+    slowlog_log_slower_than: i64 = 10000, "slowlog-log-slower-than", true;
+    /// Entries the slow log keeps; the oldest go first.
+    slowlog_max_len: i64 = 128, "slowlog-max-len", true;
+    /// Events (commands, expiry sweeps) lasting at least this many milliseconds are sampled by the latency monitor (0 turns it off).
+    latency_monitor_threshold: i64 = 0, "latency-monitor-threshold", true;
     /// Hashes up to this many fields report the `listpack` encoding, as in Redis.
     hash_max_listpack_entries: u64 = 512, "hash-max-listpack-entries", true;
     /// Hashes whose fields and values are all at most this long report `listpack`.
@@ -229,6 +235,23 @@ impl Config {
         }
         if !(1..=500).contains(&self.hz) {
             return fail("hz", "must be between 1 and 500");
+        }
+        // Redis's ranges and wording, so CONFIG SET fails the same way.
+        for (key, value, min) in [
+            ("slowlog-log-slower-than", self.slowlog_log_slower_than, -1),
+            ("slowlog-max-len", self.slowlog_max_len, 0),
+            (
+                "latency-monitor-threshold",
+                self.latency_monitor_threshold,
+                0,
+            ),
+        ] {
+            if value < min {
+                return Err((
+                    key.to_string(),
+                    format!("argument must be between {min} and {} inclusive", i64::MAX),
+                ));
+            }
         }
         if self.storage_queue_depth == 0 {
             return fail("storage-queue-depth", "must be at least 1");

@@ -22,7 +22,7 @@ macro_rules! int_value {
         }
     )*};
 }
-int_value!(u16, u32, u64, i32, usize);
+int_value!(u16, u32, u64, i32, i64, usize);
 
 impl ConfValue for String {
     fn parse(text: &str) -> Result<Self, String> {

@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 use crate::cmd::{CommandSpec, Ctx, Handler};
 use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
+use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
 use crate::storage::watch::DirtyFlag;
@@ -38,6 +39,8 @@ pub struct StorageJob {
     commands: Vec<QueuedCommand>,
     proto: Protocol,
     transaction: Option<Transaction>,
+    /// Who sent them, for the slow log's client address and name.
+    client: Arc<ClientHandle>,
     /// `None` when a transaction was aborted because a watched key changed.
     reply: oneshot::Sender<Option<Vec<Frame>>>,
 }
@@ -58,13 +61,15 @@ pub struct StorageClient {
 }
 
 impl StorageClient {
-    /// Runs `commands` in order on the storage runtime and returns one reply per command.
+    /// Runs `client`'s `commands` in order on the storage runtime and returns one reply per
+    /// command.
     pub async fn execute(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
+        client: &Arc<ClientHandle>,
     ) -> Result<Vec<Frame>, ReplyError> {
-        let replies = self.submit(commands, proto, None).await?;
+        let replies = self.submit(commands, proto, client, None).await?;
         Ok(replies.unwrap_or_default())
     }
 
@@ -73,15 +78,17 @@ impl StorageClient {
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
+        client: &Arc<ClientHandle>,
         transaction: Transaction,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        self.submit(commands, proto, Some(transaction)).await
+        self.submit(commands, proto, client, Some(transaction)).await
     }
 
     async fn submit(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
+        client: &Arc<ClientHandle>,
         transaction: Option<Transaction>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let stats = &self.state.stats.storage;
@@ -90,6 +97,7 @@ impl StorageClient {
             commands,
             proto,
             transaction,
+            client: client.clone(),
             reply,
         };
         stats.queued.fetch_add(1, Ordering::Relaxed);
@@ -195,7 +203,7 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
             .enumerate()
             .map(|(index, cmd)| {
                 state.storage.job_command(index);
-                execute_one(&state, cmd, job.proto)
+                execute_one(&state, cmd, job.proto, &job.client)
             })
             .collect();
         for (index, error) in state.storage.end_job() {
@@ -219,7 +227,12 @@ fn watch_failed(state: &ServerState, transaction: &Transaction) -> bool {
     })
 }
 
-fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Frame {
+fn execute_one(
+    state: &ServerState,
+    cmd: QueuedCommand,
+    proto: Protocol,
+    client: &ClientHandle,
+) -> Frame {
     let stats = &state.stats.storage;
     let Handler::Storage(handler) = cmd.spec.handler else {
         return ReplyError::custom("ERR connection command sent to storage").into();
@@ -245,7 +258,8 @@ fn execute_one(state: &ServerState, cmd: QueuedCommand, proto: Protocol) -> Fram
         )
     };
     bump(&stats.completed, 1);
-    crate::cmd::stats::record(cmd.spec, started.elapsed(), result.is_err());
+    let elapsed = started.elapsed();
+    crate::cmd::stats::finished(state, client, cmd.spec, &cmd.args, elapsed, result.is_err());
     match result {
         Ok(frame) => frame,
         Err(err) => {

@@ -247,7 +247,8 @@ impl Connection {
                     _ => self.run_connection_command(spec.name, &args),
                 };
                 let failed = reply.as_ref().is_some_and(Frame::is_error);
-                cmd::stats::record(spec, started.elapsed(), failed);
+                let elapsed = started.elapsed();
+                cmd::stats::finished(&self.state, &self.client, spec, &args, elapsed, failed);
                 if let Some(frame) = reply {
                     self.push_reply(frame);
                 }
@@ -262,7 +263,11 @@ impl Connection {
         }
         let commands = std::mem::take(&mut self.pending);
         let count = commands.len();
-        match self.storage.execute(commands, self.proto).await {
+        match self
+            .storage
+            .execute(commands, self.proto, &self.client)
+            .await
+        {
             Ok(replies) => {
                 for reply in replies {
                     self.push_reply(reply);

@@ -95,7 +95,7 @@ impl Connection {
                 args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
             })
             .collect();
-        match self.storage.execute(lookups, self.proto).await {
+        match self.storage.execute(lookups, self.proto, &self.client).await {
             Ok(replies) => {
                 for (key, reply) in keys.into_iter().zip(replies) {
                     if reply == Frame::Integer(1) {
@@ -148,7 +148,7 @@ impl Connection {
         };
         let result = self
             .storage
-            .execute_transaction(storage_commands, self.proto, transaction)
+            .execute_transaction(storage_commands, self.proto, &self.client, transaction)
             .await;
         self.unwatch_all();
         let storage_replies = match result {

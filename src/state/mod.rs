@@ -4,6 +4,8 @@
 
 pub mod clients;
 pub mod cursors;
+pub mod latency;
+pub mod slowlog;
 pub mod stats;
 
 use std::sync::Arc;
@@ -24,6 +26,10 @@ pub struct ServerState {
     pub stats: Stats,
     pub clients: ClientRegistry,
     pub scan_cursors: cursors::ScanCursors,
+    /// SLOWLOG's entries, fed by both runtimes.
+    pub slowlog: slowlog::SlowLog,
+    /// LATENCY's events, fed by both runtimes and the background thread.
+    pub latency: latency::LatencyMonitor,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -42,12 +48,17 @@ impl ServerState {
         let run_id: String = (0..40)
             .map(|_| std::char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
+        let slowlog = slowlog::SlowLog::default();
+        let latency = latency::LatencyMonitor::default();
+        apply_monitoring(&config, &slowlog, &latency);
         Arc::new(ServerState {
             config: RwLock::new(config),
             storage,
             stats: Stats::default(),
             clients: ClientRegistry::default(),
             scan_cursors: Default::default(),
+            slowlog,
+            latency,
             started: Instant::now(),
             port,
             shutdown,
@@ -78,6 +89,7 @@ impl ServerState {
             .apply_config(&next)
             .map_err(|e| ("rocksdb".to_string(), e.to_string()))?;
         crate::logging::set_level(next.loglevel);
+        apply_monitoring(&next, &self.slowlog, &self.latency);
         *guard = next;
         Ok(())
     }
@@ -91,4 +103,14 @@ impl ServerState {
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
     }
+}
+
+/// Copies the slow log's and latency monitor's options into their lock-free limits.
+fn apply_monitoring(
+    config: &Config,
+    slowlog: &slowlog::SlowLog,
+    latency: &latency::LatencyMonitor,
+) {
+    slowlog.configure(config.slowlog_log_slower_than, config.slowlog_max_len);
+    latency.configure(config.latency_monitor_threshold);
 }
