@@ -6,6 +6,7 @@
 //! Each family's handlers live in their own file.
 
 pub mod bitmap;
+pub mod blocking;
 pub mod collection;
 pub mod geo;
 pub mod hash;

@@ -1,8 +1,8 @@
 //! The command table: every command Kiwi understands, in one list.
 
 use super::{
-    bitmap, geo, hash, hyperloglog, keyspace, latency, list, server, set, slowlog, sort, strings,
-    zset, CommandSpec, Handler, SubSpec,
+    bitmap, blocking, geo, hash, hyperloglog, keyspace, latency, list, server, set, slowlog, sort,
+    strings, zset, CommandSpec, Handler, SubSpec,
 };
 
 const NO_SUBS: &[SubSpec] = &[];
@@ -1712,6 +1712,87 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         Net,
         "Stops the server gracefully."
+    ),
+    // blocking pops
+    cmd!(
+        "blpop",
+        -3,
+        ["write", "noscript", "blocking"],
+        (1, -2, 1),
+        "list",
+        "2.0.0",
+        St(blocking::blpop),
+        "Pops the first element of the first non-empty list, waiting up to a timeout for one."
+    ),
+    cmd!(
+        "brpop",
+        -3,
+        ["write", "noscript", "blocking"],
+        (1, -2, 1),
+        "list",
+        "2.0.0",
+        St(blocking::brpop),
+        "Pops the last element of the first non-empty list, waiting up to a timeout for one."
+    ),
+    cmd!(
+        "blmove",
+        6,
+        ["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        "list",
+        "6.2.0",
+        St(blocking::blmove),
+        "LMOVE that waits up to a timeout for the source list to have an element."
+    ),
+    cmd!(
+        "brpoplpush",
+        4,
+        ["write", "denyoom", "noscript", "blocking"],
+        (1, 2, 1),
+        "list",
+        "2.2.0",
+        St(blocking::brpoplpush),
+        "RPOPLPUSH that waits up to a timeout for the source list to have an element."
+    ),
+    cmd!(
+        "blmpop",
+        -5,
+        ["write", "blocking", "movablekeys"],
+        (0, 0, 0),
+        "list",
+        "7.0.0",
+        St(blocking::blmpop),
+        "LMPOP that waits up to a timeout for one of the lists to have elements."
+    ),
+    cmd!(
+        "bzpopmin",
+        -3,
+        ["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        "sorted-set",
+        "5.0.0",
+        St(blocking::bzpopmin),
+        "Pops the lowest-scored member of the first non-empty sorted set, waiting up to a timeout."
+    ),
+    cmd!(
+        "bzpopmax",
+        -3,
+        ["write", "noscript", "blocking", "fast"],
+        (1, -2, 1),
+        "sorted-set",
+        "5.0.0",
+        St(blocking::bzpopmax),
+        "Pops the highest-scored member of the first non-empty sorted set, waiting up to a timeout."
+    ),
+    cmd!(
+        "bzmpop",
+        -5,
+        ["write", "blocking", "movablekeys"],
+        (0, 0, 0),
+        "sorted-set",
+        "7.0.0",
+        St(blocking::bzmpop),
+        "ZMPOP that waits up to a timeout for one of the sorted sets to have members."
     ),
     // transactions
     cmd!(

@@ -81,7 +81,8 @@ impl StorageClient {
         client: &Arc<ClientHandle>,
         transaction: Transaction,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        self.submit(commands, proto, client, Some(transaction)).await
+        self.submit(commands, proto, client, Some(transaction))
+            .await
     }
 
     async fn submit(

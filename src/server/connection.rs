@@ -232,6 +232,13 @@ impl Connection {
             self.push_reply(queued);
             return;
         }
+        if cmd::blocking::is_blocking(spec.name) {
+            // Each attempt is a storage command and is counted (and slow-logged) as one.
+            self.flush_pending().await;
+            let reply = self.block(spec, args).await;
+            self.push_reply(reply);
+            return;
+        }
         match spec.handler {
             Handler::Storage(_) => self.pending.push(QueuedCommand {
                 db: self.db,

@@ -2,6 +2,7 @@
 //! the whole server (start, background tasks, graceful shutdown).
 
 mod background;
+mod blocking;
 mod conn_cmds;
 mod connection;
 mod transaction;

@@ -95,7 +95,11 @@ impl Connection {
                 args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
             })
             .collect();
-        match self.storage.execute(lookups, self.proto, &self.client).await {
+        match self
+            .storage
+            .execute(lookups, self.proto, &self.client)
+            .await
+        {
             Ok(replies) => {
                 for (key, reply) in keys.into_iter().zip(replies) {
                     if reply == Frame::Integer(1) {

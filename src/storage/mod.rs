@@ -11,6 +11,7 @@ mod job;
 pub mod keys;
 pub mod locks;
 pub mod meta;
+pub mod waiters;
 pub mod watch;
 
 use std::path::Path;
@@ -76,6 +77,8 @@ pub struct Storage {
     reclaim: parking_lot::Mutex<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
     /// Keys watched by transactions; every write reports to it.
     pub watches: watch::Watches,
+    /// Clients blocked on keys; every write that stores a key wakes them.
+    pub waiters: waiters::Waiters,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -155,6 +158,7 @@ impl Storage {
             breaker,
             reclaim: Default::default(),
             watches: Default::default(),
+            waiters: Default::default(),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
@@ -736,6 +740,8 @@ impl Storage {
         let _all = self.locks.lock_all();
         self.touch_watched_db(a, b);
         self.touch_watched_db(b, a);
+        self.waiters.wake_db(a);
+        self.waiters.wake_db(b);
         let mut map: Vec<u16> = self
             .db_map
             .iter()
@@ -962,6 +968,7 @@ impl Batch<'_> {
     /// the key count stays exact and a replaced collection's members are dropped.
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
         self.storage.watches.touch(db, key);
+        self.storage.waiters.wake(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());
         if meta.expire_at != 0 {

@@ -1,0 +1,78 @@
+//! Waiting for BLPOP and friends: the connection registers on its keys, tries a non-blocking
+//! attempt on the storage runtime, and on nil waits until a write to one of the keys wakes it (then
+//! tries again), the timeout passes, or the client is killed. Each attempt pops under the key
+//! locks, so an element goes to exactly one client; registering before the first attempt means no
+//! wake-up is missed. The storage threads never wait: a blocked client costs one parked task.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+
+use super::connection::Connection;
+use crate::cmd::blocking::timeout_and_keys;
+use crate::cmd::CommandSpec;
+use crate::error::ReplyError;
+use crate::resp::Frame;
+use crate::runtime::QueuedCommand;
+
+impl Connection {
+    /// Runs a blocking command outside MULTI until it pops something or times out.
+    pub(super) async fn block(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
+        let (timeout, keys) = match timeout_and_keys(spec.name, &args) {
+            Ok(parsed) => parsed,
+            Err(err) => return err.into(),
+        };
+        let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        let waiter = Arc::new(Notify::new());
+        let waiters = &self.state.storage.waiters;
+        waiters.register(self.db, &keys, &waiter);
+        let mut shutdown = self.state.shutdown.subscribe();
+        let mut first = true;
+        let reply = loop {
+            let attempt = QueuedCommand {
+                db: self.db,
+                spec,
+                args: args.clone(),
+            };
+            let reply = match self
+                .storage
+                .execute(vec![attempt], self.proto, &self.client)
+                .await
+            {
+                Ok(mut replies) => replies.pop().unwrap_or(Frame::Null),
+                Err(err) => break err.into(),
+            };
+            // A key that became another type while we waited keeps us waiting, as in Redis;
+            // only the first attempt reports WRONGTYPE.
+            let wrong_type = reply == Frame::from(ReplyError::WrongType);
+            let nothing = matches!(reply, Frame::Null | Frame::NullArray);
+            if !(nothing || (wrong_type && !first)) {
+                break reply;
+            }
+            first = false;
+            let woken = tokio::select! {
+                _ = waiter.notified() => true,
+                _ = sleep_until(deadline) => false,
+                _ = self.client.kill_signal.notified() => {
+                    self.closing = true;
+                    false
+                }
+                _ = shutdown.wait_for(|stop| *stop) => false,
+            };
+            if !woken {
+                break Frame::NullArray;
+            }
+        };
+        waiters.unregister(self.db, &keys, &waiter);
+        reply
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
