@@ -52,6 +52,13 @@ pub enum ReplyError {
     UnknownCommand { name: String, args: String },
     #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
     UnknownSubcommand { sub: String, cmd: String },
+    /// A subcommand whose argument count does not fit (PUBSUB CHANNELS a b).
+    #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
+    SubcommandSyntax { sub: String, cmd: String },
+    /// A RESP2 connection in pub/sub mode ran something other than (P|S)(UN)SUBSCRIBE, PING, QUIT
+    /// or RESET; the command's full name (`client|list`) is shown.
+    #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
+    SubscribedContext(String),
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]
@@ -104,6 +111,14 @@ impl ReplyError {
     pub fn unknown_subcommand(sub: &[u8], cmd: &str) -> Self {
         ReplyError::UnknownSubcommand {
             sub: String::from_utf8_lossy(sub).into_owned(),
+            cmd: cmd.to_ascii_uppercase(),
+        }
+    }
+
+    /// A subcommand called with the wrong number of arguments, in Redis's words.
+    pub fn subcommand_syntax(sub: &[u8], cmd: &str) -> Self {
+        ReplyError::SubcommandSyntax {
+            sub: String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned(),
             cmd: cmd.to_ascii_uppercase(),
         }
     }

@@ -4,6 +4,7 @@
 mod background;
 mod conn_cmds;
 mod connection;
+mod pubsub;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

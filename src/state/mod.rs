@@ -1,9 +1,10 @@
-//! State shared by both runtimes: configuration, the storage engine, counters and the client
-//! registry. The network side owns connections; the storage side executes commands; both read
-//! this, which is why it lives in neither.
+//! State shared by both runtimes: configuration, the storage engine, counters, the client
+//! registry and the pub/sub broker. The network side owns connections; the storage side executes
+//! commands; both read this, which is why it lives in neither.
 
 pub mod clients;
 pub mod cursors;
+pub mod pubsub;
 pub mod stats;
 
 use std::sync::Arc;
@@ -24,6 +25,8 @@ pub struct ServerState {
     pub stats: Stats,
     pub clients: ClientRegistry,
     pub scan_cursors: cursors::ScanCursors,
+    /// Pub/sub subscriptions of every connection (shared: a publisher feeds other connections).
+    pub pubsub: Arc<pubsub::Broker>,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -48,6 +51,7 @@ impl ServerState {
             stats: Stats::default(),
             clients: ClientRegistry::default(),
             scan_cursors: Default::default(),
+            pubsub: Default::default(),
             started: Instant::now(),
             port,
             shutdown,
