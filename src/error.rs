@@ -52,9 +52,13 @@ pub enum ReplyError {
     UnknownCommand { name: String, args: String },
     #[error("ERR unknown subcommand '{sub}'. Try {cmd} HELP.")]
     UnknownSubcommand { sub: String, cmd: String },
-    /// A known subcommand called with arguments its handler does not accept (SLOWLOG GET 1 2).
+    /// A subcommand whose argument count does not fit (PUBSUB CHANNELS a b).
     #[error("ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {cmd} HELP.")]
     SubcommandSyntax { sub: String, cmd: String },
+    /// A RESP2 connection in pub/sub mode ran something other than (P|S)(UN)SUBSCRIBE, PING, QUIT
+    /// or RESET; the command's full name (`client|list`) is shown.
+    #[error("ERR Can't execute '{0}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")]
+    SubscribedContext(String),
     #[error("NOAUTH Authentication required.")]
     NoAuth,
     #[error("WRONGPASS invalid username-password pair or user is disabled.")]

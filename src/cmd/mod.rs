@@ -145,8 +145,8 @@ impl CommandSpec {
     }
 
     /// Key positions of the commands whose keys follow a `numkeys` argument or an option
-    /// (`movablekeys` in Redis), which the fixed first/last/step triple cannot describe. A
-    /// malformed call has no keys.
+    /// (`movablekeys` in Redis), which the fixed first/last/step triple cannot describe, and of
+    /// the shard pub/sub commands, whose key positions hold no keys. A malformed call has no keys.
     fn movable_key_indexes(&self, args: &[Bytes]) -> Option<Vec<usize>> {
         let counted = |numkeys_at: usize, before: &[usize]| -> Vec<usize> {
             let first = numkeys_at + 1;
@@ -165,6 +165,9 @@ impl CommandSpec {
                 counted(1, &[])
             }
             "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
+            // Shard channels sit in key positions (cluster routing) but are flagged `not_key`,
+            // so COMMAND GETKEYS finds none.
+            "ssubscribe" | "sunsubscribe" | "spublish" => Vec::new(),
             "sort" | "georadius" | "georadiusbymember" => {
                 let stores = (2..args.len()).filter(|&at| {
                     is_opt(&args[at - 1], "store") || is_opt(&args[at - 1], "storedist")

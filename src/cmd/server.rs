@@ -8,6 +8,7 @@ use bytes::Bytes;
 use super::{is_opt, lookup, CommandSpec, Ctx, COMMANDS};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
+use crate::state::pubsub::Kind;
 use crate::state::ServerState;
 use crate::util::now_ms;
 
@@ -185,6 +186,13 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             ));
             w(format!("keyspace_hits:{}", load(&stats.keyspace_hits)));
             w(format!("keyspace_misses:{}", load(&stats.keyspace_misses)));
+            let pubsub = &state.pubsub;
+            w(format!("pubsub_channels:{}", pubsub.count(Kind::Channel)));
+            w(format!("pubsub_patterns:{}", pubsub.count(Kind::Pattern)));
+            w(format!(
+                "pubsubshard_channels:{}",
+                pubsub.count(Kind::Shard)
+            ));
             w(format!(
                 "total_error_replies:{}",
                 load(&stats.error_replies)

@@ -1994,6 +1994,135 @@ pub static COMMANDS: &[CommandSpec] = &[
             ),
         ]
     ),
+    // pubsub
+    cmd!(
+        "subscribe",
+        -2,
+        ["pubsub", "noscript", "loading", "stale"],
+        K0,
+        "pubsub",
+        "2.0.0",
+        Net,
+        "Listens to channels."
+    ),
+    cmd!(
+        "unsubscribe",
+        -1,
+        ["pubsub", "noscript", "loading", "stale"],
+        K0,
+        "pubsub",
+        "2.0.0",
+        Net,
+        "Stops listening to channels (all of them without arguments)."
+    ),
+    cmd!(
+        "psubscribe",
+        -2,
+        ["pubsub", "noscript", "loading", "stale"],
+        K0,
+        "pubsub",
+        "2.0.0",
+        Net,
+        "Listens to every channel matching glob patterns."
+    ),
+    cmd!(
+        "punsubscribe",
+        -1,
+        ["pubsub", "noscript", "loading", "stale"],
+        K0,
+        "pubsub",
+        "2.0.0",
+        Net,
+        "Stops listening to patterns (all of them without arguments)."
+    ),
+    cmd!(
+        "publish",
+        3,
+        ["pubsub", "loading", "stale", "fast"],
+        K0,
+        "pubsub",
+        "2.0.0",
+        Net,
+        "Sends a message to a channel's and matching patterns' subscribers; returns how many got it."
+    ),
+    cmd!(
+        "ssubscribe",
+        -2,
+        ["pubsub", "noscript", "loading", "stale"],
+        KALL,
+        "pubsub",
+        "7.0.0",
+        Net,
+        "Listens to shard channels."
+    ),
+    cmd!(
+        "sunsubscribe",
+        -1,
+        ["pubsub", "noscript", "loading", "stale"],
+        KALL,
+        "pubsub",
+        "7.0.0",
+        Net,
+        "Stops listening to shard channels (all of them without arguments)."
+    ),
+    cmd!(
+        "spublish",
+        3,
+        ["pubsub", "loading", "stale", "fast"],
+        K1,
+        "pubsub",
+        "7.0.0",
+        Net,
+        "Sends a message to a shard channel's subscribers; returns how many got it."
+    ),
+    cmd!(
+        "pubsub",
+        -2,
+        [],
+        K0,
+        "pubsub",
+        "2.8.0",
+        Net,
+        "Inspects the pub/sub state.",
+        &[
+            sub!(
+                "channels",
+                -2,
+                ["pubsub", "loading", "stale"],
+                "Lists channels with subscribers, optionally matching a pattern."
+            ),
+            sub!(
+                "numsub",
+                -2,
+                ["pubsub", "loading", "stale"],
+                "Counts the subscribers of channels."
+            ),
+            sub!(
+                "numpat",
+                2,
+                ["pubsub", "loading", "stale"],
+                "Counts the patterns with subscribers."
+            ),
+            sub!(
+                "shardchannels",
+                -2,
+                ["pubsub", "loading", "stale"],
+                "Lists shard channels with subscribers, optionally matching a pattern."
+            ),
+            sub!(
+                "shardnumsub",
+                -2,
+                ["pubsub", "loading", "stale"],
+                "Counts the subscribers of shard channels."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows PUBSUB's subcommands."
+            ),
+        ]
+    ),
     // bitmap
     cmd!(
         "setbit",

@@ -10,10 +10,16 @@ mod value;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use value::{ByteSize, Compression, ConfValue, FsyncPolicy, LogLevel, Threads};
+pub use value::{
+    BufferLimit, ByteSize, Compression, ConfValue, FsyncPolicy, LogLevel, OutputBufferLimits,
+    Threads,
+};
 
 /// The sample configuration shipped in `conf/kiwi.conf`; also the defaults when no file is given.
 pub const SAMPLE_CONFIG: &str = include_str!("../../conf/kiwi.conf");
+
+/// Options whose value is several words on one line.
+const MULTI_WORD_OPTIONS: &[&str] = &["bind", "client-output-buffer-limit"];
 
 /// A configuration problem, naming the file, line and key so an operator can fix it at once.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -71,7 +77,7 @@ macro_rules! options {
                 mutable: $mutable,
                 description: concat!($($doc),*),
                 get: |c: &Config| c.$field.render(),
-                set: |c: &mut Config, v: &str| { c.$field = <$ty as ConfValue>::parse(v)?; Ok(()) },
+                set: |c: &mut Config, v: &str| <$ty as ConfValue>::apply(&mut c.$field, v),
             }, )*
         ];
     };
@@ -104,6 +110,8 @@ options! {
     proto_max_bulk_len: ByteSize = ByteSize(512 << 20), "proto-max-bulk-len", true;
     /// Largest buffered, unparsed request data per client before it is disconnected.
     client_query_buffer_limit: ByteSize = ByteSize(1 << 30), "client-query-buffer-limit", true;
+    /// Per client class `<class> <hard> <soft> <soft-seconds>` limits on pending output, as in Redis; the `pubsub` class bounds each subscriber's queue of undelivered messages.
+    client_output_buffer_limit: OutputBufferLimits = OutputBufferLimits::default(), "client-output-buffer-limit", true;
     /// Log verbosity: debug, verbose, notice, warning or nothing.
     loglevel: LogLevel = LogLevel::Notice, "loglevel", true;
     /// Log file path; empty logs to standard output.
@@ -197,12 +205,13 @@ impl Config {
                 .map(|w| String::from_utf8_lossy(&w).into_owned())
                 .collect();
             let key = words[0].to_ascii_lowercase();
-            // Multi-word values (bind) are joined; every other option takes exactly one word.
+            // Multi-word values (bind, client-output-buffer-limit) are joined; every other option
+            // takes exactly one word.
             let value = words[1..].join(" ");
             if words.len() < 2 {
                 return Err(err(&key, "missing value".into()));
             }
-            if words.len() > 2 && key != "bind" {
+            if words.len() > 2 && !MULTI_WORD_OPTIONS.contains(&key.as_str()) {
                 return Err(err(&key, "takes exactly one value".into()));
             }
             self.set(&key, &value).map_err(|m| err(&key, m))?;
@@ -408,6 +417,23 @@ mod tests {
         c.set("port", "4321").unwrap();
         let text = c.rewritten("# hello\nport 1234\n");
         assert_eq!(text, "# hello\nport 4321\nmaxclients 77\n");
+    }
+
+    #[test]
+    fn output_buffer_limits_read_like_redis_conf_and_survive_rewrite() {
+        let mut c = Config::default();
+        let text =
+            "client-output-buffer-limit normal 0 0 0\nclient-output-buffer-limit pubsub 1mb 0 0\n";
+        c.apply_text(text, "x.conf").unwrap();
+        assert_eq!(c.client_output_buffer_limit.pubsub.hard, 1 << 20);
+        assert_eq!(c.client_output_buffer_limit.replica.hard, 256 << 20);
+        let mut again = Config::default();
+        again.apply_text(&c.rewritten(text), "x.conf").unwrap();
+        assert_eq!(again, c);
+        let err = c
+            .apply_text("client-output-buffer-limit pubsub 1mb\n", "x.conf")
+            .unwrap_err();
+        assert!(err.message.contains("Wrong number of arguments"), "{err}");
     }
 
     #[test]

@@ -8,6 +8,12 @@ pub trait ConfValue: Sized {
     fn parse(text: &str) -> Result<Self, String>;
     /// The text `CONFIG GET` and `CONFIG REWRITE` show.
     fn render(&self) -> String;
+    /// Applies a value given in a file or by `CONFIG SET`. Replaces the whole value, except for
+    /// compound options whose text may name only some of their parts.
+    fn apply(&mut self, text: &str) -> Result<(), String> {
+        *self = Self::parse(text)?;
+        Ok(())
+    }
 }
 
 macro_rules! int_value {
@@ -101,6 +107,100 @@ impl ConfValue for Threads {
     }
 }
 
+/// One client class's output buffer limits, in Redis's terms: a client is disconnected once its
+/// pending output reaches `hard` bytes, or after staying at or above `soft` bytes for more than
+/// `soft_seconds`. A zero limit is off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BufferLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_seconds: u64,
+}
+
+/// Redis's `client-output-buffer-limit`: one [`BufferLimit`] per client class, written as
+/// `<class> <hard> <soft> <soft-seconds>` groups (`pubsub 32mb 8mb 60`). Setting some classes keeps
+/// the others, as in Redis. Kiwi enforces the `pubsub` class on subscribers' message queues; the
+/// `normal` and `replica` classes are kept so `CONFIG GET/SET` and Redis configuration files work
+/// unchanged, but replies to ordinary clients stream with backpressure and never pile up, and
+/// there are no replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputBufferLimits {
+    pub normal: BufferLimit,
+    pub replica: BufferLimit,
+    pub pubsub: BufferLimit,
+}
+
+impl Default for OutputBufferLimits {
+    /// Redis 7.0's defaults.
+    fn default() -> Self {
+        OutputBufferLimits {
+            normal: BufferLimit::default(),
+            replica: BufferLimit {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: BufferLimit {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl ConfValue for OutputBufferLimits {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut limits = OutputBufferLimits::default();
+        limits.apply(text)?;
+        Ok(limits)
+    }
+
+    fn render(&self) -> String {
+        let group = |class: &str, l: &BufferLimit| {
+            format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds)
+        };
+        [
+            group("normal", &self.normal),
+            group("slave", &self.replica),
+            group("pubsub", &self.pubsub),
+        ]
+        .join(" ")
+    }
+
+    /// Validates every group before changing anything, with Redis's error texts.
+    fn apply(&mut self, text: &str) -> Result<(), String> {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        if words.len() % 4 != 0 {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let class = match group[0].to_ascii_lowercase().as_str() {
+                "normal" => &mut next.normal,
+                "slave" | "replica" => &mut next.replica,
+                "pubsub" => &mut next.pubsub,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    )
+                }
+            };
+            let bad = || {
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                    .to_string()
+            };
+            *class = BufferLimit {
+                hard: ByteSize::parse(group[1]).map_err(|_| bad())?.0,
+                soft: ByteSize::parse(group[2]).map_err(|_| bad())?.0,
+                soft_seconds: group[3].parse().map_err(|_| bad())?,
+            };
+        }
+        *self = next;
+        Ok(())
+    }
+}
+
 macro_rules! enum_value {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
         $(#[$meta])*
@@ -162,6 +262,38 @@ mod tests {
         assert!(ByteSize::parse("GB").is_err());
         assert!(ByteSize::parse("-1").is_err());
         assert!(ByteSize::parse("99999999999TB").is_err());
+    }
+
+    #[test]
+    fn output_limits_change_only_the_named_classes() {
+        let mut limits = OutputBufferLimits::default();
+        assert_eq!(
+            limits.render(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
+        );
+        limits.apply("PUBSUB 1mb 512kb 5").unwrap();
+        limits.apply("").unwrap();
+        assert_eq!(
+            limits.render(),
+            "normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 524288 5"
+        );
+        assert!(limits
+            .apply("pubsub 1mb 512kb")
+            .unwrap_err()
+            .contains("Wrong number"));
+        assert!(limits
+            .apply("master 1 1 1")
+            .unwrap_err()
+            .contains("Invalid client class"));
+        assert!(limits
+            .apply("normal 1 1 1 pubsub 1mb 2mb -1")
+            .unwrap_err()
+            .contains("soft_seconds"));
+        assert_eq!(
+            limits.normal,
+            BufferLimit::default(),
+            "a failed set changes nothing"
+        );
     }
 
     #[test]

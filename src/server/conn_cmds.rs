@@ -1,5 +1,6 @@
 //! Commands that read or change connection state, run on the network runtime:
-//! PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT SHUTDOWN.
+//! PING ECHO SELECT AUTH HELLO QUIT RESET CLIENT SHUTDOWN (and the pub/sub family, in
+//! `server::pubsub`).
 
 use std::sync::atomic::Ordering;
 
@@ -15,6 +16,22 @@ type Reply = Option<Frame>;
 
 fn err(e: ReplyError) -> Reply {
     Some(e.into())
+}
+
+/// Parses a CLIENT LIST/KILL `TYPE` into a [`ClientHandle::kind`] name. Kiwi has no masters or
+/// replicas, so those types are valid but match nobody.
+///
+/// [`ClientHandle::kind`]: crate::state::clients::ClientHandle::kind
+fn client_type(arg: &[u8]) -> Result<&'static str, ReplyError> {
+    match String::from_utf8_lossy(arg).to_ascii_lowercase().as_str() {
+        "normal" => Ok("normal"),
+        "pubsub" => Ok("pubsub"),
+        "master" | "replica" | "slave" => Ok("replica"),
+        _ => Err(ReplyError::custom(format!(
+            "ERR Unknown client type '{}'",
+            String::from_utf8_lossy(arg)
+        ))),
+    }
 }
 
 /// Compares secrets in time independent of where they differ.
@@ -44,18 +61,28 @@ impl Connection {
             }
             "client" => self.client_command(args),
             "shutdown" => self.shutdown(args),
+            "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
+            | "sunsubscribe" | "publish" | "spublish" | "pubsub" => self.pubsub_command(name, args),
             other => err(ReplyError::custom(format!(
                 "ERR '{other}' is not a connection command"
             ))),
         }
     }
 
+    /// In RESP2 pub/sub mode PING answers like a message, `["pong", <arg or "">]`, so a
+    /// subscriber can tell it from the messages around it.
     fn ping(&mut self, args: &[Bytes]) -> Reply {
-        match args.len() {
-            1 => Some(Frame::simple("PONG")),
-            2 => Some(Frame::Bulk(args[1].clone())),
-            _ => err(ReplyError::WrongArity("ping".into())),
+        if args.len() > 2 {
+            return err(ReplyError::WrongArity("ping".into()));
         }
+        if self.proto == Protocol::Resp2 && self.subs.active() {
+            let text = args.get(1).cloned().unwrap_or_default();
+            return Some(Frame::Array(vec![Frame::text("pong"), Frame::Bulk(text)]));
+        }
+        Some(match args.get(1) {
+            Some(text) => Frame::Bulk(text.clone()),
+            None => Frame::simple("PONG"),
+        })
     }
 
     fn select(&mut self, args: &[Bytes]) -> Reply {
@@ -165,6 +192,7 @@ impl Connection {
     fn reset(&mut self) -> Reply {
         self.multi = None;
         self.unwatch_all();
+        self.subs.clear();
         self.db = 0;
         self.client.db.store(0, Ordering::Relaxed);
         self.proto = Protocol::Resp2;
@@ -281,19 +309,13 @@ impl Connection {
 
     fn client_list(&mut self, args: &[Bytes], now: u64) -> Reply {
         let mut ids: Option<Vec<u64>> = None;
+        let mut kind = None;
         let mut j = 2;
         while j < args.len() {
             if is_opt(&args[j], "type") && j + 1 < args.len() {
-                let t = String::from_utf8_lossy(&args[j + 1]).to_ascii_lowercase();
-                match t.as_str() {
-                    "normal" => {}
-                    "master" | "replica" | "slave" | "pubsub" => ids = Some(Vec::new()),
-                    _ => {
-                        return err(ReplyError::custom(format!(
-                            "ERR Unknown client type '{}'",
-                            String::from_utf8_lossy(&args[j + 1])
-                        )))
-                    }
+                match client_type(&args[j + 1]) {
+                    Ok(k) => kind = Some(k),
+                    Err(e) => return err(e),
                 }
                 j += 2;
             } else if is_opt(&args[j], "id") && j + 1 < args.len() {
@@ -312,7 +334,8 @@ impl Connection {
         }
         let mut text = String::new();
         for c in self.state.clients.all() {
-            if ids.as_ref().is_none_or(|w| w.contains(&c.id)) {
+            if ids.as_ref().is_none_or(|w| w.contains(&c.id)) && kind.is_none_or(|k| k == c.kind())
+            {
                 text.push_str(&c.describe(now));
                 text.push('\n');
             }
@@ -336,6 +359,7 @@ impl Connection {
             };
         }
         let (mut id, mut addr, mut laddr, mut user, mut skip_me) = (None, None, None, None, true);
+        let mut kind = None;
         let mut j = 2;
         while j + 1 < args.len() {
             let value = String::from_utf8_lossy(&args[j + 1]).into_owned();
@@ -348,15 +372,10 @@ impl Connection {
                 "addr" => addr = Some(value),
                 "laddr" => laddr = Some(value),
                 "user" => user = Some(value),
-                "type" => {
-                    if !["normal", "master", "replica", "slave", "pubsub"]
-                        .contains(&value.to_ascii_lowercase().as_str())
-                    {
-                        return err(ReplyError::custom(format!(
-                            "ERR Unknown client type '{value}'"
-                        )));
-                    }
-                }
+                "type" => match client_type(&args[j + 1]) {
+                    Ok(k) => kind = Some(k),
+                    Err(e) => return err(e),
+                },
                 "skipme" => {
                     skip_me = match value.to_ascii_lowercase().as_str() {
                         "yes" => true,
@@ -378,7 +397,8 @@ impl Connection {
                 && laddr
                     .as_ref()
                     .is_none_or(|a| *a == c.local_addr.to_string())
-                && user.as_ref().is_none_or(|u| u == "default");
+                && user.as_ref().is_none_or(|u| u == "default")
+                && kind.is_none_or(|k| k == c.kind());
             if !matches || (skip_me && c.id == self.client.id) {
                 continue;
             }

@@ -20,6 +20,8 @@ use crate::storage::watch::DirtyFlag;
 
 use super::transaction::{runs_inside_multi, Queued};
 
+use super::pubsub::Subscriptions;
+
 /// Initial read buffer; it grows only with data that actually arrives.
 const READ_BUFFER: usize = 16 * 1024;
 /// Most commands sent to the storage runtime as one job (one group commit).
@@ -68,6 +70,8 @@ pub(super) struct Connection {
     pub live_watched: Vec<(usize, Bytes)>,
     /// Set by any write to a watched key.
     pub watch_dirty: DirtyFlag,
+    /// Pub/sub channels and patterns this connection listens to.
+    pub subs: Subscriptions,
     out: BytesMut,
     pending: Vec<QueuedCommand>,
 }
@@ -94,6 +98,7 @@ pub async fn serve(
         watched: Vec::new(),
         live_watched: Vec::new(),
         watch_dirty: DirtyFlag::default(),
+        subs: Subscriptions::new(state.pubsub.clone(), client.clone()),
         out: BytesMut::with_capacity(READ_BUFFER),
         pending: Vec::new(),
     };
@@ -105,7 +110,15 @@ pub async fn serve(
             biased;
             _ = client.kill_signal.notified() => break,
             _ = shutdown.wait_for(|stop| *stop) => break,
-            read = socket.read_buf(&mut buf) => read,
+            read = socket.read_buf(&mut buf) => Some(read),
+            _ = conn.subs.ready() => None,
+        };
+        // Pub/sub messages arrived while the client sent nothing.
+        let Some(read) = read else {
+            match conn.write_messages(&mut socket).await {
+                true => continue,
+                false => break,
+            }
         };
         match read {
             Ok(0) | Err(_) => break,
@@ -227,6 +240,12 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
+        if let Some(err) = self.subscribed_refusal(spec, &args) {
+            cmd::stats::reject(spec);
+            self.fail_multi();
+            self.push_reply(err.into());
+            return;
+        }
         if self.multi.is_some() && !runs_inside_multi(spec.name) {
             let queued = self.queue(spec, args);
             self.push_reply(queued);
@@ -288,8 +307,9 @@ impl Connection {
         }
     }
 
-    /// Encodes a reply unless CLIENT REPLY suppresses it.
+    /// Encodes a reply unless CLIENT REPLY suppresses it, after any pub/sub messages waiting.
     pub(super) fn push_reply(&mut self, frame: Frame) {
+        self.subs.drain_into(&mut self.out);
         let stats = &self.state.stats;
         bump(&stats.network.completed, 1);
         if frame.is_error() {
@@ -301,5 +321,15 @@ impl Connection {
             ReplyMode::Off => {}
             ReplyMode::Skip => self.reply_mode = ReplyMode::On,
         }
+    }
+
+    /// Encodes a pub/sub confirmation ((P|S)(UN)SUBSCRIBE). Redis 7 sends these as pushes, which
+    /// CLIENT REPLY OFF and SKIP do not suppress (SKIP is used up by the command all the same).
+    pub(super) fn push_notification(&mut self, frame: Frame) {
+        self.subs.drain_into(&mut self.out);
+        if self.reply_mode == ReplyMode::Skip {
+            self.reply_mode = ReplyMode::On;
+        }
+        frame.encode(self.proto, &mut self.out);
     }
 }

@@ -5,6 +5,7 @@ mod background;
 mod blocking;
 mod conn_cmds;
 mod connection;
+mod pubsub;
 mod transaction;
 
 use std::net::SocketAddr;

@@ -23,9 +23,31 @@ pub struct ClientHandle {
     pub lib_ver: Mutex<String>,
     pub last_cmd: Mutex<String>,
     pub resp: AtomicUsize,
+    /// Pub/sub subscription counts, kept by the connection for CLIENT LIST and the idle timeout.
+    pub subscriptions: SubscriptionCounts,
     /// Set by CLIENT KILL / timeout; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+}
+
+/// How many channels, patterns and shard channels a connection listens to (CLIENT LIST's `sub`,
+/// `psub` and `ssub`).
+#[derive(Debug, Default)]
+pub struct SubscriptionCounts {
+    pub channels: AtomicUsize,
+    pub patterns: AtomicUsize,
+    pub shard_channels: AtomicUsize,
+}
+
+impl SubscriptionCounts {
+    /// True while the connection listens to anything: Redis's pub/sub mode, which puts it in the
+    /// `pubsub` client type (CLIENT LIST/KILL TYPE, output limits) and exempts it from `timeout`.
+    pub fn active(&self) -> bool {
+        self.channels.load(Ordering::Relaxed)
+            + self.patterns.load(Ordering::Relaxed)
+            + self.shard_channels.load(Ordering::Relaxed)
+            > 0
+    }
 }
 
 impl ClientHandle {
@@ -35,19 +57,33 @@ impl ClientHandle {
         self.kill_signal.notify_one();
     }
 
+    /// Redis's client type name: `pubsub` in pub/sub mode, else `normal` (CLIENT LIST/KILL TYPE).
+    pub fn kind(&self) -> &'static str {
+        if self.subscriptions.active() {
+            "pubsub"
+        } else {
+            "normal"
+        }
+    }
+
     /// One line of CLIENT LIST / CLIENT INFO, with Redis's field names.
     pub fn describe(&self, now_ms: u64) -> String {
         let age = now_ms.saturating_sub(self.connected_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
+        let subs = &self.subscriptions;
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags=N db={} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             self.name.lock(),
             age,
             idle,
+            if subs.active() { "P" } else { "N" },
             self.db.load(Ordering::Relaxed),
+            subs.channels.load(Ordering::Relaxed),
+            subs.patterns.load(Ordering::Relaxed),
+            subs.shard_channels.load(Ordering::Relaxed),
             self.last_cmd.lock(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
@@ -89,6 +125,7 @@ impl ClientRegistry {
             lib_ver: Mutex::new(String::new()),
             last_cmd: Mutex::new("NULL".into()),
             resp: AtomicUsize::new(2),
+            subscriptions: SubscriptionCounts::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
         });
@@ -111,7 +148,8 @@ impl ClientRegistry {
         self.clients.lock().values().cloned().collect()
     }
 
-    /// Closes clients idle for longer than `timeout_secs` (0 = never). Returns how many.
+    /// Closes clients idle for longer than `timeout_secs` (0 = never), except subscribers, which
+    /// are idle by nature (as in Redis). Returns how many.
     pub fn kill_idle(&self, timeout_secs: u64, now_ms: u64) -> usize {
         if timeout_secs == 0 {
             return 0;
@@ -119,7 +157,8 @@ impl ClientRegistry {
         let limit = timeout_secs * 1000;
         let mut killed = 0;
         for client in self.all() {
-            if now_ms.saturating_sub(client.last_active_ms.load(Ordering::Relaxed)) > limit {
+            let idle = now_ms.saturating_sub(client.last_active_ms.load(Ordering::Relaxed));
+            if idle > limit && !client.subscriptions.active() {
                 client.kill();
                 killed += 1;
             }

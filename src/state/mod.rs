@@ -1,10 +1,11 @@
-//! State shared by both runtimes: configuration, the storage engine, counters and the client
-//! registry. The network side owns connections; the storage side executes commands; both read
-//! this, which is why it lives in neither.
+//! State shared by both runtimes: configuration, the storage engine, counters, the client
+//! registry and the pub/sub broker. The network side owns connections; the storage side executes
+//! commands; both read this, which is why it lives in neither.
 
 pub mod clients;
 pub mod cursors;
 pub mod latency;
+pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
@@ -30,6 +31,8 @@ pub struct ServerState {
     pub slowlog: slowlog::SlowLog,
     /// LATENCY's events, fed by both runtimes and the background thread.
     pub latency: latency::LatencyMonitor,
+    /// Pub/sub subscriptions of every connection (shared: a publisher feeds other connections).
+    pub pubsub: Arc<pubsub::Broker>,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -59,6 +62,7 @@ impl ServerState {
             scan_cursors: Default::default(),
             slowlog,
             latency,
+            pubsub: Default::default(),
             started: Instant::now(),
             port,
             shutdown,
