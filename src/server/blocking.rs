@@ -65,6 +65,10 @@ impl Connection {
             }
         };
         waiters.unregister(self.db, &keys, &waiter);
+        // Pass the turn: the next client in line may find what is left.
+        for key in &keys {
+            waiters.wake(self.db, key);
+        }
         reply
     }
 }

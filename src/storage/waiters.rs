@@ -2,8 +2,11 @@
 //! key something to pop.
 //!
 //! A blocked client registers before its first attempt, so a push that lands between the attempt
-//! and the wait still wakes it (a `Notify` keeps the wake-up until it is awaited). Writes report
-//! from `Batch::put`; the common case — nobody blocked — costs one atomic load per write.
+//! and the wait still wakes it (a `Notify` keeps the wake-up until it is awaited). A write wakes
+//! only the first client in line; whoever leaves the line (served, timed out, gone) wakes the
+//! next, so clients are served first come first served and nobody is left waiting while the key
+//! has elements. Writes report from `Batch::put`; the common case — nobody blocked — costs one
+//! atomic load per write.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,15 +53,18 @@ impl Waiters {
         }
     }
 
-    /// A write to `key` of `db`: wakes its blocked clients, first come first.
+    /// A write to `key` of `db` (or a client leaving its line): wakes the first client in line.
     pub fn wake(&self, db: usize, key: &[u8]) {
         if self.count.load(Ordering::Relaxed) == 0 {
             return;
         }
-        if let Some(queue) = self.keys.lock().get(&(db, Bytes::copy_from_slice(key))) {
-            for waiter in queue {
-                waiter.notify_one();
-            }
+        if let Some(first) = self
+            .keys
+            .lock()
+            .get(&(db, Bytes::copy_from_slice(key)))
+            .and_then(|queue| queue.first())
+        {
+            first.notify_one();
         }
     }
 

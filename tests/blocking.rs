@@ -1,0 +1,152 @@
+//! Blocking pops with real concurrency: a BLPOP work queue with several producers and consumers
+//! loses and duplicates nothing, pushes wake blocked clients (also through MULTI/EXEC, LMOVE and
+//! RENAME), timeouts return nil, and a key's type changing keeps the waiter blocked.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use common::{bulk, call, multi_runtime, runtime, Kiwi};
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+
+#[test]
+fn blpop_work_queue_with_several_producers_and_consumers_loses_nothing() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = multi_runtime();
+    const PRODUCERS: usize = 4;
+    const CONSUMERS: usize = 4;
+    const ITEMS: usize = 500;
+    rt.block_on(async {
+        let mut consumers = Vec::new();
+        for _ in 0..CONSUMERS {
+            let addr = kiwi.addr();
+            consumers.push(tokio::spawn(async move {
+                let mut c = Client::connect(&addr).await.unwrap();
+                let mut got = Vec::new();
+                loop {
+                    match call(&mut c, &["BLPOP", "jobs", "1"]).await {
+                        Frame::Array(pair) => match &pair[1] {
+                            Frame::Bulk(b) if b.as_ref() == b"stop" => break,
+                            Frame::Bulk(b) => got.push(String::from_utf8_lossy(b).into_owned()),
+                            other => panic!("{other:?}"),
+                        },
+                        Frame::NullArray => {}
+                        other => panic!("BLPOP answered {other:?}"),
+                    }
+                }
+                got
+            }));
+        }
+        let mut producers = Vec::new();
+        for p in 0..PRODUCERS {
+            let addr = kiwi.addr();
+            producers.push(tokio::spawn(async move {
+                let mut c = Client::connect(&addr).await.unwrap();
+                for i in 0..ITEMS {
+                    let item = format!("{p}:{i}");
+                    call(&mut c, &["RPUSH", "jobs", &item]).await;
+                }
+            }));
+        }
+        for p in producers {
+            p.await.unwrap();
+        }
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for _ in 0..CONSUMERS {
+            call(&mut c, &["RPUSH", "jobs", "stop"]).await;
+        }
+        let mut all = Vec::new();
+        for consumer in consumers {
+            all.extend(consumer.await.unwrap());
+        }
+        let distinct: HashSet<&String> = all.iter().collect();
+        assert_eq!(all.len(), PRODUCERS * ITEMS, "items lost or duplicated");
+        assert_eq!(distinct.len(), PRODUCERS * ITEMS);
+        assert_eq!(call(&mut c, &["LLEN", "jobs"]).await, Frame::Integer(0));
+    });
+}
+
+/// Starts `command` on its own connection and returns its reply once it arrives.
+fn blocked(addr: String, command: &'static [&'static str]) -> tokio::task::JoinHandle<Frame> {
+    tokio::spawn(async move {
+        let mut c = Client::connect(&addr).await.unwrap();
+        call(&mut c, command).await
+    })
+}
+
+#[test]
+fn writes_of_every_kind_wake_blocked_clients_and_timeouts_return_nil() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let settle = || tokio::time::sleep(Duration::from_millis(100));
+
+        // A push inside MULTI/EXEC.
+        let waiter = blocked(kiwi.addr(), &["BLPOP", "q1", "5"]);
+        settle().await;
+        for cmd in [&["MULTI"][..], &["RPUSH", "q1", "a"], &["EXEC"]] {
+            call(&mut c, cmd).await;
+        }
+        assert_eq!(
+            waiter.await.unwrap(),
+            Frame::Array(vec![bulk("q1"), bulk("a")])
+        );
+
+        // LMOVE into the key, and BLMOVE on the waiting side.
+        let waiter = blocked(kiwi.addr(), &["BLMOVE", "q2", "out", "LEFT", "RIGHT", "5"]);
+        settle().await;
+        call(&mut c, &["RPUSH", "src", "b"]).await;
+        call(&mut c, &["LMOVE", "src", "q2", "LEFT", "LEFT"]).await;
+        assert_eq!(waiter.await.unwrap(), bulk("b"));
+        assert_eq!(
+            call(&mut c, &["LRANGE", "out", "0", "-1"]).await,
+            Frame::Array(vec![bulk("b")])
+        );
+
+        // RENAME onto the key.
+        let waiter = blocked(kiwi.addr(), &["BRPOP", "q3", "5"]);
+        settle().await;
+        call(&mut c, &["RPUSH", "tmp", "c"]).await;
+        call(&mut c, &["RENAME", "tmp", "q3"]).await;
+        assert_eq!(
+            waiter.await.unwrap(),
+            Frame::Array(vec![bulk("q3"), bulk("c")])
+        );
+
+        // A sorted set.
+        let waiter = blocked(kiwi.addr(), &["BZPOPMIN", "z", "5"]);
+        settle().await;
+        call(&mut c, &["ZADD", "z", "2", "m"]).await;
+        assert_eq!(
+            waiter.await.unwrap(),
+            Frame::Array(vec![bulk("z"), bulk("m"), bulk("2")])
+        );
+
+        // The key becoming a string keeps the client blocked until the timeout.
+        let started = Instant::now();
+        let waiter = blocked(kiwi.addr(), &["BLPOP", "q4", "0.5"]);
+        settle().await;
+        call(&mut c, &["SET", "q4", "not a list"]).await;
+        assert_eq!(waiter.await.unwrap(), Frame::NullArray);
+        assert!(started.elapsed() >= Duration::from_millis(450));
+
+        // First come, first served.
+        let first = blocked(kiwi.addr(), &["BLPOP", "fifo", "5"]);
+        settle().await;
+        let second = blocked(kiwi.addr(), &["BLPOP", "fifo", "5"]);
+        settle().await;
+        call(&mut c, &["RPUSH", "fifo", "1"]).await;
+        assert_eq!(
+            first.await.unwrap(),
+            Frame::Array(vec![bulk("fifo"), bulk("1")])
+        );
+        call(&mut c, &["RPUSH", "fifo", "2"]).await;
+        assert_eq!(
+            second.await.unwrap(),
+            Frame::Array(vec![bulk("fifo"), bulk("2")])
+        );
+    });
+}
