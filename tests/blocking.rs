@@ -150,3 +150,38 @@ fn writes_of_every_kind_wake_blocked_clients_and_timeouts_return_nil() {
         );
     });
 }
+
+#[test]
+fn client_unblock_releases_a_blocked_client_with_nil_or_an_error() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        for (reason, expected) in [
+            ("TIMEOUT", Frame::NullArray),
+            (
+                "ERROR",
+                Frame::Error("UNBLOCKED client unblocked via CLIENT UNBLOCK".into()),
+            ),
+        ] {
+            let mut waiter = Client::connect(&kiwi.addr()).await.unwrap();
+            let Frame::Integer(id) = call(&mut waiter, &["CLIENT", "ID"]).await else {
+                panic!("CLIENT ID")
+            };
+            let blocked =
+                tokio::spawn(async move { call(&mut waiter, &["BLPOP", "never", "0"]).await });
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let id = id.to_string();
+            assert_eq!(
+                call(&mut c, &["CLIENT", "UNBLOCK", &id, reason]).await,
+                Frame::Integer(1)
+            );
+            assert_eq!(blocked.await.unwrap(), expected);
+            assert_eq!(
+                call(&mut c, &["CLIENT", "UNBLOCK", &id]).await,
+                Frame::Integer(0),
+                "a client that is not blocked is not released"
+            );
+        }
+    });
+}

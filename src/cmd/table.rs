@@ -1975,6 +1975,12 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Accepts ON (replies are always sent)."
             ),
             sub!(
+                "unblock",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Releases a client blocked in BLPOP and friends, with a nil reply or an error."
+            ),
+            sub!(
                 "no-evict",
                 3,
                 ["admin", "noscript", "loading", "stale"],

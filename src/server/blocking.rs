@@ -4,6 +4,7 @@
 //! locks, so an element goes to exactly one client; registering before the first attempt means no
 //! wake-up is missed. The storage threads never wait: a blocked client costs one parked task.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -51,8 +52,16 @@ impl Connection {
                 break reply;
             }
             first = false;
+            self.client.blocked.store(true, Ordering::Release);
             let woken = tokio::select! {
                 _ = waiter.notified() => true,
+                _ = self.client.unblock.notified() => {
+                    if self.client.unblock_with_error.swap(false, Ordering::AcqRel) {
+                        self.client.blocked.store(false, Ordering::Release);
+                        break ReplyError::custom("UNBLOCKED client unblocked via CLIENT UNBLOCK").into();
+                    }
+                    false
+                }
                 _ = sleep_until(deadline) => false,
                 _ = self.client.kill_signal.notified() => {
                     self.closing = true;
@@ -60,6 +69,7 @@ impl Connection {
                 }
                 _ = shutdown.wait_for(|stop| *stop) => false,
             };
+            self.client.blocked.store(false, Ordering::Release);
             if !woken {
                 break Frame::NullArray;
             }

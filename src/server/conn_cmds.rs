@@ -269,6 +269,7 @@ impl Connection {
                     err(ReplyError::Syntax)
                 }
             }
+            "unblock" => self.client_unblock(args),
             "no-evict" | "no-touch" => {
                 if is_opt(&args[2], "on") || is_opt(&args[2], "off") {
                     Some(Frame::ok())
@@ -341,6 +342,39 @@ impl Connection {
             }
         }
         Some(Frame::Verbatim(Bytes::from(text)))
+    }
+
+    /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked and is now released.
+    fn client_unblock(&mut self, args: &[Bytes]) -> Reply {
+        let id = match crate::cmd::arg_i64(&args[2]) {
+            Ok(id) => id,
+            Err(e) => return err(e),
+        };
+        let with_error = match args.get(3) {
+            None => false,
+            Some(a) if is_opt(a, "timeout") => false,
+            Some(a) if is_opt(a, "error") => true,
+            Some(_) => {
+                return err(ReplyError::custom(
+                    "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+                ))
+            }
+        };
+        let target = self
+            .state
+            .clients
+            .all()
+            .into_iter()
+            .find(|c| c.id as i64 == id);
+        let released = match target {
+            Some(c) if c.blocked.swap(false, Ordering::AcqRel) => {
+                c.unblock_with_error.store(with_error, Ordering::Release);
+                c.unblock.notify_one();
+                true
+            }
+            _ => false,
+        };
+        Some(Frame::Integer(released as i64))
     }
 
     fn client_kill(&mut self, args: &[Bytes]) -> Reply {

@@ -28,6 +28,12 @@ pub struct ClientHandle {
     /// Set by CLIENT KILL / timeout; the connection task closes when notified.
     pub killed: AtomicBool,
     pub kill_signal: Notify,
+    /// Waiting in a blocking command (BLPOP, ...), so CLIENT UNBLOCK applies.
+    pub blocked: AtomicBool,
+    /// CLIENT UNBLOCK: wakes the blocked command, which answers nil — or an error when
+    /// `unblock_with_error` is set.
+    pub unblock: Notify,
+    pub unblock_with_error: AtomicBool,
 }
 
 /// How many channels, patterns and shard channels a connection listens to (CLIENT LIST's `sub`,
@@ -128,6 +134,9 @@ impl ClientRegistry {
             subscriptions: SubscriptionCounts::default(),
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
+            blocked: AtomicBool::new(false),
+            unblock: Notify::new(),
+            unblock_with_error: AtomicBool::new(false),
         });
         clients.insert(id, handle.clone());
         Some(handle)
