@@ -1847,6 +1847,16 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
     // connection
     cmd!(
+        "monitor",
+        1,
+        ["admin", "noscript", "loading", "stale"],
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        Net,
+        "Streams every command the server runs, from every client, as it runs."
+    ),
+    cmd!(
         "ping",
         -1,
         ["fast"],

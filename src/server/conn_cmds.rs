@@ -53,6 +53,11 @@ impl Connection {
                 Some(Frame::ok())
             }
             "reset" => self.reset(),
+            "monitor" => {
+                let mailbox = self.subs.mailbox();
+                self.state.monitors.add(self.client.id, mailbox);
+                Some(Frame::ok())
+            }
             "multi" => Some(self.multi()),
             "discard" => Some(self.discard()),
             "unwatch" => {
@@ -190,6 +195,7 @@ impl Connection {
     }
 
     fn reset(&mut self) -> Reply {
+        self.state.monitors.remove(self.client.id);
         self.multi = None;
         self.unwatch_all();
         self.subs.clear();

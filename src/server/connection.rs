@@ -155,6 +155,7 @@ pub async fn serve(
     }
     let _ = socket.shutdown().await;
     conn.unwatch_all();
+    state.monitors.remove(client.id);
     state.clients.unregister(client.id);
 }
 
@@ -246,6 +247,9 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
+        if !matches!(spec.handler, Handler::Connection) {
+            self.feed_monitors(spec, &args);
+        }
         if self.multi.is_some() && !runs_inside_multi(spec.name) {
             let queued = self.queue(spec, args);
             self.push_reply(queued);
@@ -275,11 +279,39 @@ impl Connection {
                 let failed = reply.as_ref().is_some_and(Frame::is_error);
                 let elapsed = started.elapsed();
                 cmd::stats::finished(&self.state, &self.client, spec, &args, elapsed, failed);
+                // After running, so SELECT shows the database it selected, as in Redis.
+                self.feed_monitors(spec, &args);
                 if let Some(frame) = reply {
                     self.push_reply(frame);
                 }
             }
         }
+    }
+
+    /// Streams a command to the MONITOR connections (not admin commands, as in Redis).
+    fn feed_monitors(&self, spec: &cmd::CommandSpec, args: &[Bytes]) {
+        let monitors = &self.state.monitors;
+        if !monitors.active() {
+            return;
+        }
+        // Container commands (CONFIG GET, CLIENT LIST) carry their flags on the subcommand.
+        let sub = args.get(1).and_then(|name| {
+            spec.subcommands
+                .iter()
+                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+        });
+        let flags = sub.map_or(spec.flags, |s| s.flags);
+        if flags.iter().any(|f| matches!(*f, "admin" | "skip_monitor")) {
+            return;
+        }
+        let limit = self.state.config().client_output_buffer_limit.pubsub;
+        monitors.feed(
+            &self.client,
+            self.db,
+            args,
+            |i| cmd::slowlog::is_secret(spec, args, i),
+            &limit,
+        );
     }
 
     /// Sends the queued storage commands as one job and appends their replies.

@@ -87,6 +87,13 @@ impl Subscriptions {
         }
     }
 
+    /// The connection's mailbox, created on first use (subscriptions, MONITOR).
+    pub(super) fn mailbox(&mut self) -> Arc<Subscriber> {
+        self.mailbox
+            .get_or_insert_with(|| Subscriber::new(self.client.clone()))
+            .clone()
+    }
+
     /// Leaves every channel, pattern and shard channel without confirmations (RESET, close).
     pub(super) fn clear(&mut self) {
         for kind in [Kind::Channel, Kind::Pattern, Kind::Shard] {

@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod cursors;
 pub mod latency;
+pub mod monitor;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -33,6 +34,8 @@ pub struct ServerState {
     pub latency: latency::LatencyMonitor,
     /// Pub/sub subscriptions of every connection (shared: a publisher feeds other connections).
     pub pubsub: Arc<pubsub::Broker>,
+    /// Connections in MONITOR mode.
+    pub monitors: monitor::Monitors,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -63,6 +66,7 @@ impl ServerState {
             slowlog,
             latency,
             pubsub: Default::default(),
+            monitors: Default::default(),
             started: Instant::now(),
             port,
             shutdown,

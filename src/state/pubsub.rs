@@ -169,17 +169,29 @@ impl Subscriber {
         })
     }
 
-    /// Queues one encoded message in the connection's current protocol, then disconnects the
-    /// connection if its pending output broke `limit`.
+    /// Queues one encoded message in the connection's current protocol (a push in RESP3), then
+    /// disconnects the connection if its pending output broke `limit`.
     fn deliver(&self, frame: &[u8], limit: &BufferLimit) {
+        let resp3 = self.client.resp.load(std::sync::atomic::Ordering::Relaxed) == 3;
+        self.enqueue(if resp3 { b'>' } else { frame[0] }, &frame[1..], limit);
+    }
+
+    /// Queues a line that is the same in both protocols (MONITOR's status lines), with the same
+    /// limits as messages.
+    pub fn deliver_line(&self, line: &[u8], limit: &BufferLimit) {
+        if let Some((&first, rest)) = line.split_first() {
+            self.enqueue(first, rest, limit);
+        }
+    }
+
+    fn enqueue(&self, first: u8, rest: &[u8], limit: &BufferLimit) {
         let mut queue = self.queue.lock();
         if queue.closed {
             return;
         }
-        let resp3 = self.client.resp.load(std::sync::atomic::Ordering::Relaxed) == 3;
-        queue.pending.reserve(frame.len());
-        queue.pending.put_u8(if resp3 { b'>' } else { frame[0] });
-        queue.pending.put_slice(&frame[1..]);
+        queue.pending.reserve(rest.len() + 1);
+        queue.pending.put_u8(first);
+        queue.pending.put_slice(rest);
         if queue.over_limit(limit, Instant::now()) {
             queue.closed = true;
             queue.pending = BytesMut::new();
