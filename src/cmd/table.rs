@@ -1985,6 +1985,18 @@ pub static COMMANDS: &[CommandSpec] = &[
                 "Accepts ON (replies are always sent)."
             ),
             sub!(
+                "pause",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Holds back every client's commands (or only writes) for some milliseconds."
+            ),
+            sub!(
+                "unpause",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Lifts CLIENT PAUSE."
+            ),
+            sub!(
                 "unblock",
                 -3,
                 ["admin", "noscript", "loading", "stale"],

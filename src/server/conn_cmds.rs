@@ -276,6 +276,11 @@ impl Connection {
                 }
             }
             "unblock" => self.client_unblock(args),
+            "pause" => self.client_pause(args),
+            "unpause" => {
+                self.state.pause.unpause();
+                Some(Frame::ok())
+            }
             "no-evict" | "no-touch" => {
                 if is_opt(&args[2], "on") || is_opt(&args[2], "off") {
                     Some(Frame::ok())
@@ -348,6 +353,33 @@ impl Connection {
             }
         }
         Some(Frame::Verbatim(Bytes::from(text)))
+    }
+
+    /// CLIENT PAUSE timeout-ms [WRITE|ALL].
+    fn client_pause(&mut self, args: &[Bytes]) -> Reply {
+        let millis = match crate::cmd::arg_i64(&args[2]) {
+            Ok(n) if n < 0 => return err(ReplyError::custom("ERR timeout is negative")),
+            Ok(n) => n as u64,
+            Err(_) => {
+                return err(ReplyError::custom(
+                    "ERR timeout is not an integer or out of range",
+                ))
+            }
+        };
+        let writes_only = match args.get(3) {
+            None => false,
+            Some(a) if is_opt(a, "all") => false,
+            Some(a) if is_opt(a, "write") => true,
+            Some(_) => {
+                return err(ReplyError::custom(
+                    "ERR CLIENT PAUSE mode must be WRITE or ALL",
+                ))
+            }
+        };
+        self.state
+            .pause
+            .pause(std::time::Duration::from_millis(millis), writes_only);
+        Some(Frame::ok())
     }
 
     /// CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was blocked and is now released.

@@ -255,6 +255,9 @@ impl Connection {
             self.push_reply(queued);
             return;
         }
+        if spec.name != "client" {
+            self.state.pause.wait(spec.is_write()).await;
+        }
         if cmd::blocking::is_blocking(spec.name) {
             // Each attempt is a storage command and is counted (and slow-logged) as one.
             self.flush_pending().await;

@@ -6,6 +6,7 @@ pub mod clients;
 pub mod cursors;
 pub mod latency;
 pub mod monitor;
+pub mod pause;
 pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
@@ -36,6 +37,8 @@ pub struct ServerState {
     pub pubsub: Arc<pubsub::Broker>,
     /// Connections in MONITOR mode.
     pub monitors: monitor::Monitors,
+    /// CLIENT PAUSE in force.
+    pub pause: pause::ClientPause,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -67,6 +70,7 @@ impl ServerState {
             latency,
             pubsub: Default::default(),
             monitors: Default::default(),
+            pause: Default::default(),
             started: Instant::now(),
             port,
             shutdown,

@@ -1,5 +1,5 @@
-//! MONITOR streams other clients' commands in Redis's format, hides secrets and admin commands,
-//! and stops on RESET.
+//! Operator controls over other clients: MONITOR streams their commands in Redis's format (hiding
+//! secrets and admin commands, stopping on RESET), CLIENT PAUSE holds them back.
 
 mod common;
 
@@ -61,6 +61,46 @@ fn monitor_streams_every_client_command_in_redis_format() {
         assert!(
             quiet.is_err(),
             "a reset connection still received {quiet:?}"
+        );
+    });
+}
+
+/// CLIENT PAUSE WRITE holds back writes but not reads until CLIENT UNPAUSE; CLIENT PAUSE ALL
+/// holds back reads too until its deadline.
+#[test]
+fn client_pause_holds_back_commands_until_unpause_or_deadline() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut admin = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        call(&mut c, &["SET", "k", "before"]).await;
+        assert_eq!(
+            call(&mut admin, &["CLIENT", "PAUSE", "10000", "WRITE"]).await,
+            Frame::ok()
+        );
+        assert_eq!(call(&mut c, &["GET", "k"]).await, common::bulk("before"));
+        let addr = kiwi.addr();
+        let writer = tokio::spawn(async move {
+            let mut w = Client::connect(&addr).await.unwrap();
+            call(&mut w, &["SET", "k", "after"]).await
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(
+            !writer.is_finished(),
+            "a write ran during CLIENT PAUSE WRITE"
+        );
+        assert_eq!(call(&mut c, &["GET", "k"]).await, common::bulk("before"));
+        assert_eq!(call(&mut admin, &["CLIENT", "UNPAUSE"]).await, Frame::ok());
+        assert_eq!(writer.await.unwrap(), Frame::ok());
+        assert_eq!(call(&mut c, &["GET", "k"]).await, common::bulk("after"));
+
+        call(&mut admin, &["CLIENT", "PAUSE", "300", "ALL"]).await;
+        let started = std::time::Instant::now();
+        assert_eq!(call(&mut c, &["GET", "k"]).await, common::bulk("after"));
+        assert!(
+            started.elapsed() >= Duration::from_millis(250),
+            "a read ran during CLIENT PAUSE ALL"
         );
     });
 }
