@@ -1,16 +1,25 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kiwi needs on Debian/Ubuntu, if it is missing:
 # clang + libclang-dev (RocksDB's bindings), redis-server + redis-tools (the reference server
-# for differential tests, redis-cli and redis-benchmark).
+# for differential tests, redis-cli and redis-benchmark), python3-venv and redis-py in a
+# virtualenv under ~/.cache/kiwi/pyenv (the third-party client test, tests/real_clients.rs).
 set -euo pipefail
 missing=()
 command -v clang >/dev/null || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
-[ ${#missing[@]} -eq 0 ] && exit 0
-echo "installing: ${missing[*]}"
-sudo=""
-[ "$(id -u)" -ne 0 ] && sudo="sudo"
-$sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+venv="$HOME/.cache/kiwi/pyenv"
+if ! "$venv/bin/python" -c 'import redis' >/dev/null 2>&1; then
+  echo "installing redis-py into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q redis || echo "warning: could not install redis-py; tests/real_clients.rs will fail"
+fi

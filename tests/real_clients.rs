@@ -1,0 +1,43 @@
+//! Kiwi driven by an unmodified third-party client: redis-py (installed into a virtualenv by
+//! `scripts/install-deps.sh`) runs `tests/clients/redis_py_check.py` — pipelines, MULTI/EXEC,
+//! a WATCH counter from 20 threads, pub/sub with patterns, a BLPOP work queue and RESP3.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::Kiwi;
+
+/// The virtualenv `scripts/install-deps.sh` creates (override with `KIWI_PYTHON`).
+fn python() -> PathBuf {
+    if let Ok(path) = std::env::var("KIWI_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".cache/kiwi/pyenv/bin/python")
+}
+
+#[test]
+fn redis_py_works_unchanged() {
+    let python = python();
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps.sh (it installs redis-py into a virtualenv)",
+        python.display()
+    );
+    let kiwi = Kiwi::start(&[]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/redis_py_check.py");
+    let output = Command::new(&python)
+        .arg(script)
+        .arg(kiwi.port.to_string())
+        .output()
+        .expect("run the redis-py checks");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "redis-py checks failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("all redis-py checks passed"), "{stdout}");
+}
