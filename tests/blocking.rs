@@ -171,6 +171,10 @@ fn client_unblock_releases_a_blocked_client_with_nil_or_an_error() {
             let blocked =
                 tokio::spawn(async move { call(&mut waiter, &["BLPOP", "never", "0"]).await });
             tokio::time::sleep(Duration::from_millis(100)).await;
+            let Frame::Bulk(info) = call(&mut c, &["INFO", "clients"]).await else {
+                panic!("INFO")
+            };
+            assert!(String::from_utf8_lossy(&info).contains("blocked_clients:1"));
             let id = id.to_string();
             assert_eq!(
                 call(&mut c, &["CLIENT", "UNBLOCK", &id, reason]).await,
