@@ -302,7 +302,7 @@ pub fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// A HELP reply: one status line per text line, as Redis sends it.
-pub(super) fn help_lines(lines: &[&'static str]) -> Frame {
+pub(crate) fn help_lines(lines: &[&'static str]) -> Frame {
     Frame::Array(
         lines
             .iter()

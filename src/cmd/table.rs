@@ -1620,6 +1620,66 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the Unix time of the last flush to disk."
     ),
     cmd!(
+        "acl",
+        -2,
+        [],
+        K0,
+        "server",
+        "6.0.0",
+        Net,
+        "Manages ACL users and shows the connection's user.",
+        &[
+            sub!(
+                "cat",
+                -2,
+                ["noscript", "loading", "stale"],
+                "Lists the ACL categories, or the commands in one."
+            ),
+            sub!(
+                "deluser",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Deletes users and disconnects their connections."
+            ),
+            sub!(
+                "getuser",
+                3,
+                ["admin", "noscript", "loading", "stale"],
+                "Shows one user's rules."
+            ),
+            sub!(
+                "help",
+                2,
+                ["loading", "stale"],
+                "Shows ACL's subcommands."
+            ),
+            sub!(
+                "list",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Shows every user's rules in config-file syntax."
+            ),
+            sub!(
+                "setuser",
+                -3,
+                ["admin", "noscript", "loading", "stale"],
+                "Creates a user or changes its rules."
+            ),
+            sub!(
+                "users",
+                2,
+                ["admin", "noscript", "loading", "stale"],
+                "Lists the user names."
+            ),
+            sub!(
+                "whoami",
+                2,
+                ["noscript", "loading", "stale"],
+                "Returns the connection's user."
+            ),
+        ]
+    ),
+    cmd!(
         "slowlog",
         -2,
         [],

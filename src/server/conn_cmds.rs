@@ -34,11 +34,6 @@ fn client_type(arg: &[u8]) -> Result<&'static str, ReplyError> {
     }
 }
 
-/// Compares secrets in time independent of where they differ.
-fn secret_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl Connection {
     /// Runs a connection command; `None` means "send no reply" (CLIENT REPLY OFF/SKIP, SHUTDOWN).
     pub(super) fn run_connection_command(&mut self, name: &str, args: &[Bytes]) -> Reply {
@@ -65,6 +60,7 @@ impl Connection {
                 Some(Frame::ok())
             }
             "client" => self.client_command(args),
+            "acl" => self.acl_command(args),
             "shutdown" => self.shutdown(args),
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
             | "sunsubscribe" | "publish" | "spublish" | "pubsub" => self.pubsub_command(name, args),
@@ -102,16 +98,21 @@ impl Connection {
         }
     }
 
-    /// Checks a username/password pair against the default user.
-    fn check_credentials(&self, user: &[u8], password: &[u8]) -> Result<(), ReplyError> {
-        let required = self.state.config().requirepass.clone();
-        let user_ok = user == b"default";
-        let pass_ok = required.is_empty() || secret_eq(password, required.as_bytes());
-        if user_ok && pass_ok {
-            Ok(())
-        } else {
-            Err(ReplyError::WrongPass)
+    /// Checks a username/password pair against the ACL users and, when it is good, makes this
+    /// connection that user.
+    fn check_credentials(&mut self, user: &[u8], password: &[u8]) -> Result<(), ReplyError> {
+        let name = String::from_utf8_lossy(user);
+        let ok = self
+            .state
+            .acl
+            .get(&name)
+            .is_some_and(|u| u.accepts(password));
+        if !ok {
+            return Err(ReplyError::WrongPass);
         }
+        *self.client.user.lock() = name.into_owned();
+        self.authenticated = true;
+        Ok(())
     }
 
     fn auth(&mut self, args: &[Bytes]) -> Reply {
@@ -126,10 +127,7 @@ impl Connection {
             _ => return err(ReplyError::Syntax),
         };
         match self.check_credentials(user, password) {
-            Ok(()) => {
-                self.authenticated = true;
-                Some(Frame::ok())
-            }
+            Ok(()) => Some(Frame::ok()),
             Err(e) => {
                 tracing::warn!(client = self.client.id, "failed AUTH attempt");
                 err(e)
@@ -154,10 +152,10 @@ impl Connection {
         while j < args.len() {
             let more = args.len() - 1 - j;
             if is_opt(&args[j], "auth") && more >= 2 {
-                if let Err(e) = self.check_credentials(&args[j + 1], &args[j + 2]) {
+                let (user, password) = (args[j + 1].clone(), args[j + 2].clone());
+                if let Err(e) = self.check_credentials(&user, &password) {
                     return err(e);
                 }
-                self.authenticated = true;
                 j += 3;
             } else if is_opt(&args[j], "setname") && more >= 1 {
                 if let Err(e) = self.set_name(&args[j + 1]) {
@@ -206,6 +204,7 @@ impl Connection {
         self.reply_mode = ReplyMode::On;
         self.client.name.lock().clear();
         self.authenticated = self.state.config().requirepass.is_empty();
+        *self.client.user.lock() = crate::state::acl::DEFAULT_USER.into();
         Some(Frame::simple("RESET"))
     }
 
@@ -443,7 +442,12 @@ impl Connection {
                 },
                 "addr" => addr = Some(value),
                 "laddr" => laddr = Some(value),
-                "user" => user = Some(value),
+                "user" => {
+                    if self.state.acl.get(&value).is_none() {
+                        return err(ReplyError::custom(format!("ERR No such user '{value}'")));
+                    }
+                    user = Some(value)
+                }
                 "type" => match client_type(&args[j + 1]) {
                     Ok(k) => kind = Some(k),
                     Err(e) => return err(e),
@@ -469,7 +473,7 @@ impl Connection {
                 && laddr
                     .as_ref()
                     .is_none_or(|a| *a == c.local_addr.to_string())
-                && user.as_ref().is_none_or(|u| u == "default")
+                && user.as_ref().is_none_or(|u| *u == *c.user.lock())
                 && kind.is_none_or(|k| k == c.kind());
             if !matches || (skip_me && c.id == self.client.id) {
                 continue;

@@ -241,7 +241,8 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
-        if let Some(err) = self.subscribed_refusal(spec, &args) {
+        let refusal = self.acl_refusal(spec, &args);
+        if let Some(err) = refusal.or_else(|| self.subscribed_refusal(spec, &args)) {
             cmd::stats::reject(spec);
             self.fail_multi();
             self.push_reply(err.into());

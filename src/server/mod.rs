@@ -1,6 +1,7 @@
 //! The network runtime: listeners, connections, connection-level commands, and the lifecycle of
 //! the whole server (start, background tasks, graceful shutdown).
 
+mod acl;
 mod background;
 mod blocking;
 mod conn_cmds;

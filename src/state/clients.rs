@@ -22,6 +22,8 @@ pub struct ClientHandle {
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
     pub last_cmd: Mutex<String>,
+    /// The ACL user this connection is authenticated as (CLIENT LIST's `user`).
+    pub user: Mutex<String>,
     pub resp: AtomicUsize,
     /// Pub/sub subscription counts, kept by the connection for CLIENT LIST and the idle timeout.
     pub subscriptions: SubscriptionCounts,
@@ -78,7 +80,7 @@ impl ClientHandle {
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let subs = &self.subscriptions;
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
@@ -91,6 +93,7 @@ impl ClientHandle {
             subs.patterns.load(Ordering::Relaxed),
             subs.shard_channels.load(Ordering::Relaxed),
             self.last_cmd.lock(),
+            self.user.lock(),
             self.resp.load(Ordering::Relaxed),
             self.lib_name.lock(),
             self.lib_ver.lock(),
@@ -130,6 +133,7 @@ impl ClientRegistry {
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
             last_cmd: Mutex::new("NULL".into()),
+            user: Mutex::new(crate::state::acl::DEFAULT_USER.into()),
             resp: AtomicUsize::new(2),
             subscriptions: SubscriptionCounts::default(),
             killed: AtomicBool::new(false),
@@ -155,6 +159,18 @@ impl ClientRegistry {
     /// A snapshot of all handles, in id order.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()
+    }
+
+    /// Closes every connection authenticated as `user` (ACL DELUSER). Returns how many.
+    pub fn kill_user(&self, user: &str) -> usize {
+        let mut killed = 0;
+        for client in self.all() {
+            if *client.user.lock() == user {
+                client.kill();
+                killed += 1;
+            }
+        }
+        killed
     }
 
     /// Closes clients idle for longer than `timeout_secs` (0 = never), except subscribers, which

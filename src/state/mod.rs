@@ -2,6 +2,7 @@
 //! registry and the pub/sub broker. The network side owns connections; the storage side executes
 //! commands; both read this, which is why it lives in neither.
 
+pub mod acl;
 pub mod clients;
 pub mod cursors;
 pub mod latency;
@@ -39,6 +40,8 @@ pub struct ServerState {
     pub monitors: monitor::Monitors,
     /// CLIENT PAUSE in force.
     pub pause: pause::ClientPause,
+    /// ACL users; the `default` user's password follows `requirepass`.
+    pub acl: acl::Acl,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -60,6 +63,8 @@ impl ServerState {
         let slowlog = slowlog::SlowLog::default();
         let latency = latency::LatencyMonitor::default();
         apply_monitoring(&config, &slowlog, &latency);
+        let acl = acl::Acl::default();
+        acl.set_default_password(&config.requirepass);
         Arc::new(ServerState {
             config: RwLock::new(config),
             storage,
@@ -71,6 +76,7 @@ impl ServerState {
             pubsub: Default::default(),
             monitors: Default::default(),
             pause: Default::default(),
+            acl,
             started: Instant::now(),
             port,
             shutdown,
@@ -102,6 +108,9 @@ impl ServerState {
             .map_err(|e| ("rocksdb".to_string(), e.to_string()))?;
         crate::logging::set_level(next.loglevel);
         apply_monitoring(&next, &self.slowlog, &self.latency);
+        if next.requirepass != guard.requirepass {
+            self.acl.set_default_password(&next.requirepass);
+        }
         *guard = next;
         Ok(())
     }

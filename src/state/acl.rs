@@ -1,0 +1,587 @@
+//! Redis 7.0 ACL users: passwords, command permissions and key/channel patterns, and the check
+//! every command passes before it runs. Users are shared by all connections; a connection names
+//! its user, so ACL SETUSER changes apply to its next command, as in Redis.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use parking_lot::RwLock;
+
+use crate::cmd::{is_opt, CommandSpec, COMMANDS};
+use crate::error::ReplyError;
+use crate::util::glob::glob_match;
+use crate::util::sha256::hex_digest;
+
+/// Redis 7.0's categories, in the order ACL CAT lists them.
+pub const CATEGORIES: &[&str] = &[
+    "keyspace",
+    "read",
+    "write",
+    "set",
+    "sortedset",
+    "list",
+    "hash",
+    "string",
+    "bitmap",
+    "hyperloglog",
+    "geo",
+    "stream",
+    "pubsub",
+    "admin",
+    "fast",
+    "slow",
+    "blocking",
+    "dangerous",
+    "connection",
+    "transaction",
+    "scripting",
+];
+
+/// The name of the user every connection starts as.
+pub const DEFAULT_USER: &str = "default";
+
+/// A key pattern with the access it grants (`~p` both, `%R~p` read, `%W~p` write).
+#[derive(Clone, PartialEq, Eq)]
+struct KeyPattern {
+    pattern: Vec<u8>,
+    read: bool,
+    write: bool,
+}
+
+/// One `+`/`-` command rule after `+@all`/`-@all`: a category (`@read`), a command (`get`), or a
+/// command with a subcommand or first argument (`config|get`).
+#[derive(Clone, PartialEq, Eq)]
+struct Rule {
+    allow: bool,
+    target: String,
+}
+
+impl Rule {
+    /// Whether this rule concerns a call of `spec` with `first_arg`.
+    fn matches(&self, spec: &CommandSpec, first_arg: Option<&[u8]>) -> bool {
+        if let Some(cat) = self.target.strip_prefix('@') {
+            return spec.categories().iter().any(|c| c[1..] == *cat);
+        }
+        match self.target.split_once('|') {
+            Some((cmd, arg)) => cmd == spec.name && first_arg.is_some_and(|a| is_opt(a, arg)),
+            None => self.target == spec.name,
+        }
+    }
+
+    fn describe(&self) -> String {
+        format!("{}{}", if self.allow { '+' } else { '-' }, self.target)
+    }
+}
+
+/// One user's rules, replaced as a whole by ACL SETUSER (which applies all its rules or none).
+#[derive(Clone, Default)]
+pub struct User {
+    /// `on`: the user may authenticate.
+    pub enabled: bool,
+    /// `nopass`: any password authenticates.
+    pub nopass: bool,
+    /// `sanitize-payload` (true) / `skip-sanitize-payload` (false); shown only once set.
+    sanitize: Option<bool>,
+    /// SHA-256 hex digests of the accepted passwords, in the order they were added.
+    passwords: Vec<String>,
+    /// Started from `+@all` rather than `-@all`.
+    all_commands: bool,
+    /// Command rules applied in order after the start; the last one matching a call decides.
+    rules: Vec<Rule>,
+    keys: Vec<KeyPattern>,
+    channels: Vec<Vec<u8>>,
+}
+
+impl User {
+    /// The `default` user of a fresh server: everything allowed, no password.
+    fn superuser() -> User {
+        User {
+            enabled: true,
+            nopass: true,
+            all_commands: true,
+            keys: vec![KeyPattern {
+                pattern: b"*".to_vec(),
+                read: true,
+                write: true,
+            }],
+            channels: vec![b"*".to_vec()],
+            ..User::default()
+        }
+    }
+
+    /// Whether `password` authenticates this (enabled) user.
+    pub fn accepts(&self, password: &[u8]) -> bool {
+        if !self.enabled {
+            return false;
+        }
+        if self.nopass {
+            return true;
+        }
+        let digest = hex_digest(password);
+        self.passwords.contains(&digest)
+    }
+
+    fn allows_command(&self, spec: &CommandSpec, first_arg: Option<&[u8]>) -> bool {
+        self.rules
+            .iter()
+            .rev()
+            .find(|r| r.matches(spec, first_arg))
+            .map_or(self.all_commands, |r| r.allow)
+    }
+
+    fn all_keys(&self) -> bool {
+        self.keys
+            .iter()
+            .any(|k| k.pattern == b"*" && k.read && k.write)
+    }
+
+    fn allows_key(&self, key: &[u8], read: bool, write: bool) -> bool {
+        self.keys
+            .iter()
+            .any(|k| (!read || k.read) && (!write || k.write) && glob_match(&k.pattern, key, false))
+    }
+
+    /// Every command and subcommand this user may run, to tell a rule that changes nothing.
+    fn permission_map(&self) -> Vec<bool> {
+        let mut out = Vec::new();
+        for spec in COMMANDS {
+            out.push(self.allows_command(spec, None));
+            for sub in spec.subcommands {
+                out.push(self.allows_command(spec, Some(sub.name.as_bytes())));
+            }
+        }
+        out
+    }
+
+    /// Applies one ACL SETUSER rule, or says why it is invalid (Redis's message, without the
+    /// "Error in ACL SETUSER modifier" prefix).
+    fn apply(&mut self, op: &[u8]) -> Result<(), &'static str> {
+        let text = String::from_utf8_lossy(op);
+        let lower = text.to_ascii_lowercase();
+        match lower.as_str() {
+            "on" => self.enabled = true,
+            "off" => self.enabled = false,
+            "nopass" => {
+                self.nopass = true;
+                self.passwords.clear();
+            }
+            "resetpass" => {
+                self.nopass = false;
+                self.passwords.clear();
+            }
+            "sanitize-payload" => self.sanitize = Some(true),
+            "skip-sanitize-payload" => self.sanitize = Some(false),
+            "allkeys" => return self.add_key(b"*", true, true),
+            "resetkeys" => self.keys.clear(),
+            "allchannels" => return self.add_channel(b"*"),
+            "resetchannels" => self.channels.clear(),
+            "allcommands" | "+@all" => {
+                self.all_commands = true;
+                self.rules.clear();
+            }
+            "nocommands" | "-@all" => {
+                self.all_commands = false;
+                self.rules.clear();
+            }
+            "reset" => {
+                *self = User {
+                    sanitize: Some(true),
+                    ..User::default()
+                }
+            }
+            _ => return self.apply_prefixed(op, &lower),
+        }
+        Ok(())
+    }
+
+    fn apply_prefixed(&mut self, op: &[u8], lower: &str) -> Result<(), &'static str> {
+        let rest = &op[1..];
+        match op[0] {
+            b'>' => {
+                let digest = hex_digest(rest);
+                if !self.passwords.contains(&digest) {
+                    self.passwords.push(digest);
+                }
+                self.nopass = false;
+            }
+            b'#' => {
+                let digest = parse_digest(rest)?;
+                if !self.passwords.contains(&digest) {
+                    self.passwords.push(digest);
+                }
+                self.nopass = false;
+            }
+            b'<' | b'!' => {
+                let digest = if op[0] == b'<' {
+                    hex_digest(rest)
+                } else {
+                    parse_digest(rest)?
+                };
+                let before = self.passwords.len();
+                self.passwords.retain(|p| *p != digest);
+                if self.passwords.len() == before {
+                    return Err(
+                        "The password you are trying to remove from the user does not exist",
+                    );
+                }
+            }
+            b'~' => return self.add_key(rest, true, true),
+            b'%' => {
+                let Some(tilde) = rest.iter().position(|&c| c == b'~') else {
+                    return Err("Syntax error");
+                };
+                let (mut read, mut write) = (false, false);
+                for c in &rest[..tilde] {
+                    match c.to_ascii_uppercase() {
+                        b'R' => read = true,
+                        b'W' => write = true,
+                        _ => return Err("Syntax error"),
+                    }
+                }
+                if !read && !write {
+                    return Err("Syntax error");
+                }
+                return self.add_key(&rest[tilde + 1..], read, write);
+            }
+            b'&' => return self.add_channel(rest),
+            b'+' | b'-' => return self.add_rule(op[0] == b'+', &lower[1..]),
+            _ => return Err("Syntax error"),
+        }
+        Ok(())
+    }
+
+    fn add_key(&mut self, pattern: &[u8], read: bool, write: bool) -> Result<(), &'static str> {
+        if self.all_keys() {
+            return Err("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns");
+        }
+        if pattern == b"*" && read && write {
+            self.keys.clear();
+        }
+        match self.keys.iter_mut().find(|k| k.pattern == pattern) {
+            Some(existing) => {
+                existing.read |= read;
+                existing.write |= write;
+            }
+            None => self.keys.push(KeyPattern {
+                pattern: pattern.to_vec(),
+                read,
+                write,
+            }),
+        }
+        Ok(())
+    }
+
+    fn add_channel(&mut self, pattern: &[u8]) -> Result<(), &'static str> {
+        if self.channels.iter().any(|c| c == b"*") {
+            return Err("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels");
+        }
+        if pattern == b"*" {
+            self.channels.clear();
+        }
+        if !self.channels.iter().any(|c| c == pattern) {
+            self.channels.push(pattern.to_vec());
+        }
+        Ok(())
+    }
+
+    /// Adds a command rule, dropping earlier rules about the same target (and, for a whole
+    /// command, about its subcommands) and rules that change nothing, as Redis's description does.
+    fn add_rule(&mut self, allow: bool, target: &str) -> Result<(), &'static str> {
+        const UNKNOWN: &str = "Unknown command or category name in ACL";
+        if let Some(cat) = target.strip_prefix('@') {
+            if !CATEGORIES.contains(&cat) {
+                return Err(UNKNOWN);
+            }
+        } else {
+            let mut parts = target.split('|');
+            let cmd = parts.next().unwrap_or_default();
+            let spec = crate::cmd::lookup(cmd.as_bytes()).ok_or(UNKNOWN)?;
+            match (parts.next(), parts.next()) {
+                (None, _) => {}
+                // A first-argument rule: only `+`, and only for commands without subcommands.
+                (Some(arg), None) if spec.subcommands.is_empty() => {
+                    if !allow || arg.is_empty() {
+                        return Err(UNKNOWN);
+                    }
+                }
+                (Some(sub), extra) => {
+                    if !spec.subcommands.iter().any(|s| s.name == sub) {
+                        return Err(UNKNOWN);
+                    }
+                    if extra.is_some() {
+                        return Err("Allowing first-arg of a subcommand is not supported");
+                    }
+                }
+            }
+        }
+        let prefix = format!("{target}|");
+        self.rules
+            .retain(|r| r.target != target && !r.target.starts_with(&prefix));
+        let rule = Rule {
+            allow,
+            target: target.to_string(),
+        };
+        // First-argument rules cannot be compared through the command table; keep them.
+        let first_arg = target.split_once('|').is_some_and(|(cmd, _)| {
+            crate::cmd::lookup(cmd.as_bytes()).is_some_and(|s| s.subcommands.is_empty())
+        });
+        let mut with_rule = self.clone();
+        with_rule.rules.push(rule.clone());
+        if first_arg || with_rule.permission_map() != self.permission_map() {
+            self.rules.push(rule);
+        }
+        Ok(())
+    }
+
+    /// The flags GETUSER and LIST show.
+    pub fn flags(&self) -> Vec<&'static str> {
+        let mut flags = vec![if self.enabled { "on" } else { "off" }];
+        if self.nopass {
+            flags.push("nopass");
+        }
+        match self.sanitize {
+            Some(true) => flags.push("sanitize-payload"),
+            Some(false) => flags.push("skip-sanitize-payload"),
+            None => {}
+        }
+        flags
+    }
+
+    /// The command rules as `+@all`/`-@all` followed by the remaining rules.
+    pub fn describe_commands(&self) -> String {
+        let mut out = String::from(if self.all_commands { "+@all" } else { "-@all" });
+        for rule in &self.rules {
+            out.push(' ');
+            out.push_str(&rule.describe());
+        }
+        out
+    }
+
+    /// The key patterns, space separated (`~p`, `%R~p`, `%W~p`).
+    pub fn describe_keys(&self) -> String {
+        let parts: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| {
+                let access = match (k.read, k.write) {
+                    (true, true) => "",
+                    (true, false) => "%R",
+                    _ => "%W",
+                };
+                format!("{access}~{}", String::from_utf8_lossy(&k.pattern))
+            })
+            .collect();
+        parts.join(" ")
+    }
+
+    /// The channel patterns, space separated.
+    pub fn describe_channels(&self) -> String {
+        let parts: Vec<String> = self
+            .channels
+            .iter()
+            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
+            .collect();
+        parts.join(" ")
+    }
+
+    /// The password digests GETUSER reports.
+    pub fn password_digests(&self) -> &[String] {
+        &self.passwords
+    }
+
+    /// One line of ACL LIST, in Redis's config-file syntax.
+    pub fn describe(&self, name: &str) -> String {
+        let mut parts = vec![format!("user {name}")];
+        parts.extend(self.flags().iter().map(|f| f.to_string()));
+        parts.extend(self.passwords.iter().map(|p| format!("#{p}")));
+        let keys = self.describe_keys();
+        if !keys.is_empty() {
+            parts.push(keys);
+        }
+        if self.channels.iter().any(|c| c == b"*") {
+            parts.push("&*".into());
+        } else {
+            parts.push("resetchannels".into());
+            let channels = self.describe_channels();
+            if !channels.is_empty() {
+                parts.push(channels);
+            }
+        }
+        parts.push(self.describe_commands());
+        parts.join(" ")
+    }
+}
+
+/// All users, by name.
+pub struct Acl {
+    users: RwLock<BTreeMap<String, Arc<User>>>,
+}
+
+impl Default for Acl {
+    fn default() -> Self {
+        let mut users = BTreeMap::new();
+        users.insert(DEFAULT_USER.to_string(), Arc::new(User::superuser()));
+        Acl {
+            users: RwLock::new(users),
+        }
+    }
+}
+
+/// `NOPERM` for a command the user may not run, named `cmd` or `cmd|sub` as Redis names it.
+fn no_command_perm(spec: &CommandSpec, sub: Option<&str>) -> ReplyError {
+    let name = match sub {
+        Some(sub) => format!("{}|{sub}", spec.name),
+        None => spec.name.to_string(),
+    };
+    ReplyError::custom(format!(
+        "NOPERM this user has no permissions to run the '{name}' command"
+    ))
+}
+
+impl Acl {
+    /// A user's current rules.
+    pub fn get(&self, name: &str) -> Option<Arc<User>> {
+        self.users.read().get(name).cloned()
+    }
+
+    /// Every user's name, sorted.
+    pub fn names(&self) -> Vec<String> {
+        self.users.read().keys().cloned().collect()
+    }
+
+    /// Every user with its rules, sorted by name.
+    pub fn all(&self) -> Vec<(String, Arc<User>)> {
+        self.users
+            .read()
+            .iter()
+            .map(|(n, u)| (n.clone(), u.clone()))
+            .collect()
+    }
+
+    /// ACL SETUSER: creates the user if needed and applies every rule, or none if one is invalid.
+    pub fn set_user(&self, name: &str, ops: &[Bytes]) -> Result<(), ReplyError> {
+        let mut users = self.users.write();
+        let mut user = users
+            .get(name)
+            .map_or_else(User::default, |u| (**u).clone());
+        for op in ops {
+            // An empty rule changes nothing, as in Redis.
+            if op.is_empty() {
+                continue;
+            }
+            user.apply(op).map_err(|why| setuser_error(op, why))?;
+        }
+        users.insert(name.to_string(), Arc::new(user));
+        Ok(())
+    }
+
+    /// ACL DELUSER of one user; false if there was none.
+    pub fn delete(&self, name: &str) -> bool {
+        self.users.write().remove(name).is_some()
+    }
+
+    /// Keeps the `default` user's password equal to `requirepass`, as Redis does: an empty one
+    /// makes it `nopass`.
+    pub fn set_default_password(&self, requirepass: &str) {
+        let op: Bytes = if requirepass.is_empty() {
+            Bytes::from_static(b"nopass")
+        } else {
+            Bytes::from(format!(">{requirepass}"))
+        };
+        // Neither rule can fail.
+        let _ = self.set_user(DEFAULT_USER, &[Bytes::from_static(b"resetpass"), op]);
+    }
+
+    /// Whether `user` may run this call: its command (or subcommand) and every key it names.
+    /// AUTH and HELLO (`no-auth`) are always allowed, so a restricted user can switch users.
+    pub fn check(&self, user: &str, spec: &CommandSpec, args: &[Bytes]) -> Result<(), ReplyError> {
+        if spec.flags.contains(&"no-auth") {
+            return Ok(());
+        }
+        let Some(user) = self.get(user) else {
+            return Err(no_command_perm(spec, None));
+        };
+        let first_arg = args.get(1).map(|a| &a[..]);
+        if !user.allows_command(spec, first_arg) {
+            let sub = first_arg
+                .filter(|_| !spec.subcommands.is_empty())
+                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
+            return Err(no_command_perm(spec, sub.as_deref()));
+        }
+        if user.all_keys() {
+            return Ok(());
+        }
+        let read = spec.flags.contains(&"readonly");
+        let write = spec.is_write();
+        let denied = spec
+            .key_indexes(args)
+            .into_iter()
+            .any(|i| !user.allows_key(&args[i], read, write));
+        if denied {
+            return Err(ReplyError::custom(
+                "NOPERM this user has no permissions to access one of the keys used as arguments",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A `#<hash>` / `!<hash>` digest: 64 lowercase hex characters.
+fn parse_digest(hex: &[u8]) -> Result<String, &'static str> {
+    let valid = hex.len() == 64
+        && hex
+            .iter()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c));
+    if !valid {
+        return Err("The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters");
+    }
+    Ok(String::from_utf8_lossy(hex).into_owned())
+}
+
+fn setuser_error(op: &[u8], why: &str) -> ReplyError {
+    ReplyError::custom(format!(
+        "ERR Error in ACL SETUSER modifier '{}': {why}",
+        String::from_utf8_lossy(op)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(items: &[&str]) -> Vec<Bytes> {
+        items.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn read_only_user_cannot_write() {
+        let acl = Acl::default();
+        acl.set_user("r", &args(&["on", ">pw", "~app:*", "+@read"]))
+            .unwrap();
+        let get = crate::cmd::lookup(b"get").unwrap();
+        let set = crate::cmd::lookup(b"set").unwrap();
+        assert!(acl.check("r", get, &args(&["get", "app:1"])).is_ok());
+        assert!(acl.check("r", get, &args(&["get", "other"])).is_err());
+        assert!(acl.check("r", set, &args(&["set", "app:1", "x"])).is_err());
+        assert!(acl.get("r").unwrap().accepts(b"pw"));
+        assert_eq!(
+            acl.get("r").unwrap().describe("r"),
+            format!(
+                "user r on #{} ~app:* resetchannels -@all +@read",
+                hex_digest(b"pw")
+            )
+        );
+    }
+
+    #[test]
+    fn rules_that_change_nothing_are_dropped() {
+        let acl = Acl::default();
+        acl.set_user("u", &args(&["+@read", "+get", "-@read", "+@read"]))
+            .unwrap();
+        assert_eq!(acl.get("u").unwrap().describe_commands(), "-@all +@read");
+        acl.set_user("u", &args(&["-@all", "+config|get", "+config"]))
+            .unwrap();
+        assert_eq!(acl.get("u").unwrap().describe_commands(), "-@all +config");
+    }
+}
