@@ -27,7 +27,10 @@ fn redis_py_works_unchanged() {
         python.display()
     );
     let kiwi = Kiwi::start(&[]);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/redis_py_check.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/redis_py_check.py"
+    );
     let output = Command::new(&python)
         .arg(script)
         .arg(kiwi.port.to_string())

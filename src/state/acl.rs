@@ -7,11 +7,20 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use parking_lot::RwLock;
+use sha2::{Digest, Sha256};
 
 use crate::cmd::{is_opt, CommandSpec, COMMANDS};
 use crate::error::ReplyError;
 use crate::util::glob::glob_match;
-use crate::util::sha256::hex_digest;
+
+/// The lowercase hex SHA-256 digest of a password: Redis stores and shows only these (`#<hash>`
+/// in ACL LIST), so Kiwi must produce the very same digests.
+fn hex_digest(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
 /// Redis 7.0's categories, in the order ACL CAT lists them.
 pub const CATEGORIES: &[&str] = &[
@@ -552,6 +561,14 @@ mod tests {
 
     fn args(items: &[&str]) -> Vec<Bytes> {
         items.iter().map(|s| Bytes::from(s.to_string())).collect()
+    }
+
+    #[test]
+    fn password_digests_are_the_ones_redis_shows() {
+        assert_eq!(
+            hex_digest(b"pw"),
+            "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4"
+        );
     }
 
     #[test]

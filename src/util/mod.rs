@@ -4,7 +4,6 @@
 pub mod geohash;
 pub mod glob;
 pub mod number;
-pub mod sha256;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
