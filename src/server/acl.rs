@@ -99,8 +99,7 @@ impl Connection {
         if spec.name != "exec" {
             return Some(refusal);
         }
-        self.multi = None;
-        self.unwatch_all();
+        self.abandon_multi();
         Some(ReplyError::custom(format!(
             "EXECABORT Transaction discarded because of: {refusal}"
         )))

@@ -194,8 +194,7 @@ impl Connection {
 
     fn reset(&mut self) -> Reply {
         self.state.monitors.remove(self.client.id);
-        self.multi = None;
-        self.unwatch_all();
+        self.abandon_multi();
         self.subs.clear();
         self.db = 0;
         self.client.db.store(0, Ordering::Relaxed);

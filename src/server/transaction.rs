@@ -33,6 +33,7 @@ impl Connection {
         }
         self.multi = Some(Vec::new());
         self.multi_failed = false;
+        self.client.multi.store(0, Ordering::Relaxed);
         Frame::ok()
     }
 
@@ -40,6 +41,9 @@ impl Connection {
     pub(super) fn queue(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
         if let Some(queue) = self.multi.as_mut() {
             queue.push(Queued { spec, args });
+            self.client
+                .multi
+                .store(queue.len() as i64, Ordering::Relaxed);
         }
         Frame::simple("QUEUED")
     }
@@ -52,11 +56,18 @@ impl Connection {
     }
 
     pub(super) fn discard(&mut self) -> Frame {
-        if self.multi.take().is_none() {
+        if self.multi.is_none() {
             return ReplyError::custom("ERR DISCARD without MULTI").into();
         }
-        self.unwatch_all();
+        self.abandon_multi();
         Frame::ok()
+    }
+
+    /// Drops the transaction (if any) and every watched key: DISCARD, RESET, a refused EXEC.
+    pub(super) fn abandon_multi(&mut self) {
+        self.multi = None;
+        self.client.multi.store(-1, Ordering::Relaxed);
+        self.unwatch_all();
     }
 
     /// Forgets every watched key and clears the dirty flag.
@@ -117,6 +128,7 @@ impl Connection {
             return ReplyError::custom("ERR EXEC without MULTI").into();
         };
         if self.multi_failed {
+            self.client.multi.store(-1, Ordering::Relaxed);
             self.unwatch_all();
             return ReplyError::custom(
                 "EXECABORT Transaction discarded because of previous errors.",
@@ -157,8 +169,14 @@ impl Connection {
         self.unwatch_all();
         let storage_replies = match result {
             Ok(Some(replies)) => replies,
-            Ok(None) => return Frame::NullArray,
-            Err(err) => return err.into(),
+            Ok(None) => {
+                self.client.multi.store(-1, Ordering::Relaxed);
+                return Frame::NullArray;
+            }
+            Err(err) => {
+                self.client.multi.store(-1, Ordering::Relaxed);
+                return err.into();
+            }
         };
         let total = storage_replies.len() + connection_commands.len();
         let mut replies: Vec<Option<Frame>> = (0..total).map(|_| None).collect();
@@ -166,6 +184,7 @@ impl Connection {
             let reply = self.run_connection_command(queued.spec.name, &queued.args);
             replies[slot] = Some(reply.unwrap_or(Frame::Null));
         }
+        self.client.multi.store(-1, Ordering::Relaxed);
         let mut storage_replies = storage_replies.into_iter();
         Frame::Array(
             replies

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -32,6 +32,8 @@ pub struct ClientHandle {
     pub kill_signal: Notify,
     /// Waiting in a blocking command (BLPOP, ...), so CLIENT UNBLOCK applies.
     pub blocked: AtomicBool,
+    /// Commands queued since MULTI, or -1 outside a transaction (CLIENT LIST `multi=`).
+    pub multi: AtomicI64,
     /// CLIENT UNBLOCK: wakes the blocked command, which answers nil — or an error when
     /// `unblock_with_error` is set.
     pub unblock: Notify,
@@ -79,19 +81,35 @@ impl ClientHandle {
         let age = now_ms.saturating_sub(self.connected_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000;
         let subs = &self.subscriptions;
+        let multi = self.multi.load(Ordering::Relaxed);
+        // Redis's flag letters, in its order: P pub/sub, x in MULTI, b blocked; N for none.
+        let mut flags = String::new();
+        for (on, letter) in [
+            (subs.active(), 'P'),
+            (multi >= 0, 'x'),
+            (self.blocked.load(Ordering::Relaxed), 'b'),
+        ] {
+            if on {
+                flags.push(letter);
+            }
+        }
+        if flags.is_empty() {
+            flags.push('N');
+        }
         format!(
-            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+            "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
             self.id,
             self.addr,
             self.local_addr,
             self.name.lock(),
             age,
             idle,
-            if subs.active() { "P" } else { "N" },
+            flags,
             self.db.load(Ordering::Relaxed),
             subs.channels.load(Ordering::Relaxed),
             subs.patterns.load(Ordering::Relaxed),
             subs.shard_channels.load(Ordering::Relaxed),
+            multi,
             self.last_cmd.lock(),
             self.user.lock(),
             self.resp.load(Ordering::Relaxed),
@@ -139,6 +157,7 @@ impl ClientRegistry {
             killed: AtomicBool::new(false),
             kill_signal: Notify::new(),
             blocked: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
             unblock: Notify::new(),
             unblock_with_error: AtomicBool::new(false),
         });
