@@ -138,7 +138,13 @@ pub async fn serve(
             progress = conn.process(&mut buf, &mut parser).await;
             if !conn.out.is_empty() {
                 bump(&state.stats.net_output_bytes, conn.out.len() as u64);
-                if socket.write_all(&conn.out).await.is_err() {
+                // A client that stopped reading must still go when killed (output limits,
+                // CLIENT KILL), not hang in this write.
+                let written = tokio::select! {
+                    result = socket.write_all(&conn.out) => result.is_ok(),
+                    _ = client.kill_signal.notified() => false,
+                };
+                if !written {
                     progress = Progress::Close;
                 }
                 conn.out.clear();
