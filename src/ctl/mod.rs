@@ -22,9 +22,8 @@ impl Target {
         let addr = format!("{}:{}", self.host, self.port);
         let mut client = Client::connect(&addr).await?;
         if let Some(password) = &self.password {
-            match client.call(&["AUTH", password.as_str()]).await? {
-                Frame::Error(e) => bail!("authentication failed: {e}"),
-                _ => {}
+            if let Frame::Error(e) = client.call(&["AUTH", password.as_str()]).await? {
+                bail!("authentication failed: {e}");
             }
         }
         Ok(client)

@@ -45,6 +45,9 @@ pub(super) struct Op {
     pub value: Vec<u8>,
 }
 
+/// Row key → (pending row, None = deleted; index of its op in `JobState::ops`).
+pub(super) type PendingRows = HashMap<Vec<u8>, (Option<Vec<u8>>, usize)>;
+
 /// The pending state of the job running on this thread.
 #[derive(Default)]
 pub(super) struct JobState {
@@ -54,7 +57,7 @@ pub(super) struct JobState {
     pub deltas: Vec<(u16, i64)>,
     /// Point-readable rows written by this job and not yet committed, per [`Overlay`] slot:
     /// key → (row (None = deleted), index of its op in `ops`).
-    pub overlay: [HashMap<Vec<u8>, (Option<Vec<u8>>, usize)>; 2],
+    pub overlay: [PendingRows; 2],
     /// Ops before this index come before a range delete and must stay where they are.
     pub barrier: usize,
     /// Stripes held until the pending batch is committed, sorted.

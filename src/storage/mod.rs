@@ -55,6 +55,12 @@ impl From<StorageError> for ReplyError {
     }
 }
 
+/// A deleted collection's rows in one column family: (column family, start, end).
+type DeletedRange = (&'static str, Vec<u8>, Vec<u8>);
+
+/// One page of a database walk: live rows, and where to resume (`None` at the end).
+pub type ScanPage = (Vec<(Bytes, Meta)>, Option<Bytes>);
+
 /// Result type of engine operations.
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -74,7 +80,7 @@ pub struct Storage {
     locks: KeyLocks,
     breaker: Arc<Breaker>,
     /// Ranges of deleted big collections waiting for a background compaction.
-    reclaim: parking_lot::Mutex<Vec<(&'static str, Vec<u8>, Vec<u8>)>>,
+    reclaim: parking_lot::Mutex<Vec<DeletedRange>>,
     /// Keys watched by transactions; every write reports to it.
     pub watches: watch::Watches,
     /// Clients blocked on keys; every write that stores a key wakes them.
@@ -532,7 +538,7 @@ impl Storage {
         use rocksdb::ErrorKind::*;
         match err.kind() {
             InvalidArgument | Busy | TryAgain | NotFound | Incomplete | TimedOut => {}
-            _ => self.breaker.trip(&err.to_string()),
+            _ => self.breaker.trip(err.as_ref()),
         }
     }
 
@@ -545,7 +551,7 @@ impl Storage {
         after: Option<&[u8]>,
         limit: usize,
         now_ms: u64,
-    ) -> StorageResult<(Vec<(Bytes, Meta)>, Option<Bytes>)> {
+    ) -> StorageResult<ScanPage> {
         self.settle();
         let phys = self.phys(db);
         let mut ro = ReadOptions::default();

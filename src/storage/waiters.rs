@@ -20,8 +20,11 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Waiters {
     count: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Bytes), Vec<Arc<Notify>>>>,
+    keys: Mutex<HashMap<(usize, Bytes), Line>>,
 }
+
+/// The clients waiting on one key, first come first.
+type Line = Vec<Arc<Notify>>;
 
 impl Waiters {
     /// Registers `waiter` on `keys` of `db`, behind the clients already waiting there.
