@@ -6,6 +6,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Notify;
@@ -25,6 +26,9 @@ impl Connection {
             Err(err) => return err.into(),
         };
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
+        // A CLIENT UNBLOCK that raced with the end of an earlier wait must not release this one.
+        let _ = tokio::time::timeout(Duration::ZERO, self.client.unblock.notified()).await;
+        self.client.unblock_with_error.store(false, Ordering::Release);
         let waiter = Arc::new(Notify::new());
         let waiters = &self.state.storage.waiters;
         waiters.register(self.db, &keys, &waiter);
