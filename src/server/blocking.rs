@@ -28,7 +28,9 @@ impl Connection {
         let deadline = timeout.map(|t| tokio::time::Instant::now() + t);
         // A CLIENT UNBLOCK that raced with the end of an earlier wait must not release this one.
         let _ = tokio::time::timeout(Duration::ZERO, self.client.unblock.notified()).await;
-        self.client.unblock_with_error.store(false, Ordering::Release);
+        self.client
+            .unblock_with_error
+            .store(false, Ordering::Release);
         let waiter = Arc::new(Notify::new());
         let waiters = &self.state.storage.waiters;
         waiters.register(self.db, &keys, &waiter);

@@ -70,6 +70,8 @@ pub(super) struct Connection {
     pub live_watched: Vec<(usize, Bytes)>,
     /// Set by any write to a watched key.
     pub watch_dirty: DirtyFlag,
+    /// While EXEC runs a queued (P|S)(UN)SUBSCRIBE: its confirmations, collected for EXEC's reply.
+    pub captured_notifications: Option<Vec<Frame>>,
     /// Pub/sub channels and patterns this connection listens to.
     pub subs: Subscriptions,
     out: BytesMut,
@@ -98,6 +100,7 @@ pub async fn serve(
         watched: Vec::new(),
         live_watched: Vec::new(),
         watch_dirty: DirtyFlag::default(),
+        captured_notifications: None,
         subs: Subscriptions::new(state.pubsub.clone(), client.clone()),
         out: BytesMut::with_capacity(READ_BUFFER),
         pending: Vec::new(),
@@ -368,6 +371,11 @@ impl Connection {
     /// Encodes a pub/sub confirmation ((P|S)(UN)SUBSCRIBE). Redis 7 sends these as pushes, which
     /// CLIENT REPLY OFF and SKIP do not suppress (SKIP is used up by the command all the same).
     pub(super) fn push_notification(&mut self, frame: Frame) {
+        // Inside EXEC the confirmations become the command's entries in EXEC's reply.
+        if let Some(captured) = self.captured_notifications.as_mut() {
+            captured.push(frame);
+            return;
+        }
         self.subs.drain_into(&mut self.out);
         if self.reply_mode == ReplyMode::Skip {
             self.reply_mode = ReplyMode::On;

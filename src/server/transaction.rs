@@ -181,8 +181,17 @@ impl Connection {
         let total = storage_replies.len() + connection_commands.len();
         let mut replies: Vec<Option<Frame>> = (0..total).map(|_| None).collect();
         for (slot, queued) in connection_commands {
+            self.captured_notifications = Some(Vec::new());
             let reply = self.run_connection_command(queued.spec.name, &queued.args);
-            replies[slot] = Some(reply.unwrap_or(Frame::Null));
+            let mut captured = self.captured_notifications.take().unwrap_or_default();
+            // A SUBSCRIBE of one channel answers one confirmation; of several, an array of them.
+            let entry = match (reply, captured.len()) {
+                (Some(reply), _) => reply,
+                (None, 1) => captured.remove(0),
+                (None, 0) => Frame::Null,
+                (None, _) => Frame::Array(captured),
+            };
+            replies[slot] = Some(entry);
         }
         self.client.multi.store(-1, Ordering::Relaxed);
         let mut storage_replies = storage_replies.into_iter();
