@@ -113,6 +113,17 @@ fn scan_reply(cursor: u64, items: Vec<Frame>) -> Frame {
     Frame::Array(vec![Frame::text(cursor.to_string()), Frame::Array(items)])
 }
 
+/// Pairs (field and value, member and score) as Redis sends them: each pair a two-element array
+/// when `nested` (RESP3 replies, ZMPOP), or all flat.
+pub fn pairs_reply(pairs: impl IntoIterator<Item = (Frame, Frame)>, nested: bool) -> Frame {
+    let pairs = pairs.into_iter();
+    Frame::Array(if nested {
+        pairs.map(|(a, b)| Frame::Array(vec![a, b])).collect()
+    } else {
+        pairs.flat_map(|(a, b)| [a, b]).collect()
+    })
+}
+
 /// Collections up to this size are sampled exactly, in memory.
 const SAMPLE_IN_MEMORY: usize = 1024;
 /// Rows read after a random seek, one of which is picked: smooths the bias of seeking into a

@@ -91,17 +91,7 @@ fn distance_reply(value: f64) -> Frame {
 
 pub fn geoadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut flags = AddFlags::default();
-    let mut at = 2;
-    while let Some(opt) = args.get(at) {
-        let flag = match opt.to_ascii_lowercase().as_slice() {
-            b"nx" => &mut flags.nx,
-            b"xx" => &mut flags.xx,
-            b"ch" => &mut flags.ch,
-            _ => break,
-        };
-        *flag = true;
-        at += 1;
-    }
+    let at = flags.parse(args, 2, false);
     let rest = &args[at..];
     if rest.len() % 3 != 0 || (flags.nx && flags.xx) || rest.is_empty() {
         return Err(ReplyError::Syntax);
@@ -122,13 +112,17 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }))
 }
 
-pub fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let zset = ZSet::read(ctx, &args[1])?;
+/// The scores of `args[2..]` in the geo set `args[1]`: `None` for a missing member or key.
+fn member_scores(ctx: &Ctx<'_>, args: &[Bytes]) -> CmdResult<Vec<Option<f64>>> {
     let members = &args[2..];
-    let scores = match &zset {
+    Ok(match ZSet::read(ctx, &args[1])? {
         Some(zset) => zset.scores(members)?,
         None => vec![None; members.len()],
-    };
+    })
+}
+
+pub fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    let scores = member_scores(ctx, args)?;
     Ok(Frame::Array(
         scores
             .into_iter()
@@ -144,12 +138,7 @@ pub fn geopos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn geohash(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let zset = ZSet::read(ctx, &args[1])?;
-    let members = &args[2..];
-    let scores = match &zset {
-        Some(zset) => zset.scores(members)?,
-        None => vec![None; members.len()],
-    };
+    let scores = member_scores(ctx, args)?;
     Ok(Frame::Array(
         scores
             .into_iter()

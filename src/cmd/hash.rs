@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::collection::{open, random_count, random_rows, read, scan_members};
+use super::collection::{open, pairs_reply, random_count, random_rows, read, scan_members};
 use super::{arg_i64, is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
@@ -245,17 +245,15 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if !counted {
         return Ok(Frame::opt_bulk(rows.into_iter().next().map(|(f, _)| f)));
     }
-    Ok(Frame::Array(if !with_values {
-        rows.into_iter().map(|(f, _)| Frame::Bulk(f)).collect()
-    } else if ctx.proto == Protocol::Resp3 {
-        rows.into_iter()
-            .map(|(f, v)| Frame::Array(vec![Frame::Bulk(f), Frame::Bulk(v)]))
-            .collect()
-    } else {
-        rows.into_iter()
-            .flat_map(|(f, v)| [Frame::Bulk(f), Frame::Bulk(v)])
-            .collect()
-    }))
+    if !with_values {
+        return Ok(Frame::Array(
+            rows.into_iter().map(|(f, _)| Frame::Bulk(f)).collect(),
+        ));
+    }
+    let pairs = rows
+        .into_iter()
+        .map(|(f, v)| (Frame::Bulk(f), Frame::Bulk(v)));
+    Ok(pairs_reply(pairs, ctx.proto == Protocol::Resp3))
 }
 
 pub fn hscan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

@@ -7,7 +7,7 @@
 use bytes::Bytes;
 
 use super::collection::{open, read};
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_at_least, arg_i64, is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -30,14 +30,6 @@ fn parse_end(arg: &[u8]) -> CmdResult<End> {
     } else {
         Err(ReplyError::Syntax)
     }
-}
-
-/// Parses an integer that must be at least `min`; Redis answers `msg` both for a value below it
-/// and for a non-integer.
-fn at_least(arg: &[u8], min: i64, msg: &str) -> CmdResult<i64> {
-    crate::util::number::parse_i64(arg)
-        .filter(|&n| n >= min)
-        .ok_or_else(|| ReplyError::custom(msg))
 }
 
 /// The member row name of the element at absolute index `index`.
@@ -324,7 +316,11 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: End, name: &str) -> CmdResult
         return Err(ReplyError::WrongArity(name.to_string()));
     }
     let count = match args.get(2) {
-        Some(arg) => Some(at_least(arg, 0, "ERR value is out of range, must be positive")? as u64),
+        Some(arg) => Some(arg_at_least(
+            arg,
+            0,
+            "ERR value is out of range, must be positive",
+        )?),
         None => None,
     };
     let store = ctx.store();
@@ -512,10 +508,10 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 }
             }
             Some(value) if is_opt(opt, "count") => {
-                count = Some(at_least(value, 0, "ERR COUNT can't be negative")? as u64);
+                count = Some(arg_at_least(value, 0, "ERR COUNT can't be negative")?);
             }
             Some(value) if is_opt(opt, "maxlen") => {
-                maxlen = at_least(value, 0, "ERR MAXLEN can't be negative")? as u64;
+                maxlen = arg_at_least(value, 0, "ERR MAXLEN can't be negative")?;
             }
             _ => return Err(ReplyError::Syntax),
         }
@@ -600,7 +596,7 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = at_least(&args[1], 1, "ERR numkeys should be greater than 0")? as u64;
+    let numkeys = arg_at_least(&args[1], 1, "ERR numkeys should be greater than 0")?;
     // The direction must follow the keys.
     if numkeys > (args.len() - 3) as u64 {
         return Err(ReplyError::Syntax);
@@ -612,7 +608,11 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     while j < args.len() {
         match args.get(j + 1) {
             Some(value) if count.is_none() && is_opt(&args[j], "count") => {
-                count = Some(at_least(value, 1, "ERR count should be greater than 0")? as u64);
+                count = Some(arg_at_least(
+                    value,
+                    1,
+                    "ERR count should be greater than 0",
+                )?);
             }
             _ => return Err(ReplyError::Syntax),
         }

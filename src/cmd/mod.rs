@@ -245,6 +245,15 @@ pub fn arg_i64(arg: &[u8]) -> Result<i64, ReplyError> {
     crate::util::number::parse_i64(arg).ok_or(ReplyError::NotInteger)
 }
 
+/// Parses a count of at least `min` (COUNT, numkeys, LIMIT, ...); Redis answers `message` both
+/// for a smaller value and for a non-integer.
+pub fn arg_at_least(arg: &[u8], min: i64, message: &str) -> Result<u64, ReplyError> {
+    crate::util::number::parse_i64(arg)
+        .filter(|&n| n >= min.max(0))
+        .map(|n| n as u64)
+        .ok_or_else(|| ReplyError::custom(message))
+}
+
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is_opt(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())

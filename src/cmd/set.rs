@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use bytes::Bytes;
 
 use super::collection::{open, random_count, random_rows, read, scan_members};
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_at_least, is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -115,16 +115,13 @@ pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let count =
-        match args.len() {
-            2 => None,
-            3 => {
-                Some(arg_i64(&args[2]).ok().filter(|n| *n >= 0).ok_or_else(|| {
-                    ReplyError::custom("ERR value is out of range, must be positive")
-                })? as usize)
-            }
-            _ => return Err(ReplyError::Syntax),
-        };
+    let count = match args.len() {
+        2 => None,
+        3 => {
+            Some(arg_at_least(&args[2], 0, "ERR value is out of range, must be positive")? as usize)
+        }
+        _ => return Err(ReplyError::Syntax),
+    };
     let store = ctx.store();
     let _guard = store.lock(ctx.db, &args[1]);
     let Some(mut set) = read(ctx, &args[1], KeyType::Set)? else {
@@ -320,12 +317,9 @@ pub fn sdiffstore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Parses `numkeys key... [LIMIT n]` (SINTERCARD, ZINTERCARD): the keys and the limit (0 = none).
 pub fn parse_card_args(args: &[Bytes]) -> CmdResult<(&[Bytes], usize)> {
-    let numkeys = arg_i64(&args[1])
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| ReplyError::custom("ERR numkeys should be greater than 0"))?;
+    let numkeys = arg_at_least(&args[1], 1, "ERR numkeys should be greater than 0")?;
     let rest = &args[2..];
-    if numkeys as u64 > rest.len() as u64 {
+    if numkeys > rest.len() as u64 {
         return Err(ReplyError::custom(
             "ERR Number of keys can't be greater than number of args",
         ));
@@ -335,11 +329,7 @@ pub fn parse_card_args(args: &[Bytes]) -> CmdResult<(&[Bytes], usize)> {
     let mut j = 0;
     while j < options.len() {
         if is_opt(&options[j], "limit") && j + 1 < options.len() {
-            limit = arg_i64(&options[j + 1])
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| ReplyError::custom("ERR LIMIT can't be negative"))?
-                as usize;
+            limit = arg_at_least(&options[j + 1], 0, "ERR LIMIT can't be negative")? as usize;
             j += 2;
         } else {
             return Err(ReplyError::Syntax);

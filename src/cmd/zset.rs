@@ -23,7 +23,7 @@ pub use range::{
 
 use super::collection::{self, random_count, random_rows, scan_members};
 use super::keyspace::parse_cursor;
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_at_least, is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
 use crate::storage::collection::{Collection, Space};
@@ -220,19 +220,10 @@ pub(crate) fn result_expanded(ctx: &Ctx<'_>, entries: &[Scored]) -> bool {
 /// Members and, with `withscores`, their scores: a flat array in RESP2, `[member, score]` pairs
 /// in RESP3 (Redis keeps the order, so no map).
 pub(crate) fn scored_reply(proto: Protocol, entries: Vec<Scored>, withscores: bool) -> Frame {
-    Frame::Array(if !withscores {
-        entries.into_iter().map(|(m, _)| Frame::Bulk(m)).collect()
-    } else if proto == Protocol::Resp3 {
-        entries
-            .into_iter()
-            .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Double(s)]))
-            .collect()
-    } else {
-        entries
-            .into_iter()
-            .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Double(s)])
-            .collect()
-    })
+    if !withscores {
+        return Frame::Array(entries.into_iter().map(|(m, _)| Frame::Bulk(m)).collect());
+    }
+    popped_reply(entries, proto == Protocol::Resp3)
 }
 
 /// ZADD's options.
@@ -244,6 +235,27 @@ pub(crate) struct AddFlags {
     pub lt: bool,
     pub ch: bool,
     pub incr: bool,
+}
+
+impl AddFlags {
+    /// Reads the flags at the start of `args[at..]`: NX XX CH, plus INCR GT LT for ZADD
+    /// (`score_flags`; GEOADD has only the first three). Returns where the flags end.
+    pub(crate) fn parse(&mut self, args: &[Bytes], mut at: usize, score_flags: bool) -> usize {
+        while let Some(opt) = args.get(at) {
+            let flag = match opt.to_ascii_lowercase().as_slice() {
+                b"nx" => &mut self.nx,
+                b"xx" => &mut self.xx,
+                b"ch" => &mut self.ch,
+                b"incr" if score_flags => &mut self.incr,
+                b"gt" if score_flags => &mut self.gt,
+                b"lt" if score_flags => &mut self.lt,
+                _ => break,
+            };
+            *flag = true;
+            at += 1;
+        }
+        at
+    }
 }
 
 /// What [`add`] did.
@@ -315,20 +327,7 @@ fn zadd_generic(ctx: &Ctx<'_>, args: &[Bytes], incr: bool) -> CmdResult {
         incr,
         ..AddFlags::default()
     };
-    let mut at = 2;
-    while let Some(opt) = args.get(at) {
-        let flag = match opt.to_ascii_lowercase().as_slice() {
-            b"nx" => &mut flags.nx,
-            b"xx" => &mut flags.xx,
-            b"ch" => &mut flags.ch,
-            b"incr" => &mut flags.incr,
-            b"gt" => &mut flags.gt,
-            b"lt" => &mut flags.lt,
-            _ => break,
-        };
-        *flag = true;
-        at += 1;
-    }
+    let at = flags.parse(args, 2, true);
     let rest = &args[at..];
     if rest.is_empty() || rest.len() % 2 == 1 {
         return Err(ReplyError::Syntax);
@@ -476,17 +475,10 @@ fn pop(
 
 /// Popped pairs: flat, or as `[member, score]` pairs when `nested`.
 fn popped_reply(entries: Vec<Scored>, nested: bool) -> Frame {
-    Frame::Array(if nested {
-        entries
-            .into_iter()
-            .map(|(m, s)| Frame::Array(vec![Frame::Bulk(m), Frame::Double(s)]))
-            .collect()
-    } else {
-        entries
-            .into_iter()
-            .flat_map(|(m, s)| [Frame::Bulk(m), Frame::Double(s)])
-            .collect()
-    })
+    let pairs = entries
+        .into_iter()
+        .map(|(m, s)| (Frame::Bulk(m), Frame::Double(s)));
+    collection::pairs_reply(pairs, nested)
 }
 
 /// ZPOPMIN/ZPOPMAX: without a count one flat pair; with one, pairs nested in RESP3.
@@ -495,11 +487,9 @@ fn zpop(ctx: &Ctx<'_>, args: &[Bytes], max: bool) -> CmdResult {
         return Err(ReplyError::Syntax);
     }
     let count = match args.get(2) {
-        Some(arg) => Some(at_least(
-            arg,
-            0,
-            "ERR value is out of range, must be positive",
-        )?),
+        Some(arg) => {
+            Some(arg_at_least(arg, 0, "ERR value is out of range, must be positive")? as usize)
+        }
         None => None,
     };
     let nested = ctx.proto == Protocol::Resp3 && count.is_some();
@@ -517,18 +507,8 @@ pub fn zpopmax(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     zpop(ctx, args, true)
 }
 
-/// Parses a count of at least `min`, with Redis's one `message` for both a non-number and a
-/// number out of range.
-fn at_least(arg: &[u8], min: i64, message: &str) -> CmdResult<usize> {
-    arg_i64(arg)
-        .ok()
-        .filter(|n| *n >= min)
-        .map(|n| n as usize)
-        .ok_or_else(|| ReplyError::custom(message))
-}
-
 pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let numkeys = at_least(&args[1], 1, "ERR numkeys should be greater than 0")?;
+    let numkeys = arg_at_least(&args[1], 1, "ERR numkeys should be greater than 0")? as usize;
     let where_at = numkeys.saturating_add(2);
     let Some(side) = args.get(where_at) else {
         return Err(ReplyError::Syntax);
@@ -544,11 +524,8 @@ pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut j = where_at + 1;
     while j < args.len() {
         if count.is_none() && is_opt(&args[j], "count") && j + 1 < args.len() {
-            count = Some(at_least(
-                &args[j + 1],
-                1,
-                "ERR count should be greater than 0",
-            )?);
+            count =
+                Some(arg_at_least(&args[j + 1], 1, "ERR count should be greater than 0")? as usize);
             j += 2;
         } else {
             return Err(ReplyError::Syntax);

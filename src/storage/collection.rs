@@ -163,19 +163,10 @@ impl Storage {
             Some(m) => (Header::of(m).ok_or(StorageError::Corrupt)?, m.expire_at),
             None => (Header::new(self.next_version()), 0),
         };
-        Ok(Collection {
-            store: self,
-            db,
-            key: key.to_vec(),
-            kind,
-            prefix: subkey_prefix(self.phys(db), key, header.version),
-            header,
-            expire_at,
-            live: live.is_some(),
-            old,
-            pending: HashMap::new(),
-            _guard: self.locks.none(),
-        })
+        let live = live.is_some();
+        Ok(Collection::new(
+            self, db, key, kind, header, expire_at, old, live,
+        ))
     }
 
     /// Starts a new, empty collection of `kind` at `key`, replacing whatever the key holds, of
@@ -188,19 +179,8 @@ impl Storage {
         kind: KeyType,
     ) -> StorageResult<Collection<'_>> {
         let header = Header::new(self.next_version());
-        Ok(Collection {
-            store: self,
-            db,
-            key: key.to_vec(),
-            kind,
-            prefix: subkey_prefix(self.phys(db), key, header.version),
-            header,
-            expire_at: 0,
-            live: false,
-            old: self.get_raw(db, key)?,
-            pending: HashMap::new(),
-            _guard: self.locks.none(),
-        })
+        let old = self.get_raw(db, key)?;
+        Ok(Collection::new(self, db, key, kind, header, 0, old, false))
     }
 
     /// True when deleted big collections wait for [`Self::reclaim_deleted`].
@@ -224,6 +204,35 @@ impl Storage {
                     tracing::warn!(%err, "flush after reclaiming a deleted collection failed");
                 }
             }
+        }
+    }
+}
+
+impl<'s> Collection<'s> {
+    /// A view of `key` at `header`'s version, holding no lock of its own.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        store: &'s Storage,
+        db: usize,
+        key: &[u8],
+        kind: KeyType,
+        header: Header,
+        expire_at: u64,
+        old: Option<Meta>,
+        live: bool,
+    ) -> Collection<'s> {
+        Collection {
+            store,
+            db,
+            key: key.to_vec(),
+            kind,
+            prefix: subkey_prefix(store.phys(db), key, header.version),
+            header,
+            expire_at,
+            live,
+            old,
+            pending: HashMap::new(),
+            _guard: store.locks.none(),
         }
     }
 }
@@ -462,19 +471,16 @@ pub fn copy_members(
     let Some(header) = Header::of(src) else {
         return Ok(());
     };
-    let from = Collection {
+    let from = Collection::new(
         store,
-        db: src_db,
-        key: src_key.to_vec(),
-        kind: src.kind,
+        src_db,
+        src_key,
+        src.kind,
         header,
-        expire_at: src.expire_at,
-        old: None,
-        live: true,
-        prefix: subkey_prefix(store.phys(src_db), src_key, header.version),
-        pending: HashMap::new(),
-        _guard: store.locks.none(),
-    };
+        src.expire_at,
+        None,
+        true,
+    );
     let dst_prefix = subkey_prefix(store.phys(dst_db), dst_key, dst_version);
     let mut spaces = vec![Space::Members];
     if src.kind == KeyType::ZSet {
