@@ -12,6 +12,7 @@ pub mod config;
 pub mod ctl;
 pub mod error;
 pub mod logging;
+pub mod raft;
 pub mod resp;
 pub mod runtime;
 pub mod server;

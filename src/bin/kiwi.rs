@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Parser;
 use kiwi::config::Config;
+use kiwi::server::{Bootstrap, Mode};
 
 /// Kiwi: a Redis-compatible key-value database on RocksDB.
 #[derive(Parser, Debug)]
@@ -13,7 +14,7 @@ struct Args {
     /// Redis-style configuration file (defaults: the shipped conf/kiwi.conf).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
-    /// Run one node without Raft (the default until cluster mode exists).
+    /// Run one node without Raft, even if the configuration names a cluster node id.
     #[arg(long, conflicts_with = "init_cluster")]
     single_node: bool,
     /// Initialise a new Raft cluster with this node as its first member.
@@ -35,11 +36,6 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.init_cluster {
-        anyhow::bail!(
-            "--init-cluster: cluster mode is not available in this build yet; use --single-node"
-        );
-    }
     let mut config = match &args.config {
         Some(path) => Config::from_file(path)?,
         None => Config::sample(),
@@ -68,6 +64,21 @@ fn main() -> anyhow::Result<()> {
     config
         .validate()
         .map_err(|(key, e)| anyhow::anyhow!("command line: '{key}': {e}"))?;
+    let mode = if args.single_node {
+        Mode::SingleNode
+    } else if args.init_cluster {
+        Mode::Cluster {
+            id: config.cluster_node_id.max(1),
+            bootstrap: Bootstrap::Initialize,
+        }
+    } else if config.cluster_node_id > 0 {
+        Mode::Cluster {
+            id: config.cluster_node_id,
+            bootstrap: Bootstrap::Join,
+        }
+    } else {
+        Mode::SingleNode
+    };
     kiwi::logging::init(&config)?;
-    kiwi::server::run(config)
+    kiwi::server::run(config, mode)
 }

@@ -141,7 +141,7 @@ pub fn random_rows(
     repeat: bool,
 ) -> CmdResult<Vec<(Bytes, Bytes)>> {
     let size = coll.len() as usize;
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng();
     if size == 0 || count == 0 {
         return Ok(Vec::new());
     }
@@ -192,7 +192,7 @@ pub fn random_rows(
 
 /// `count` distinct rows chosen uniformly in one pass over the collection.
 fn reservoir(coll: &Collection<'_>, space: Space, count: usize) -> CmdResult<Vec<(Bytes, Bytes)>> {
-    let mut rng = rand::thread_rng();
+    let mut rng = crate::util::rng();
     let mut kept: Vec<(Bytes, Bytes)> = Vec::with_capacity(count);
     let mut seen = 0usize;
     coll.scan(space, None, false, |row, value| {

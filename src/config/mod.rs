@@ -88,6 +88,10 @@ options! {
     port: u16 = 7379, "port", false;
     /// Space-separated addresses to listen on.
     bind: String = "127.0.0.1".into(), "bind", false;
+    /// Port of the admin HTTP endpoint (health, metrics, status, cluster control, Raft RPC).
+    admin_port: u16 = 7380, "admin-port", false;
+    /// Address the admin HTTP endpoint listens on.
+    admin_bind: String = "127.0.0.1".into(), "admin-bind", false;
     /// Data directory holding the RocksDB files.
     dir: String = "./kiwi-data".into(), "dir", false;
     /// Number of logical databases (SELECT 0..N-1).
@@ -158,6 +162,26 @@ options! {
     rocksdb_target_file_size_base: ByteSize = ByteSize(64 << 20), "rocksdb-target-file-size-base", true;
     /// Open SST file handles kept by RocksDB (-1 = unlimited).
     rocksdb_max_open_files: i32 = -1, "rocksdb-max-open-files", false;
+    /// This node's Raft id; 0 runs a single node without Raft (with `--init-cluster`, 0 means 1). A removed node's id is never reused.
+    cluster_node_id: u64 = 0, "cluster-node-id", false;
+    /// The IP address other nodes and cluster-aware clients use to reach this node's RESP and admin ports.
+    cluster_announce_ip: String = "127.0.0.1".into(), "cluster-announce-ip", false;
+    /// Shared secret every node of the cluster presents on Raft RPC; a node without it is refused.
+    cluster_secret: String = String::new(), "cluster-secret", false;
+    /// Reads in cluster mode: `linearizable` (the leader confirms its leadership first) or `stale` (any node answers from its own data, possibly behind).
+    cluster_read_mode: String = "linearizable".into(), "cluster-read-mode", true;
+    /// Milliseconds between the leader's heartbeats.
+    raft_heartbeat_interval: u64 = 100, "raft-heartbeat-interval", false;
+    /// Milliseconds without a leader before a follower starts an election (randomized up to twice this).
+    raft_election_timeout: u64 = 1000, "raft-election-timeout", false;
+    /// Applied log entries since the last snapshot that trigger a new snapshot.
+    raft_snapshot_logs: u64 = 20000, "raft-snapshot-logs", false;
+    /// Log entries kept behind a snapshot, so a briefly lagging follower catches up without one.
+    raft_logs_kept: u64 = 5000, "raft-logs-kept", false;
+    /// Proposals waiting for the Raft log at once; beyond it writes fail fast with an error.
+    raft_max_pending_proposals: usize = 8192, "raft-max-pending-proposals", false;
+    /// Milliseconds a write waits for its entry to commit before the client gets an error (the write may still apply).
+    raft_proposal_timeout: u64 = 10000, "raft-proposal-timeout", true;
 }
 
 impl Config {
@@ -244,6 +268,20 @@ impl Config {
         }
         if !(1..=500).contains(&self.hz) {
             return fail("hz", "must be between 1 and 500");
+        }
+        if !matches!(self.cluster_read_mode.as_str(), "linearizable" | "stale") {
+            return fail("cluster-read-mode", "must be linearizable or stale");
+        }
+        if self.raft_heartbeat_interval == 0
+            || self.raft_election_timeout < 3 * self.raft_heartbeat_interval
+        {
+            return fail(
+                "raft-election-timeout",
+                "must be at least three heartbeat intervals (raft-heartbeat-interval > 0)",
+            );
+        }
+        if self.raft_snapshot_logs == 0 || self.raft_max_pending_proposals == 0 {
+            return fail("raft-snapshot-logs", "raft counts must be at least 1");
         }
         // Redis's ranges and wording, so CONFIG SET fails the same way.
         for (key, value, min) in [

@@ -9,15 +9,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::error::ReplyError;
 
 /// Protocol version negotiated by `HELLO`; RESP2 until a client asks otherwise.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub enum Protocol {
     #[default]
     Resp2,
     Resp3,
 }
 
-/// A reply value.
-#[derive(Debug, Clone, PartialEq)]
+/// A reply value. Serializable because a follower relays the leader's replies to its clients.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Frame {
     Simple(Bytes),
     Error(String),

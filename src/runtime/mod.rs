@@ -92,6 +92,26 @@ impl StorageClient {
         client: &Arc<ClientHandle>,
         transaction: Option<Transaction>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        match self.state.cluster.get() {
+            Some(node) => {
+                let stale_ok = client.readonly.load(Ordering::Relaxed)
+                    || self.state.config().cluster_read_mode == "stale";
+                node.submit(commands, proto, client, transaction, stale_ok)
+                    .await
+            }
+            None => self.submit_local(commands, proto, client, transaction).await,
+        }
+    }
+
+    /// Runs the commands on this node's storage runtime, whatever the mode (cluster mode calls
+    /// it for reads once they are confirmed).
+    pub async fn submit_local(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        client: &Arc<ClientHandle>,
+        transaction: Option<Transaction>,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let stats = &self.state.stats.storage;
         let (reply, rx) = oneshot::channel();
         let job = StorageJob {
@@ -228,7 +248,8 @@ fn watch_failed(state: &ServerState, transaction: &Transaction) -> bool {
     })
 }
 
-fn execute_one(
+/// Runs one command on this thread (a storage worker, or the Raft apply thread).
+pub(crate) fn execute_one(
     state: &ServerState,
     cmd: QueuedCommand,
     proto: Protocol,

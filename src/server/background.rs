@@ -50,7 +50,7 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         // so a burst of expiries is drained instead of piling up.
         let slice = Instant::now();
         loop {
-            match storage.sweep_expired(now_ms(), SWEEP_BUDGET) {
+            match storage.sweep_expired(state.expiry_clock_ms(), SWEEP_BUDGET) {
                 Ok(n)
                     if n == SWEEP_BUDGET
                         && slice.elapsed() < Duration::from_millis(250 / hz as u64) => {}

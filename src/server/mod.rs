@@ -17,6 +17,7 @@ use anyhow::Context as _;
 use tokio::net::{TcpListener, TcpSocket};
 
 use crate::config::Config;
+pub use crate::raft::Bootstrap;
 use crate::runtime::{StorageClient, StorageRuntime};
 use crate::state::stats::bump;
 use crate::state::ServerState;
@@ -26,8 +27,17 @@ use crate::storage::Storage;
 /// How long shutdown waits for connections to finish their current pipeline.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs a single node until SIGINT/SIGTERM or SHUTDOWN, then stops cleanly.
-pub fn run(config: Config) -> anyhow::Result<()> {
+/// Whether this process is a cluster member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// No Raft at all: no consensus cost.
+    SingleNode,
+    /// A Raft member with this id.
+    Cluster { id: u64, bootstrap: Bootstrap },
+}
+
+/// Runs the node until SIGINT/SIGTERM or SHUTDOWN, then stops cleanly.
+pub fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.dir)
         .with_context(|| format!("create data directory {}", config.dir))?;
     let storage = Storage::open(&config, Arc::new(Breaker::default()))
@@ -38,7 +48,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("start the network runtime")?;
-    let state = network.block_on(serve(config, storage))?;
+    let state = network.block_on(serve(config, storage, mode))?;
     drop(network);
     state
         .storage
@@ -74,7 +84,7 @@ async fn bind_all(config: &Config) -> anyhow::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerState>> {
+async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<Arc<ServerState>> {
     let listeners = bind_all(&config).await?;
     let port = listeners[0].local_addr()?.port();
     let threads = config.storage_thread_count();
@@ -84,6 +94,10 @@ async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerSta
     let (storage_rt, client) = StorageRuntime::start(state.clone(), threads, depth)
         .context("start the storage runtime")?;
     let background = background::start(state.clone()).context("start background tasks")?;
+    let admin = match mode {
+        Mode::SingleNode => None,
+        Mode::Cluster { id, bootstrap } => Some(start_cluster(&state, &client, id, bootstrap).await?),
+    };
 
     for listener in &listeners {
         tracing::info!(addr = %listener.local_addr()?, data = %data_dir.display(), "kiwi ready to accept connections");
@@ -107,6 +121,12 @@ async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerSta
     while state.clients.count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    if let Some(admin) = admin {
+        admin.abort();
+    }
+    if let Some(node) = state.cluster.get() {
+        let _ = node.raft.shutdown().await;
+    }
     drop(client);
     tokio::task::spawn_blocking(move || {
         storage_rt.shutdown();
@@ -114,6 +134,34 @@ async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerSta
     })
     .await?;
     Ok(state)
+}
+
+/// Starts Raft and the admin port that carries its RPC; returns the admin server's task.
+async fn start_cluster(
+    state: &Arc<ServerState>,
+    client: &StorageClient,
+    id: u64,
+    bootstrap: Bootstrap,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let admin_addr = {
+        let c = state.config();
+        format!("{}:{}", c.admin_bind, c.admin_port)
+    };
+    let listener = TcpListener::bind(&admin_addr)
+        .await
+        .with_context(|| format!("listen on admin address {admin_addr}"))?;
+    let admin_port = listener.local_addr()?.port();
+    let me = crate::raft::own_address(state, admin_port);
+    let node = crate::raft::start(state.clone(), id, me.clone(), bootstrap).await?;
+    let _ = node.local.set(client.clone());
+    let _ = state.cluster.set(node.clone());
+    tracing::info!(id, admin = %me.admin_addr, resp = %me.resp_addr, "raft member started");
+    let router = crate::raft::http::routes(node);
+    Ok(tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(%err, "admin port stopped");
+        }
+    }))
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, storage: StorageClient) {

@@ -38,6 +38,8 @@ pub struct ClientHandle {
     /// `unblock_with_error` is set.
     pub unblock: Notify,
     pub unblock_with_error: AtomicBool,
+    /// READONLY: in cluster mode this connection accepts reads from this node's own data.
+    pub readonly: AtomicBool,
 }
 
 /// How many channels, patterns and shard channels a connection listens to (CLIENT LIST's `sub`,
@@ -61,6 +63,41 @@ impl SubscriptionCounts {
 }
 
 impl ClientHandle {
+    fn new(id: u64, addr: SocketAddr, local_addr: SocketAddr) -> ClientHandle {
+        let now = crate::util::now_ms();
+        ClientHandle {
+            id,
+            addr,
+            local_addr,
+            connected_ms: now,
+            last_active_ms: AtomicU64::new(now),
+            db: AtomicUsize::new(0),
+            name: Mutex::new(String::new()),
+            lib_name: Mutex::new(String::new()),
+            lib_ver: Mutex::new(String::new()),
+            last_cmd: Mutex::new("NULL".into()),
+            user: Mutex::new(crate::state::acl::DEFAULT_USER.into()),
+            resp: AtomicUsize::new(2),
+            subscriptions: SubscriptionCounts::default(),
+            killed: AtomicBool::new(false),
+            kill_signal: Notify::new(),
+            blocked: AtomicBool::new(false),
+            multi: AtomicI64::new(-1),
+            unblock: Notify::new(),
+            unblock_with_error: AtomicBool::new(false),
+            readonly: AtomicBool::new(false),
+        }
+    }
+
+    /// A handle for commands no connection of this node sent: entries applied from the Raft log
+    /// and pipelines forwarded by a follower (the slow log names them `raft`).
+    pub fn detached() -> Arc<ClientHandle> {
+        let nowhere = SocketAddr::from(([0, 0, 0, 0], 0));
+        let handle = ClientHandle::new(0, nowhere, nowhere);
+        *handle.name.lock() = "raft".into();
+        Arc::new(handle)
+    }
+
     /// Asks the connection to close.
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
@@ -139,28 +176,7 @@ impl ClientRegistry {
             return None;
         }
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let now = crate::util::now_ms();
-        let handle = Arc::new(ClientHandle {
-            id,
-            addr,
-            local_addr,
-            connected_ms: now,
-            last_active_ms: AtomicU64::new(now),
-            db: AtomicUsize::new(0),
-            name: Mutex::new(String::new()),
-            lib_name: Mutex::new(String::new()),
-            lib_ver: Mutex::new(String::new()),
-            last_cmd: Mutex::new("NULL".into()),
-            user: Mutex::new(crate::state::acl::DEFAULT_USER.into()),
-            resp: AtomicUsize::new(2),
-            subscriptions: SubscriptionCounts::default(),
-            killed: AtomicBool::new(false),
-            kill_signal: Notify::new(),
-            blocked: AtomicBool::new(false),
-            multi: AtomicI64::new(-1),
-            unblock: Notify::new(),
-            unblock_with_error: AtomicBool::new(false),
-        });
+        let handle = Arc::new(ClientHandle::new(id, addr, local_addr));
         clients.insert(id, handle.clone());
         Some(handle)
     }

@@ -51,6 +51,8 @@ pub struct ServerState {
     pub last_save: std::sync::atomic::AtomicU64,
     /// Random 40-hex-char id of this process (INFO run_id).
     pub run_id: String,
+    /// This node's Raft member, in cluster mode.
+    pub cluster: std::sync::OnceLock<Arc<crate::raft::RaftNode>>,
 }
 
 impl ServerState {
@@ -82,6 +84,7 @@ impl ServerState {
             shutdown,
             last_save: std::sync::atomic::AtomicU64::new(crate::util::now_ms() / 1000),
             run_id,
+            cluster: std::sync::OnceLock::new(),
         })
     }
 
@@ -118,6 +121,18 @@ impl ServerState {
     /// Asks the server to shut down gracefully.
     pub fn request_shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// The clock expiry is judged by outside commands: in cluster mode the replicated clock
+    /// (the latest leader time applied), so every node sweeps the same keys.
+    pub fn expiry_clock_ms(&self) -> u64 {
+        match self.cluster.get() {
+            Some(node) => node
+                .machine
+                .clock_ms
+                .load(std::sync::atomic::Ordering::Acquire),
+            None => crate::util::now_ms(),
+        }
     }
 
     /// Seconds since start.

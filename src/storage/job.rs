@@ -71,7 +71,14 @@ pub(super) struct JobState {
     pub failed: Vec<(usize, String)>,
     /// A transaction (EXEC): never commit early for size.
     pub atomic: bool,
+    /// Applying Raft entries: given how many of the job's commands are complete, the row that
+    /// records how far the log has been applied. It joins every commit of the job, so the data and
+    /// the applied position can never disagree after a crash.
+    pub mark: Option<ApplyMark>,
 }
+
+/// Produces the applied-position row for a number of completed commands.
+pub type ApplyMark = Box<dyn FnMut(usize) -> (Vec<u8>, Vec<u8>)>;
 
 /// Column families whose rows are read by point lookups and so need the overlay. Iteration never
 /// sees the overlay: iterating operations commit the pending batch first.
@@ -137,4 +144,15 @@ thread_local! {
 /// True while a job runs on this thread.
 pub(super) fn active() -> bool {
     JOB.with(|j| j.borrow().is_some())
+}
+
+/// The applied-position row as of the end of the running command, when this job applies Raft
+/// entries.
+pub(super) fn mark_after_current() -> Option<(Vec<u8>, Vec<u8>)> {
+    JOB.with(|j| {
+        let mut j = j.borrow_mut();
+        let state = j.as_mut()?;
+        let completed = state.current + 1;
+        state.mark.as_mut().map(|mark| mark(completed))
+    })
 }

@@ -11,6 +11,7 @@ mod job;
 pub mod keys;
 pub mod locks;
 pub mod meta;
+pub mod replica;
 pub mod waiters;
 pub mod watch;
 
@@ -151,7 +152,7 @@ impl Storage {
         })?;
 
         let databases = config.databases;
-        let mut storage = Storage {
+        let storage = Storage {
             db,
             cache,
             write_buffers,
@@ -170,8 +171,11 @@ impl Storage {
         Ok(storage)
     }
 
-    fn load_bookkeeping(&mut self, databases: usize) -> StorageResult<()> {
+    fn load_bookkeeping(&self, databases: usize) -> StorageResult<()> {
         let default = self.cf("default");
+        for (id, slot) in self.db_map.iter().enumerate() {
+            slot.store(id as u16, Ordering::Relaxed);
+        }
         if let Some(raw) = self.db.get_cf(default, DB_MAP_KEY)? {
             let stored: Vec<u16> = raw
                 .chunks_exact(2)
@@ -192,14 +196,11 @@ impl Storage {
             }
         }
         for (phys, count) in self.key_counts.iter().enumerate() {
-            if let Some(raw) = self.db.get_cf(default, key_count_key(phys as u16))? {
-                let value = raw
-                    .as_slice()
-                    .try_into()
-                    .map(i64::from_le_bytes)
-                    .unwrap_or(0);
-                count.store(value, Ordering::Relaxed);
-            }
+            let raw = self.db.get_cf(default, key_count_key(phys as u16))?;
+            let value = raw
+                .and_then(|raw| raw.as_slice().try_into().ok().map(i64::from_le_bytes))
+                .unwrap_or(0);
+            count.store(value, Ordering::Relaxed);
         }
         Ok(())
     }
@@ -322,6 +323,19 @@ impl Storage {
         let _held_by_the_job = self.lock_many(keys);
     }
 
+    /// Starts a job applying Raft entries: like a transaction it never commits early for size,
+    /// and every commit it makes carries the row `mark` computes, recording exactly how many of its
+    /// commands the data includes.
+    pub fn begin_apply_job(&self, mark: job::ApplyMark) {
+        JOB.with(|j| {
+            *j.borrow_mut() = Some(JobState {
+                atomic: true,
+                mark: Some(mark),
+                ..JobState::default()
+            })
+        });
+    }
+
     /// Tells the job which of its commands runs now, to attribute a failed commit.
     pub fn job_command(&self, index: usize) {
         JOB.with(|j| {
@@ -358,6 +372,15 @@ impl Storage {
     fn commit_pending(&self, through_current: bool, release: bool) {
         let taken = JOB.with(|j| {
             j.borrow_mut().as_mut().map(|s| {
+                let through = if through_current {
+                    s.current + 1
+                } else {
+                    s.current
+                };
+                // A commit in the middle of a command (iteration settling the batch) does not
+                // complete it: a replay after a crash runs that command again.
+                let completed = if release { through } else { s.current };
+                let mark = s.mark.as_mut().map(|mark| mark(completed));
                 for overlay in &mut s.overlay {
                     overlay.clear();
                 }
@@ -371,20 +394,24 @@ impl Storage {
                     } else {
                         Vec::new()
                     },
-                    s.window_start.take().map(|start| {
-                        let end = if through_current {
-                            s.current + 1
-                        } else {
-                            s.current
-                        };
-                        start..end.max(start)
-                    }),
+                    s.window_start
+                        .take()
+                        .map(|start| start..through.max(start)),
+                    mark,
                 )
             })
         });
-        let Some((ops, deltas, held, commands)) = taken else {
+        let Some((mut ops, deltas, held, commands, mark)) = taken else {
             return;
         };
+        if let Some((key, value)) = mark {
+            ops.push(Op {
+                cf: "default",
+                kind: OpKind::Put,
+                key,
+                value,
+            });
+        }
         let result = if ops.is_empty() {
             Ok(())
         } else {
@@ -481,6 +508,14 @@ impl Storage {
         }
         if direct || !job::active() {
             self.flush_job(false);
+            let mut ops = ops;
+            // A direct write (SWAPDB, FLUSHALL) is its command's last: it completes the command.
+            ops.extend(job::mark_after_current().map(|(key, value)| Op {
+                cf: "default",
+                kind: OpKind::Put,
+                key,
+                value,
+            }));
             return self.write_ops(&ops, &deltas);
         }
         let full = JOB.with(|j| {
@@ -589,7 +624,7 @@ impl Storage {
     /// A random live key, or `None` for an empty database. Seeks to a random point in the
     /// database's key range and takes the next live key, wrapping around once.
     pub fn random_key(&self, db: usize, now_ms: u64) -> StorageResult<Option<Bytes>> {
-        let probe: [u8; 8] = rand::random();
+        let probe: [u8; 8] = rand::Rng::gen(&mut crate::util::rng());
         let (rows, _) = self.scan(db, Some(&probe), 64, now_ms)?;
         if let Some((k, _)) = rows.into_iter().next() {
             return Ok(Some(k));

@@ -5,18 +5,71 @@ pub mod geohash;
 pub mod glob;
 pub mod number;
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch; the unit of every expire-at we store.
+/// Milliseconds since the Unix epoch; the unit of every expire-at we store. While a replicated
+/// command is applied ([`replaying`]) this is the leader's clock carried in the log entry, so
+/// every node computes the same expiries.
 pub fn now_ms() -> u64 {
+    match REPLAY.with(Cell::get) {
+        Some(replay) => replay.clock_ms,
+        None => system_ms(),
+    }
+}
+
+fn system_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
 
-/// Microseconds since the Unix epoch.
+/// The clock and random seed a replicated command must see on every node.
+#[derive(Debug, Clone, Copy)]
+struct Replay {
+    clock_ms: u64,
+    seed: u64,
+}
+
+thread_local! {
+    static REPLAY: Cell<Option<Replay>> = const { Cell::new(None) };
+}
+
+/// Runs `f` with the clock fixed at `clock_ms` and random choices drawn from `seed`: applying a
+/// Raft entry must give the same result on every node (SPOP, SET EX, EXPIRE ...).
+pub fn replaying<T>(clock_ms: u64, seed: u64, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Replay>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REPLAY.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REPLAY.with(|r| r.replace(Some(Replay { clock_ms, seed }))));
+    f()
+}
+
+/// A random generator for commands that choose (SPOP, SRANDMEMBER, RANDOMKEY): seeded from the
+/// log entry while [`replaying`], so replicas choose what the leader chose.
+pub fn rng() -> rand::rngs::StdRng {
+    use rand::SeedableRng as _;
+    match REPLAY.with(Cell::get) {
+        Some(mut replay) => {
+            // Each draw advances the entry's seed, so two choices in one entry differ.
+            replay.seed = replay.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            REPLAY.with(|r| r.set(Some(replay)));
+            rand::rngs::StdRng::seed_from_u64(replay.seed)
+        }
+        None => rand::rngs::StdRng::from_rng(rand::thread_rng())
+            .unwrap_or_else(|_| rand::rngs::StdRng::seed_from_u64(system_ms())),
+    }
+}
+
+/// Microseconds since the Unix epoch (the leader's clock while [`replaying`]).
 pub fn now_us() -> u64 {
+    if let Some(replay) = REPLAY.with(Cell::get) {
+        return replay.clock_ms * 1000;
+    }
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)

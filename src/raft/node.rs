@@ -1,0 +1,361 @@
+//! A cluster member's request path: writes become proposals on the leader, reads are confirmed by
+//! the leader (ReadIndex), and a follower hands whole pipelines to the leader.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use openraft::error::{ClientWriteError, RaftError};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::network::{CallError, Network};
+use super::state_machine::Shared;
+use super::types::{
+    ClientGroup, ForwardReply, ForwardRequest, NodeAddr, Proposal, Raft, ReplicatedCommand,
+};
+use crate::error::ReplyError;
+use crate::resp::{Frame, Protocol};
+use crate::runtime::{QueuedCommand, StorageClient, Transaction};
+use crate::state::clients::ClientHandle;
+
+/// One member of the cluster, as the rest of the server sees it.
+pub struct RaftNode {
+    pub id: u64,
+    pub raft: Raft,
+    pub machine: Arc<Shared>,
+    pub network: Network,
+    /// Runs reads (and forwarded pipelines) on this node's storage runtime; set once it starts.
+    pub local: OnceLock<StorageClient>,
+    /// Pipelines waiting for the next log entry (bounded: beyond it writes fail fast).
+    queue: mpsc::Sender<Pending>,
+    /// Read barrier: arrivals counted, and the highest arrival a leadership check has covered.
+    reads_requested: AtomicU64,
+    reads_confirmed: AtomicU64,
+    read_round: tokio::sync::Mutex<()>,
+    /// Connections of other nodes' clients, for the slow log and CLIENT-free commands.
+    pub forwarded: Arc<ClientHandle>,
+    /// Elections this node has seen (term changes).
+    pub elections_total: AtomicU64,
+}
+
+/// Where a command must go.
+enum Route {
+    Leader,
+    Forward(NodeAddr),
+}
+
+impl RaftNode {
+    /// Wraps a started Raft instance.
+    pub fn new(id: u64, raft: Raft, machine: Arc<Shared>, network: Network) -> Arc<RaftNode> {
+        let pending = machine.state.config().raft_max_pending_proposals;
+        let (queue, waiting) = mpsc::channel(pending);
+        let node = Arc::new(RaftNode {
+            id,
+            raft,
+            machine,
+            network,
+            local: OnceLock::new(),
+            queue,
+            reads_requested: AtomicU64::new(0),
+            reads_confirmed: AtomicU64::new(0),
+            read_round: tokio::sync::Mutex::new(()),
+            forwarded: ClientHandle::detached(),
+            elections_total: AtomicU64::new(0),
+        });
+        let watcher = node.clone();
+        tokio::spawn(async move { watcher.count_elections().await });
+        tokio::spawn(propose_batches(Arc::downgrade(&node), waiting));
+        node
+    }
+
+    async fn count_elections(self: Arc<Self>) {
+        let mut metrics = self.raft.metrics();
+        let mut term = metrics.borrow().current_term;
+        while metrics.changed().await.is_ok() {
+            let now = metrics.borrow().current_term;
+            if now != term {
+                term = now;
+                self.elections_total.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn local(&self) -> Result<&StorageClient, ReplyError> {
+        self.local
+            .get()
+            .ok_or_else(|| ReplyError::custom("ERR server is starting"))
+    }
+
+    /// The current leader, waiting up to two election timeouts for one to be elected.
+    async fn route(&self) -> Result<Route, ReplyError> {
+        let timeout = Duration::from_millis(2 * self.machine.state.config().raft_election_timeout);
+        let mut metrics = self.raft.metrics();
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let leader = {
+                let m = metrics.borrow();
+                m.current_leader.map(|id| {
+                    let node = m.membership_config.membership().get_node(&id).cloned();
+                    (id, node)
+                })
+            };
+            match leader {
+                Some((id, _)) if id == self.id => return Ok(Route::Leader),
+                Some((_, Some(node))) => return Ok(Route::Forward(node)),
+                _ => {}
+            }
+            if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+                return Err(ReplyError::custom("CLUSTERDOWN The cluster has no leader"));
+            }
+        }
+    }
+
+    /// Runs a pipeline (or a transaction) in cluster mode; `None` when a transaction aborted.
+    pub async fn submit(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        client: &Arc<ClientHandle>,
+        transaction: Option<Transaction>,
+        stale_ok: bool,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        let writes = transaction.is_some() || commands.iter().any(|c| c.spec.is_write());
+        if !writes && stale_ok {
+            return self.local()?.submit_local(commands, proto, client, None).await;
+        }
+        if let Some(transaction) = &transaction {
+            // WATCH is checked where the client is: a watched key written (applied here) since
+            // WATCH aborts the transaction before it is proposed.
+            if transaction.dirty.load(Ordering::Acquire) {
+                return Ok(None);
+            }
+        }
+        let is_transaction = transaction.is_some();
+        match self.route().await? {
+            Route::Leader if writes => self.propose(commands, proto).await.map(Some),
+            Route::Leader => {
+                self.read_barrier().await?;
+                self.local()?.submit_local(commands, proto, client, None).await
+            }
+            Route::Forward(leader) => self.forward(&leader, commands, proto, is_transaction).await,
+        }
+    }
+
+    /// Queues the pipeline for the next log entry and returns the replies of the leader's own
+    /// apply.
+    async fn propose(&self, commands: Vec<QueuedCommand>, proto: Protocol) -> Result<Vec<Frame>, ReplyError> {
+        let (reply, answer) = oneshot::channel();
+        let group = ClientGroup {
+            proto,
+            commands: commands.iter().map(replicated).collect(),
+        };
+        if self.queue.try_send(Pending { group, reply }).is_err() {
+            return Err(ReplyError::custom(
+                "BUSY too many writes waiting for the Raft log (raft-max-pending-proposals)",
+            ));
+        }
+        match answer.await {
+            Ok(Ok(replies)) => Ok(replies),
+            // Not appended anywhere: safe to hand to the leader.
+            Ok(Err(Rejected::Forward(leader))) => {
+                match self.forward(&leader, commands, proto, false).await? {
+                    Some(replies) => Ok(replies),
+                    None => Err(ReplyError::custom("EXECABORT transaction aborted")),
+                }
+            }
+            Ok(Err(Rejected::Failed(err))) => Err(err),
+            Err(_) => Err(ReplyError::custom("ERR server is shutting down")),
+        }
+    }
+
+    /// Waits until this leader has confirmed its leadership after the caller arrived, and has
+    /// applied everything committed before: then a local read is linearizable. Concurrent
+    /// readers share one confirmation round.
+    async fn read_barrier(&self) -> Result<(), ReplyError> {
+        let ticket = self.reads_requested.fetch_add(1, Ordering::AcqRel) + 1;
+        let _round = self.read_round.lock().await;
+        if self.reads_confirmed.load(Ordering::Acquire) >= ticket {
+            return Ok(());
+        }
+        let covers = self.reads_requested.load(Ordering::Acquire);
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(|e| ReplyError::custom(format!("CLUSTERDOWN read not confirmed by a quorum: {e}")))?;
+        self.reads_confirmed.fetch_max(covers, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Hands a pipeline to the leader's admin port and returns its replies.
+    async fn forward(
+        &self,
+        leader: &NodeAddr,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        transaction: bool,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        let request = ForwardRequest {
+            proto,
+            transaction,
+            commands: commands.iter().map(replicated).collect(),
+        };
+        let answer: Result<ForwardReply, CallError> = self
+            .network
+            .call(&leader.admin_addr, "/raft/forward", &request, None)
+            .await;
+        match answer {
+            Ok(ForwardReply::Replies(replies)) => Ok(replies),
+            Ok(ForwardReply::Error(text)) => Err(ReplyError::custom(text)),
+            Err(CallError::Unreachable(_)) => Err(ReplyError::custom(
+                "CLUSTERDOWN the leader is unreachable from this node",
+            )),
+            Err(err) => Err(ReplyError::custom(format!(
+                "TRYAGAIN forwarding to the leader failed ({err}); the write may or may not have been applied"
+            ))),
+        }
+    }
+
+    /// Executes a pipeline a follower forwarded (this node should be the leader).
+    pub async fn serve_forwarded(&self, request: ForwardRequest) -> ForwardReply {
+        let mut commands = Vec::with_capacity(request.commands.len());
+        for command in request.commands {
+            let Some(spec) = command.args.first().and_then(|n| crate::cmd::lookup(n)) else {
+                return ForwardReply::Error("ERR unknown command in forwarded pipeline".into());
+            };
+            commands.push(QueuedCommand {
+                db: command.db as usize,
+                spec,
+                args: command.args,
+            });
+        }
+        let transaction = request.transaction.then(|| Transaction {
+            dirty: Default::default(),
+            live_watched: Vec::new(),
+        });
+        match self
+            .submit(commands, request.proto, &self.forwarded, transaction, false)
+            .await
+        {
+            Ok(replies) => ForwardReply::Replies(replies),
+            Err(err) => ForwardReply::Error(err.to_string()),
+        }
+    }
+}
+
+fn replicated(command: &QueuedCommand) -> ReplicatedCommand {
+    ReplicatedCommand {
+        db: command.db as u32,
+        args: command.args.clone(),
+    }
+}
+
+/// Entries proposed and not yet applied at once: more pipelines then wait and ride together in
+/// the next entry, so the log, the network and the apply work in large steps under load.
+const ENTRIES_IN_FLIGHT: usize = 4;
+/// Most bytes of commands gathered into one entry.
+const MAX_ENTRY_BYTES: usize = 4 << 20;
+
+/// A pipeline waiting for the log.
+struct Pending {
+    group: ClientGroup,
+    reply: oneshot::Sender<Result<Vec<Frame>, Rejected>>,
+}
+
+/// Why a pipeline was not applied.
+enum Rejected {
+    /// This node is not the leader; nothing was appended.
+    Forward(NodeAddr),
+    Failed(ReplyError),
+}
+
+fn group_bytes(group: &ClientGroup) -> usize {
+    group
+        .commands
+        .iter()
+        .map(|c| c.args.iter().map(|a| a.len() + 16).sum::<usize>())
+        .sum()
+}
+
+/// Group commit: takes every pipeline already waiting (never waits for more) into one entry.
+async fn propose_batches(node: std::sync::Weak<RaftNode>, mut waiting: mpsc::Receiver<Pending>) {
+    let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT));
+    let mut carry: Option<Pending> = None;
+    loop {
+        let first = match carry.take() {
+            Some(p) => p,
+            None => match waiting.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(node) = node.upgrade() else {
+            return;
+        };
+        let mut bytes = group_bytes(&first.group);
+        let mut batch = vec![first];
+        while bytes < MAX_ENTRY_BYTES {
+            match waiting.try_recv() {
+                Ok(next) => {
+                    bytes += group_bytes(&next.group);
+                    batch.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+        if bytes > MAX_ENTRY_BYTES && batch.len() > 1 {
+            carry = batch.pop();
+        }
+        tokio::spawn(async move {
+            let _permit = permit;
+            node.write_entry(batch).await;
+        });
+    }
+}
+
+impl RaftNode {
+    /// Proposes one entry holding `batch` and hands each pipeline its replies.
+    async fn write_entry(&self, batch: Vec<Pending>) {
+        let (groups, replies): (Vec<ClientGroup>, Vec<_>) =
+            batch.into_iter().map(|p| (p.group, p.reply)).unzip();
+        let proposal = Proposal {
+            clock_ms: crate::util::now_ms(),
+            seed: rand::random(),
+            groups,
+        };
+        let timeout = Duration::from_millis(self.machine.state.config().raft_proposal_timeout);
+        let written = tokio::time::timeout(timeout, self.raft.client_write(proposal)).await;
+        let failed = |err: ReplyError| Err(Rejected::Failed(err));
+        match written {
+            Ok(Ok(response)) => {
+                let mut applied = response.data.replies.into_iter();
+                for reply in replies {
+                    let _ = reply.send(Ok(applied.next().unwrap_or_default()));
+                }
+            }
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
+                for reply in replies {
+                    let _ = reply.send(match forward.leader_node.clone() {
+                        Some(leader) => Err(Rejected::Forward(leader)),
+                        None => failed(ReplyError::custom("CLUSTERDOWN The cluster has no leader")),
+                    });
+                }
+            }
+            Ok(Err(err)) => {
+                for reply in replies {
+                    let _ = reply.send(failed(ReplyError::custom(format!("ERR raft: {err}"))));
+                }
+            }
+            // Never retried: the entry may still commit.
+            Err(_) => {
+                for reply in replies {
+                    let _ = reply.send(failed(ReplyError::custom(
+                        "TIMEOUT the write was not confirmed in time; it may or may not have been applied",
+                    )));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! The replicated state machine: committed entries run as commands on the storage engine, in log
+//! order, with the leader's clock and random seed.
+//!
+//! The applied position (last fully applied entry, how far into a partly applied one, membership,
+//! replicated clock) is one row in the data's own RocksDB, written in the same WriteBatch as the
+//! data it describes — by the apply job's mark — so a restart resumes exactly where the data is:
+//! no entry is applied twice and none is skipped.
+//!
+//! Snapshots are RocksDB checkpoints (hard links, cheap at any size) in `<dir>/raft-snapshots`.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    AnyError, EntryPayload, ErrorSubject, ErrorVerb, OptionalSend, RaftSnapshotBuilder,
+    StorageError, StorageIOError,
+};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::types::{
+    Applied, LogId, Proposal, SnapshotDir, SnapshotMeta, StoredMembership, TypeConfig,
+};
+use crate::cmd::lookup;
+use crate::runtime::{execute_one, QueuedCommand};
+use crate::state::clients::ClientHandle;
+use crate::state::ServerState;
+
+type Entry = openraft::Entry<TypeConfig>;
+type Result<T> = std::result::Result<T, StorageError<u64>>;
+
+/// The bookkeeping row holding the applied position.
+pub const APPLIED_KEY: &[u8] = b"raft:applied";
+/// The file beside a checkpoint that describes it.
+const META_FILE: &str = "kiwi-snapshot.meta";
+
+/// How far the log has been applied to the data.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct AppliedPosition {
+    pub last_applied: Option<LogId>,
+    /// An entry whose first `n` commands are applied (a crash interrupted its apply).
+    pub partial: Option<(LogId, u32)>,
+    pub membership: StoredMembership,
+    /// The replicated clock: the latest leader time applied. Expired keys are swept by it, so
+    /// every node removes the same keys.
+    pub clock_ms: u64,
+    /// Ids of nodes removed from the cluster: never reused.
+    #[serde(default)]
+    pub removed: Vec<u64>,
+}
+
+/// State shared between the state machine, its snapshot builder and observers.
+pub struct Shared {
+    pub state: Arc<ServerState>,
+    snapshots: PathBuf,
+    /// The applied position (as stored with the data). Held while entries are applied and while
+    /// a checkpoint or an import runs, so a snapshot describes exactly the position it is
+    /// labelled with.
+    position: Mutex<AppliedPosition>,
+    /// The replicated clock, for the expiry sweep.
+    pub clock_ms: AtomicU64,
+    /// Snapshots built or installed since start.
+    pub snapshots_total: AtomicU64,
+    client: Arc<ClientHandle>,
+}
+
+/// The state machine handed to Raft.
+pub struct StateMachine {
+    pub shared: Arc<Shared>,
+}
+
+fn io_err(subject: ErrorSubject<u64>, verb: ErrorVerb, e: impl ToString) -> StorageError<u64> {
+    let e = std::io::Error::other(e.to_string());
+    StorageIOError::new(subject, verb, AnyError::new(&e)).into()
+}
+
+fn sm_err(verb: ErrorVerb, e: impl ToString) -> StorageError<u64> {
+    io_err(ErrorSubject::StateMachine, verb, e)
+}
+
+impl Shared {
+    /// The applied position stored with the data.
+    fn stored_position(&self) -> Result<AppliedPosition> {
+        let raw = self
+            .state
+            .storage
+            .read_bookkeeping(APPLIED_KEY)
+            .map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        match raw {
+            Some(raw) => postcard::from_bytes(&raw).map_err(|e| sm_err(ErrorVerb::Read, e)),
+            None => Ok(AppliedPosition::default()),
+        }
+    }
+}
+
+impl StateMachine {
+    /// A state machine over `state.storage`, keeping snapshots in `snapshots`.
+    pub fn open(state: Arc<ServerState>, snapshots: &Path) -> std::io::Result<StateMachine> {
+        std::fs::create_dir_all(snapshots)?;
+        // Checkpoints left half-written by a crash are useless.
+        for dir in std::fs::read_dir(snapshots)? {
+            let path = dir?.path();
+            if !path.join(META_FILE).exists() {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+        let shared = Arc::new(Shared {
+            state,
+            snapshots: snapshots.to_path_buf(),
+            position: Mutex::new(AppliedPosition::default()),
+            clock_ms: AtomicU64::new(0),
+            snapshots_total: AtomicU64::new(0),
+            client: ClientHandle::detached(),
+        });
+        let position = shared
+            .stored_position()
+            .map_err(|e| std::io::Error::other(e.to_string()))?;
+        shared.clock_ms.store(position.clock_ms, Ordering::Release);
+        *shared.position.lock() = position;
+        Ok(StateMachine { shared })
+    }
+}
+
+/// One entry's share of an apply job.
+struct Planned {
+    log_id: LogId,
+    /// Index of its first command in the job.
+    first: usize,
+    len: usize,
+    /// Commands already applied before a crash (skipped now).
+    skipped: usize,
+    membership: Option<StoredMembership>,
+    clock_ms: u64,
+}
+
+/// Computes the applied position once the job's first `completed` commands are done.
+fn position_at(base: &AppliedPosition, plan: &[Planned], completed: usize) -> AppliedPosition {
+    let mut position = base.clone();
+    for p in plan {
+        if p.first + p.len <= completed {
+            position.last_applied = Some(p.log_id);
+            position.partial = None;
+            position.clock_ms = position.clock_ms.max(p.clock_ms);
+            if let Some(m) = &p.membership {
+                let kept: std::collections::BTreeSet<u64> =
+                    m.membership().nodes().map(|(id, _)| *id).collect();
+                for (id, _) in position.membership.membership().nodes() {
+                    if !kept.contains(id) && !position.removed.contains(id) {
+                        position.removed.push(*id);
+                    }
+                }
+                position.membership = m.clone();
+            }
+        } else {
+            if completed > p.first {
+                position.partial = Some((p.log_id, (p.skipped + completed - p.first) as u32));
+                position.clock_ms = position.clock_ms.max(p.clock_ms);
+            }
+            break;
+        }
+    }
+    position
+}
+
+/// A command of an apply job and where its reply goes.
+struct Step {
+    /// Index of its entry in the plan, and of its group in the entry.
+    entry: usize,
+    group: usize,
+    clock_ms: u64,
+    seed: u64,
+    proto: crate::resp::Protocol,
+    command: QueuedCommand,
+}
+
+/// Runs the entries' commands as one apply job on the calling thread.
+fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
+    let mut position = shared.position.lock();
+    let base = position.clone();
+    let mut plan = Vec::with_capacity(entries.len());
+    let mut steps: Vec<Step> = Vec::new();
+    let mut results: Vec<Applied> = Vec::with_capacity(entries.len());
+    let mut clock = base.clock_ms;
+    for entry in entries {
+        let log_id = entry.log_id;
+        let skip = match base.partial {
+            Some((partial, done)) if partial == log_id => done as usize,
+            _ => 0,
+        };
+        let first = steps.len();
+        let mut membership = None;
+        let mut applied = Applied::default();
+        match entry.payload {
+            EntryPayload::Blank => {}
+            EntryPayload::Membership(m) => {
+                membership = Some(StoredMembership::new(Some(log_id), m));
+            }
+            EntryPayload::Normal(Proposal {
+                clock_ms,
+                seed,
+                groups,
+            }) => {
+                // The replicated clock never goes back, even when a new leader's clock is behind.
+                clock = clock.max(clock_ms);
+                let mut index = 0u64;
+                for (group, commands) in groups.into_iter().enumerate() {
+                    applied.replies.push(Vec::with_capacity(commands.commands.len()));
+                    for command in commands.commands {
+                        index += 1;
+                        if index as usize <= skip {
+                            continue;
+                        }
+                        let Some(spec) = command.args.first().and_then(|name| lookup(name)) else {
+                            continue;
+                        };
+                        steps.push(Step {
+                            entry: plan.len(),
+                            group,
+                            clock_ms: clock,
+                            seed: seed.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                            proto: commands.proto,
+                            command: QueuedCommand {
+                                db: command.db as usize,
+                                spec,
+                                args: command.args,
+                            },
+                        });
+                    }
+                }
+            }
+        }
+        results.push(applied);
+        plan.push(Planned {
+            log_id,
+            first,
+            len: steps.len() - first,
+            skipped: skip,
+            membership,
+            clock_ms: clock,
+        });
+    }
+
+    let storage = &shared.state.storage;
+    let plan = Arc::new(plan);
+    let mark_plan = plan.clone();
+    let mark_base = base.clone();
+    storage.begin_apply_job(Box::new(move |completed| {
+        let position = position_at(&mark_base, &mark_plan, completed);
+        let value = postcard::to_allocvec(&position).unwrap_or_default();
+        (APPLIED_KEY.to_vec(), value)
+    }));
+    for (index, step) in steps.into_iter().enumerate() {
+        storage.job_command(index);
+        let reply = crate::util::replaying(step.clock_ms, step.seed, || {
+            execute_one(&shared.state, step.command, step.proto, &shared.client)
+        });
+        results[step.entry].replies[step.group].push(reply);
+    }
+    let failed = storage.end_job();
+    if let Some((_, error)) = failed.first() {
+        // The data and the applied position were not written: Raft must not go on.
+        return Err(sm_err(ErrorVerb::Write, error));
+    }
+    let total = plan.last().map_or(0, |p| p.first + p.len);
+    *position = position_at(&base, &plan, total);
+    shared.clock_ms.store(position.clock_ms, Ordering::Release);
+    Ok(results)
+}
+
+/// Runs blocking storage work from the state machine's task: in place on a multi-threaded
+/// runtime (other tasks move to other workers), directly otherwise.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+impl RaftStateMachine<TypeConfig> for StateMachine {
+    type SnapshotBuilder = SnapshotBuilder;
+
+    async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership)> {
+        let position = self.shared.position.lock();
+        Ok((position.last_applied, position.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        blocking(|| apply_entries(&self.shared, entries))
+    }
+
+    async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
+        SnapshotBuilder {
+            shared: self.shared.clone(),
+        }
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<SnapshotDir>> {
+        Ok(Box::new(SnapshotDir {
+            path: self.shared.incoming_dir(),
+        }))
+    }
+
+    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<SnapshotDir>) -> Result<()> {
+        let shared = self.shared.clone();
+        let meta = meta.clone();
+        tokio::task::spawn_blocking(move || shared.install(&meta, &snapshot.path))
+            .await
+            .map_err(|e| sm_err(ErrorVerb::Write, e))?
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>> {
+        self.shared.current_snapshot()
+    }
+}
+
+/// Builds snapshots for Raft (on its own task, while entries keep being applied).
+pub struct SnapshotBuilder {
+    shared: Arc<Shared>,
+}
+
+impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>> {
+        let shared = self.shared.clone();
+        tokio::task::spawn_blocking(move || shared.build())
+            .await
+            .map_err(|e| sm_err(ErrorVerb::Write, e))?
+    }
+}
+
+fn snapshot_err(verb: ErrorVerb, e: impl ToString) -> StorageError<u64> {
+    io_err(ErrorSubject::Snapshot(None), verb, e)
+}
+
+impl Shared {
+    /// True when `id` belonged to a node removed from the cluster.
+    pub fn removed(&self, id: u64) -> bool {
+        self.position.lock().removed.contains(&id)
+    }
+
+    /// A fresh directory name for a snapshot being received.
+    pub fn incoming_dir(&self) -> PathBuf {
+        self.snapshots
+            .join(format!("incoming-{:016x}", rand::random::<u64>()))
+    }
+
+    fn build(&self) -> Result<Snapshot<TypeConfig>> {
+        let tmp = self.incoming_dir();
+        let position = {
+            let position = self.position.lock();
+            self.state
+                .storage
+                .checkpoint_to(&tmp)
+                .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            position.clone()
+        };
+        let id = match position.last_applied {
+            Some(log_id) => format!("{}-{}-{}", log_id.leader_id.term, log_id.index, crate::util::now_ms()),
+            None => format!("0-0-{}", crate::util::now_ms()),
+        };
+        let meta = SnapshotMeta {
+            last_log_id: position.last_applied,
+            last_membership: position.membership,
+            snapshot_id: id,
+        };
+        let path = self.keep(&meta, &tmp)?;
+        self.snapshots_total.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(snapshot = %meta.snapshot_id, "raft snapshot built");
+        Ok(Snapshot {
+            meta,
+            snapshot: Box::new(SnapshotDir { path }),
+        })
+    }
+
+    /// Labels the checkpoint in `dir` with `meta`, makes it the current snapshot and deletes the
+    /// older ones. A checkpoint from elsewhere (another state machine's directory) is copied.
+    fn keep(&self, meta: &SnapshotMeta, dir: &Path) -> Result<PathBuf> {
+        let err = |e: std::io::Error| snapshot_err(ErrorVerb::Write, e);
+        let target = self.snapshots.join(format!("snap-{}", meta.snapshot_id));
+        if target != dir {
+            if dir.parent() == Some(self.snapshots.as_path()) {
+                std::fs::rename(dir, &target).map_err(err)?;
+            } else {
+                std::fs::create_dir_all(&target).map_err(err)?;
+                for file in std::fs::read_dir(dir).map_err(err)? {
+                    let file = file.map_err(err)?;
+                    std::fs::copy(file.path(), target.join(file.file_name())).map_err(err)?;
+                }
+            }
+        }
+        let encoded = postcard::to_allocvec(meta).map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+        std::fs::write(target.join(META_FILE), encoded).map_err(err)?;
+        for old in std::fs::read_dir(&self.snapshots).map_err(err)? {
+            let old = old.map_err(err)?.path();
+            let name = old.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if old != target && name.starts_with("snap-") {
+                let _ = std::fs::remove_dir_all(&old);
+            }
+        }
+        Ok(target)
+    }
+
+    fn install(&self, meta: &SnapshotMeta, dir: &Path) -> Result<()> {
+        {
+            let mut current = self.position.lock();
+            self.state
+                .storage
+                .import_checkpoint(dir)
+                .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            let imported = self.stored_position()?;
+            let position = AppliedPosition {
+                last_applied: meta.last_log_id,
+                partial: None,
+                membership: meta.last_membership.clone(),
+                clock_ms: imported.clock_ms,
+                removed: imported.removed,
+            };
+            let encoded = postcard::to_allocvec(&position)
+                .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            self.state
+                .storage
+                .write_bookkeeping(APPLIED_KEY, &encoded)
+                .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            self.clock_ms.store(position.clock_ms, Ordering::Release);
+            *current = position;
+        }
+        self.keep(meta, dir)?;
+        self.snapshots_total.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(snapshot = %meta.snapshot_id, "raft snapshot installed");
+        Ok(())
+    }
+
+    fn current_snapshot(&self) -> Result<Option<Snapshot<TypeConfig>>> {
+        let err = |e: std::io::Error| snapshot_err(ErrorVerb::Read, e);
+        for dir in std::fs::read_dir(&self.snapshots).map_err(err)? {
+            let path = dir.map_err(err)?.path();
+            let Ok(raw) = std::fs::read(path.join(META_FILE)) else {
+                continue;
+            };
+            let meta: SnapshotMeta =
+                postcard::from_bytes(&raw).map_err(|e| snapshot_err(ErrorVerb::Read, e))?;
+            return Ok(Some(Snapshot {
+                meta,
+                snapshot: Box::new(SnapshotDir { path }),
+            }));
+        }
+        Ok(None)
+    }
+}

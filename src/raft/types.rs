@@ -1,0 +1,99 @@
+//! What travels through the Raft log and between nodes.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::resp::{Frame, Protocol};
+
+openraft::declare_raft_types!(
+    /// Kiwi's Raft: commands in the log, RocksDB checkpoints as snapshots.
+    pub TypeConfig:
+        D = Proposal,
+        R = Applied,
+        NodeId = u64,
+        Node = NodeAddr,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = SnapshotDir,
+        Responder = openraft::impls::OneshotResponder<TypeConfig>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// The id of a log entry.
+pub type LogId = openraft::LogId<u64>;
+/// Membership as recorded by the state machine.
+pub type StoredMembership = openraft::StoredMembership<u64, NodeAddr>;
+/// Snapshot metadata.
+pub type SnapshotMeta = openraft::SnapshotMeta<u64, NodeAddr>;
+/// The Raft handle.
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// Where a member listens: its admin port (Raft RPC, cluster control) and its RESP port (what
+/// clients are redirected to).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAddr {
+    pub admin_addr: String,
+    pub resp_addr: String,
+}
+
+impl fmt::Display for NodeAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "admin={} resp={}", self.admin_addr, self.resp_addr)
+    }
+}
+
+/// One client command in a log entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ReplicatedCommand {
+    pub db: u32,
+    pub args: Vec<Bytes>,
+}
+
+/// One log entry's payload: the pipelines (or whole MULTI/EXECs) of every client whose writes
+/// were waiting when the entry was proposed — group commit — with the leader's clock and a random
+/// seed so that every node applies them identically.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Proposal {
+    pub clock_ms: u64,
+    pub seed: u64,
+    pub groups: Vec<ClientGroup>,
+}
+
+/// One client's pipeline within an entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientGroup {
+    /// The client's protocol, so the leader's apply produces the replies the client expects.
+    pub proto: Protocol,
+    pub commands: Vec<ReplicatedCommand>,
+}
+
+/// The replies each group's commands produced when the leader applied the entry.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Applied {
+    pub replies: Vec<Vec<Frame>>,
+}
+
+/// A snapshot on disk: a directory holding a RocksDB checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotDir {
+    pub path: PathBuf,
+}
+
+/// A pipeline a follower hands to the leader (plain clients talk to any node).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ForwardRequest {
+    pub proto: Protocol,
+    /// EXEC: run the commands as one transaction.
+    pub transaction: bool,
+    pub commands: Vec<ReplicatedCommand>,
+}
+
+/// The leader's answer to a forwarded pipeline: its replies, `None` when a transaction aborted,
+/// or an error for every command.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum ForwardReply {
+    Replies(Option<Vec<Frame>>),
+    Error(String),
+}
