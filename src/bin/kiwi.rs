@@ -1,6 +1,6 @@
 //! The Kiwi server daemon.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -31,6 +31,10 @@ struct Args {
     /// Any other option as KEY=VALUE, e.g. --set appendfsync=always (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// Windows only: `service install|uninstall|run`.
+    #[cfg(windows)]
+    #[command(subcommand)]
+    command: Option<kiwi::sys::PlatformCommand>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,15 +44,35 @@ fn main() -> anyhow::Result<()> {
             "--init-cluster: cluster mode is not available in this build yet; use --single-node"
         );
     }
-    let mut config = match &args.config {
+    #[cfg(windows)]
+    if let Some(command) = &args.command {
+        return kiwi::sys::run_command(
+            command,
+            args.config.as_deref(),
+            |path| load_config(&args, Some(path)),
+            run,
+        );
+    }
+    run(load_config(&args, args.config.as_deref())?)
+}
+
+/// Starts logging, then serves until a signal, SHUTDOWN or the Windows service manager stops it.
+fn run(config: Config) -> anyhow::Result<()> {
+    kiwi::logging::init(&config)?;
+    kiwi::server::run(config)
+}
+
+/// The configuration file (or the embedded sample) with the command line's overrides applied.
+fn load_config(args: &Args, file: Option<&Path>) -> anyhow::Result<Config> {
+    let mut config = match file {
         Some(path) => Config::from_file(path)?,
         None => Config::sample(),
     };
     let mut overrides: Vec<(String, String)> = Vec::new();
     for (key, value) in [
         ("port", args.port.map(|p| p.to_string())),
-        ("bind", args.bind),
-        ("dir", args.dir),
+        ("bind", args.bind.clone()),
+        ("dir", args.dir.clone()),
     ] {
         if let Some(value) = value {
             overrides.push((key.to_string(), value));
@@ -68,6 +92,5 @@ fn main() -> anyhow::Result<()> {
     config
         .validate()
         .map_err(|(key, e)| anyhow::anyhow!("command line: '{key}': {e}"))?;
-    kiwi::logging::init(&config)?;
-    kiwi::server::run(config)
+    Ok(config)
 }
