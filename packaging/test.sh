@@ -177,7 +177,7 @@ installed=tar
 "$installer" --prefix "$work/prefix"
 [ -x "$work/prefix/bin/kiwi" ] || fail "install.sh did not install the programs"
 [ -e "$conf" ] || fail "install.sh did not install $conf"
-grep -qx "ExecStart=$work/prefix/bin/kiwi --single-node --config /etc/kiwi/kiwi.conf" \
+grep -qx "ExecStart=$work/prefix/bin/kiwi --config /etc/kiwi/kiwi.conf" \
   /etc/systemd/system/kiwi.service || fail "install.sh did not point the unit at $work/prefix"
 "$installer" --uninstall --prefix "$work/prefix" --purge
 installed=""
@@ -219,7 +219,7 @@ import plistlib, sys
 with open(sys.argv[1], "rb") as f:
     plist = plistlib.load(f)
 assert plist["Label"] == "io.kiwi.server", plist["Label"]
-assert plist["ProgramArguments"][0] == "/usr/local/bin/kiwi", plist["ProgramArguments"]
+assert plist["ProgramArguments"] == ["/usr/local/bin/kiwi", "--config", "/usr/local/etc/kiwi/kiwi.conf"], plist["ProgramArguments"]
 print("plist ok:", plist["Label"], " ".join(plist["ProgramArguments"]))
 PY
 

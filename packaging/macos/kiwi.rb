@@ -28,7 +28,7 @@ class Kiwi < Formula
   end
 
   service do
-    run [opt_bin/"kiwi", "--single-node", "--config", etc/"kiwi/kiwi.conf"]
+    run [opt_bin/"kiwi", "--config", etc/"kiwi/kiwi.conf"]
     keep_alive true
     working_dir var/"kiwi"
     # Errors before the log file is open (a bad configuration) land here too.

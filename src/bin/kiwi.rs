@@ -11,7 +11,9 @@ use kiwi::config::Config;
 #[command(version, about)]
 struct Args {
     /// Redis-style configuration file (defaults: the shipped conf/kiwi.conf).
-    #[arg(long, short = 'c')]
+    // Global so that it may follow a subcommand: the Windows service runs
+    // `kiwi service run --config FILE`.
+    #[arg(long, short = 'c', global = true)]
     config: Option<PathBuf>,
     /// Run one node without Raft (the default until cluster mode exists).
     #[arg(long, conflicts_with = "init_cluster")]
