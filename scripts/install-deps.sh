@@ -2,7 +2,10 @@
 # Installs what building and testing Kiwi needs on Debian/Ubuntu, if it is missing:
 # clang + libclang-dev (RocksDB's bindings), redis-server + redis-tools (the reference server
 # for differential tests, redis-cli and redis-benchmark), python3-venv and redis-py in a
-# virtualenv under ~/.cache/kiwi/pyenv (the third-party client test, tests/real_clients.rs).
+# virtualenv under ~/.cache/kiwi/pyenv (the third-party client test, tests/real_clients.rs),
+# and what the packaging test (tests/packaging.rs, packaging/test.sh) builds and checks
+# packages with: dpkg-dev, adduser, systemd (systemd-analyze), help2man, lintian, rpm,
+# wixl + msitools, xmllint, curl.
 set -euo pipefail
 missing=()
 command -v clang >/dev/null || missing+=(clang)
@@ -10,6 +13,16 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
+command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
+command -v adduser >/dev/null || missing+=(adduser)
+command -v systemd-analyze >/dev/null || missing+=(systemd)
+command -v help2man >/dev/null || missing+=(help2man)
+command -v lintian >/dev/null || missing+=(lintian)
+command -v rpmbuild >/dev/null || missing+=(rpm)
+command -v wixl >/dev/null || missing+=(wixl)
+command -v msiinfo >/dev/null || missing+=(msitools)
+command -v xmllint >/dev/null || missing+=(libxml2-utils)
+command -v curl >/dev/null || missing+=(curl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"
   sudo=""

@@ -1,4 +1,16 @@
-//! Operating-system specific facts and hooks, kept behind `cfg` in this one module.
+//! Operating-system specific facts and hooks, kept behind `cfg` in this one module so that the
+//! rest of Kiwi reads the same on Linux, macOS and Windows: process statistics, the stop signal
+//! and, on Windows, running as a service.
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+pub use unix::shutdown_signal;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::{run_command, shutdown_signal, PlatformCommand};
 
 /// Resident set size of this process in bytes, where the platform tells us cheaply.
 pub fn rss_bytes() -> Option<u64> {
@@ -30,42 +42,5 @@ pub fn cpu_seconds() -> Option<(f64, f64)> {
     #[cfg(not(target_os = "linux"))]
     {
         None
-    }
-}
-
-/// Resolves when the process is asked to stop: SIGINT or SIGTERM on Unix, Ctrl-C or console
-/// close on Windows.
-pub async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
-            (Ok(mut int), Ok(mut term)) => {
-                tokio::select! {
-                    _ = int.recv() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(windows)]
-    {
-        match tokio::signal::windows::ctrl_close() {
-            Ok(mut close) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = close.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
     }
 }
