@@ -166,6 +166,8 @@ options! {
     cluster_node_id: u64 = 0, "cluster-node-id", false;
     /// The IP address other nodes and cluster-aware clients use to reach this node's RESP and admin ports.
     cluster_announce_ip: String = "127.0.0.1".into(), "cluster-announce-ip", false;
+    /// Admin port other nodes use to reach this one, when it differs from `admin-port` (a proxy or NAT in between); 0 = `admin-port`.
+    cluster_announce_admin_port: u16 = 0, "cluster-announce-admin-port", false;
     /// Shared secret every node of the cluster presents on Raft RPC; a node without it is refused.
     cluster_secret: String = String::new(), "cluster-secret", false;
     /// Reads in cluster mode: `linearizable` (the leader confirms its leadership first) or `stale` (any node answers from its own data, possibly behind).

@@ -36,6 +36,10 @@ pub enum Bootstrap {
 /// This node's addresses as other nodes and clients should use them.
 pub fn own_address(state: &ServerState, admin_port: u16) -> NodeAddr {
     let config = state.config();
+    let admin_port = match config.cluster_announce_admin_port {
+        0 => admin_port,
+        announced => announced,
+    };
     NodeAddr {
         admin_addr: format!("{}:{admin_port}", config.cluster_announce_ip),
         resp_addr: format!("{}:{}", config.cluster_announce_ip, state.port),
