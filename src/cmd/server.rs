@@ -27,6 +27,8 @@ const SECTIONS: &[(&str, bool)] = &[
     ("cpu", true),
     ("commandstats", false),
     ("keyspace", true),
+    ("cluster", true),
+    ("raft", true),
     ("runtime", true),
 ];
 
@@ -230,6 +232,18 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
                 if keys > 0 {
                     w(format!("db{db}:keys={keys}"));
                 }
+            }
+        }
+        "cluster" => {
+            w("# Cluster".into());
+            let enabled = u8::from(state.cluster.get().is_some());
+            w(format!("cluster_enabled:{enabled}"));
+        }
+        "raft" => {
+            w("# Raft".into());
+            match state.cluster.get() {
+                Some(node) => node.info_lines().into_iter().for_each(&mut w),
+                None => w("raft_enabled:0".into()),
             }
         }
         "runtime" => {

@@ -1620,6 +1620,54 @@ pub static COMMANDS: &[CommandSpec] = &[
         "Returns the Unix time of the last flush to disk."
     ),
     cmd!(
+        "cluster",
+        -2,
+        [],
+        K0,
+        "cluster",
+        "3.0.0",
+        Net,
+        "Shows the cluster as Redis Cluster clients expect it: one shard, led by the Raft leader.",
+        &[
+            sub!("info", 2, ["loading", "stale"], "Returns the cluster's state."),
+            sub!("myid", 2, ["loading", "stale"], "Returns this node's id."),
+            sub!("nodes", 2, ["loading", "stale"], "Returns the members in CLUSTER NODES format."),
+            sub!("slots", 2, ["loading", "stale"], "Returns the slot ranges and their nodes."),
+            sub!("shards", 2, ["loading", "stale"], "Returns the shards and their nodes."),
+            sub!("keyslot", 3, ["stale"], "Returns the hash slot of a key.")
+        ]
+    ),
+    cmd!(
+        "readonly",
+        1,
+        ["fast", "loading", "stale"],
+        K0,
+        "cluster",
+        "3.0.0",
+        Net,
+        "Lets this connection read a follower's own data (possibly stale) in cluster mode."
+    ),
+    cmd!(
+        "readwrite",
+        1,
+        ["fast", "loading", "stale"],
+        K0,
+        "cluster",
+        "3.0.0",
+        Net,
+        "Makes this connection's reads linearizable again after READONLY."
+    ),
+    cmd!(
+        "asking",
+        1,
+        ["fast"],
+        K0,
+        "cluster",
+        "3.0.0",
+        Net,
+        "Accepted for Redis Cluster clients; one shard owns every slot, so it changes nothing."
+    ),
+    cmd!(
         "acl",
         -2,
         [],

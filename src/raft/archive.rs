@@ -32,7 +32,9 @@ pub async fn write<H: Serialize>(
             continue;
         }
         let name = entry.file_name();
-        let name = name.to_str().ok_or_else(|| invalid("non-UTF-8 file name"))?;
+        let name = name
+            .to_str()
+            .ok_or_else(|| invalid("non-UTF-8 file name"))?;
         let mut file = tokio::fs::File::open(entry.path()).await?;
         let size = file.metadata().await?.len();
         out.write_u16(name.len() as u16).await?;

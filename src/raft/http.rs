@@ -178,9 +178,13 @@ async fn members(State(node): State<Arc<RaftNode>>) -> Response {
 /// Answers a membership request sent to a follower: where the leader is.
 fn not_leader(node: &RaftNode) -> Response {
     let metrics = node.raft.metrics().borrow().clone();
-    let leader = metrics
-        .current_leader
-        .and_then(|id| metrics.membership_config.membership().get_node(&id).cloned());
+    let leader = metrics.current_leader.and_then(|id| {
+        metrics
+            .membership_config
+            .membership()
+            .get_node(&id)
+            .cloned()
+    });
     (
         StatusCode::MISDIRECTED_REQUEST,
         Json(serde_json::json!({
@@ -214,7 +218,10 @@ async fn add_node(State(node): State<Arc<RaftNode>>, Json(req): Json<AddNode>) -
     if node.machine.removed(req.id) {
         return json_error(
             StatusCode::CONFLICT,
-            format!("node id {} belonged to a removed node and is never reused", req.id),
+            format!(
+                "node id {} belonged to a removed node and is never reused",
+                req.id
+            ),
         );
     }
     let addr = NodeAddr {
@@ -257,8 +264,16 @@ async fn transfer_leader(State(node): State<Arc<RaftNode>>, Json(req): Json<Node
     if metrics.current_leader != Some(node.id) {
         return not_leader(&node);
     }
-    let Some(target) = metrics.membership_config.membership().get_node(&req.id).cloned() else {
-        return json_error(StatusCode::NOT_FOUND, format!("no member with id {}", req.id));
+    let Some(target) = metrics
+        .membership_config
+        .membership()
+        .get_node(&req.id)
+        .cloned()
+    else {
+        return json_error(
+            StatusCode::NOT_FOUND,
+            format!("no member with id {}", req.id),
+        );
     };
     let asked: Result<(), _> = node
         .network

@@ -15,7 +15,9 @@ use openraft::{
     AnyError, ErrorSubject, ErrorVerb, OptionalSend, RaftLogReader, StorageError, StorageIOError,
     Vote,
 };
-use rocksdb::{ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB};
+use rocksdb::{
+    ColumnFamilyDescriptor, Direction, IteratorMode, Options, WriteBatch, WriteOptions, DB,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -88,15 +90,16 @@ impl LogStore {
                         );
                     }
                 }
-            })
-?;
+            })?;
         Ok(LogStore { db, syncer })
     }
 
     fn cf(&self, name: &str) -> Result<&rocksdb::ColumnFamily> {
-        self.db
-            .cf_handle(name)
-            .ok_or_else(|| read_err(std::io::Error::other(format!("missing column family {name}"))))
+        self.db.cf_handle(name).ok_or_else(|| {
+            read_err(std::io::Error::other(format!(
+                "missing column family {name}"
+            )))
+        })
     }
 
     fn get_meta<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>> {
@@ -142,9 +145,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
             .iterator_cf(cf, IteratorMode::From(&from, Direction::Forward))
         {
             let (key, value) = row.map_err(read_err)?;
-            let index = u64::from_be_bytes(key.as_ref().try_into().map_err(|_| {
-                read_err(std::io::Error::other("malformed log key"))
-            })?);
+            let index = u64::from_be_bytes(
+                key.as_ref()
+                    .try_into()
+                    .map_err(|_| read_err(std::io::Error::other("malformed log key")))?,
+            );
             if !range.contains(&index) {
                 break;
             }

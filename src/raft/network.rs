@@ -158,7 +158,11 @@ impl RaftNetwork<TypeConfig> for Peer {
         self.rpc("/raft/append", &rpc, &option).await
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<u64>, option: RPCOption) -> RpcResult<VoteResponse<u64>> {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<u64>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<u64>> {
         self.rpc("/raft/vote", &rpc, &option).await
     }
 
@@ -176,9 +180,8 @@ impl RaftNetwork<TypeConfig> for Peer {
         let dir = snapshot.snapshot.path.clone();
         // The checkpoint streams through a pipe: files are read in chunks as the body is sent.
         let (mut writer, reader) = tokio::io::duplex(1 << 20);
-        let producer = tokio::spawn(async move {
-            super::archive::write(&header, &dir, &mut writer).await
-        });
+        let producer =
+            tokio::spawn(async move { super::archive::write(&header, &dir, &mut writer).await });
         let body = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(reader));
         let send = self
             .network
@@ -194,7 +197,8 @@ impl RaftNetwork<TypeConfig> for Peer {
             }
             response = send => response,
         };
-        let io = |e: &dyn std::fmt::Display| NetworkError::new(&std::io::Error::other(e.to_string()));
+        let io =
+            |e: &dyn std::fmt::Display| NetworkError::new(&std::io::Error::other(e.to_string()));
         if let Ok(Err(e)) = producer.await {
             return Err(StreamingError::Network(io(&e)));
         }
@@ -206,10 +210,15 @@ impl RaftNetwork<TypeConfig> for Peer {
             }
         })?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(|e| StreamingError::Network(io(&e)))?;
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| StreamingError::Network(io(&e)))?;
         if !status.is_success() {
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            return Err(StreamingError::Network(io(&format!("snapshot refused: {status} {text}"))));
+            return Err(StreamingError::Network(io(&format!(
+                "snapshot refused: {status} {text}"
+            ))));
         }
         let answer: Result<SnapshotResponse<u64>, Fatal<u64>> =
             postcard::from_bytes(&bytes).map_err(|e| StreamingError::Network(io(&e)))?;

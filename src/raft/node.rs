@@ -104,7 +104,10 @@ impl RaftNode {
                 Some((_, Some(node))) => return Ok(Route::Forward(node)),
                 _ => {}
             }
-            if tokio::time::timeout_at(deadline, metrics.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, metrics.changed())
+                .await
+                .is_err()
+            {
                 return Err(ReplyError::custom("CLUSTERDOWN The cluster has no leader"));
             }
         }
@@ -120,8 +123,15 @@ impl RaftNode {
         stale_ok: bool,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let writes = transaction.is_some() || commands.iter().any(|c| c.spec.is_write());
-        if !writes && stale_ok {
-            return self.local()?.submit_local(commands, proto, client, None).await;
+        // Introspection (INFO, CONFIG, SLOWLOG ...) describes this node, wherever it is sent.
+        let about_this_node = commands
+            .iter()
+            .all(|c| matches!(c.spec.group, "server" | "connection") && c.spec.name != "dbsize");
+        if !writes && (stale_ok || about_this_node) {
+            return self
+                .local()?
+                .submit_local(commands, proto, client, None)
+                .await;
         }
         if let Some(transaction) = &transaction {
             // WATCH is checked where the client is: a watched key written (applied here) since
@@ -135,7 +145,9 @@ impl RaftNode {
             Route::Leader if writes => self.propose(commands, proto).await.map(Some),
             Route::Leader => {
                 self.read_barrier().await?;
-                self.local()?.submit_local(commands, proto, client, None).await
+                self.local()?
+                    .submit_local(commands, proto, client, None)
+                    .await
             }
             Route::Forward(leader) => self.forward(&leader, commands, proto, is_transaction).await,
         }
@@ -143,7 +155,11 @@ impl RaftNode {
 
     /// Queues the pipeline for the next log entry and returns the replies of the leader's own
     /// apply.
-    async fn propose(&self, commands: Vec<QueuedCommand>, proto: Protocol) -> Result<Vec<Frame>, ReplyError> {
+    async fn propose(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+    ) -> Result<Vec<Frame>, ReplyError> {
         let (reply, answer) = oneshot::channel();
         let group = ClientGroup {
             proto,
@@ -178,10 +194,9 @@ impl RaftNode {
             return Ok(());
         }
         let covers = self.reads_requested.load(Ordering::Acquire);
-        self.raft
-            .ensure_linearizable()
-            .await
-            .map_err(|e| ReplyError::custom(format!("CLUSTERDOWN read not confirmed by a quorum: {e}")))?;
+        self.raft.ensure_linearizable().await.map_err(|e| {
+            ReplyError::custom(format!("CLUSTERDOWN read not confirmed by a quorum: {e}"))
+        })?;
         self.reads_confirmed.fetch_max(covers, Ordering::AcqRel);
         Ok(())
     }
@@ -357,5 +372,58 @@ impl RaftNode {
                 }
             }
         }
+    }
+}
+
+impl RaftNode {
+    /// `INFO raft` lines: this node's view of the log and of every member's replication.
+    pub fn info_lines(&self) -> Vec<String> {
+        let m = self.raft.metrics().borrow().clone();
+        let index = |l: Option<openraft::LogId<u64>>| l.map_or(0, |l| l.index);
+        let role = format!("{:?}", m.state).to_ascii_lowercase();
+        let leader_addr = m
+            .current_leader
+            .and_then(|id| m.membership_config.membership().get_node(&id).cloned())
+            .map(|n| n.resp_addr)
+            .unwrap_or_default();
+        let mut lines = vec![
+            "raft_enabled:1".to_string(),
+            format!("raft_node_id:{}", self.id),
+            format!("raft_role:{role}"),
+            format!("raft_term:{}", m.current_term),
+            format!("raft_leader_id:{}", m.current_leader.unwrap_or(0)),
+            format!("raft_leader_addr:{leader_addr}"),
+            format!("raft_last_log_index:{}", m.last_log_index.unwrap_or(0)),
+            format!("raft_applied_index:{}", index(m.last_applied)),
+            format!("raft_snapshot_index:{}", index(m.snapshot)),
+            format!("raft_purged_index:{}", index(m.purged)),
+            format!(
+                "raft_elections:{}",
+                self.elections_total.load(Ordering::Relaxed)
+            ),
+            format!(
+                "raft_snapshots:{}",
+                self.machine.snapshots_total.load(Ordering::Relaxed)
+            ),
+        ];
+        let last = m.last_log_index.unwrap_or(0);
+        let membership = m.membership_config.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        for (id, node) in membership.nodes() {
+            let matched = m
+                .replication
+                .as_ref()
+                .and_then(|r| r.get(id).cloned().flatten())
+                .map(|l| l.index);
+            let lag = matched.map_or(String::new(), |i| last.saturating_sub(i).to_string());
+            lines.push(format!(
+                "raft_member_{id}:resp={},admin={},voter={},matched={},lag={lag}",
+                node.resp_addr,
+                node.admin_addr,
+                u8::from(voters.contains(id)),
+                matched.map_or(String::new(), |i| i.to_string()),
+            ));
+        }
+        lines
     }
 }

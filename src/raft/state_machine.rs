@@ -206,7 +206,9 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                 clock = clock.max(clock_ms);
                 let mut index = 0u64;
                 for (group, commands) in groups.into_iter().enumerate() {
-                    applied.replies.push(Vec::with_capacity(commands.commands.len()));
+                    applied
+                        .replies
+                        .push(Vec::with_capacity(commands.commands.len()));
                     for command in commands.commands {
                         index += 1;
                         if index as usize <= skip {
@@ -308,7 +310,11 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         }))
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: Box<SnapshotDir>) -> Result<()> {
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: Box<SnapshotDir>,
+    ) -> Result<()> {
         let shared = self.shared.clone();
         let meta = meta.clone();
         tokio::task::spawn_blocking(move || shared.install(&meta, &snapshot.path))
@@ -362,7 +368,12 @@ impl Shared {
             position.clone()
         };
         let id = match position.last_applied {
-            Some(log_id) => format!("{}-{}-{}", log_id.leader_id.term, log_id.index, crate::util::now_ms()),
+            Some(log_id) => format!(
+                "{}-{}-{}",
+                log_id.leader_id.term,
+                log_id.index,
+                crate::util::now_ms()
+            ),
             None => format!("0-0-{}", crate::util::now_ms()),
         };
         let meta = SnapshotMeta {
@@ -422,8 +433,8 @@ impl Shared {
                 clock_ms: imported.clock_ms,
                 removed: imported.removed,
             };
-            let encoded = postcard::to_allocvec(&position)
-                .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            let encoded =
+                postcard::to_allocvec(&position).map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
             self.state
                 .storage
                 .write_bookkeeping(APPLIED_KEY, &encoded)

@@ -99,7 +99,10 @@ impl StorageClient {
                 node.submit(commands, proto, client, transaction, stale_ok)
                     .await
             }
-            None => self.submit_local(commands, proto, client, transaction).await,
+            None => {
+                self.submit_local(commands, proto, client, transaction)
+                    .await
+            }
         }
     }
 

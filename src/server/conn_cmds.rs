@@ -61,6 +61,10 @@ impl Connection {
             }
             "client" => self.client_command(args),
             "acl" => self.acl_command(args),
+            "cluster" => self.cluster_command(args),
+            "readonly" => self.readonly_command(true),
+            "readwrite" => self.readonly_command(false),
+            "asking" => Some(Frame::ok()),
             "shutdown" => self.shutdown(args),
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
             | "sunsubscribe" | "publish" | "spublish" | "pubsub" => self.pubsub_command(name, args),

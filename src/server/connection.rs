@@ -276,11 +276,20 @@ impl Connection {
             return;
         }
         match spec.handler {
-            Handler::Storage(_) => self.pending.push(QueuedCommand {
-                db: self.db,
-                spec,
-                args,
-            }),
+            Handler::Storage(_) => {
+                let local_read = !spec.is_write() && self.client.readonly.load(Ordering::Relaxed);
+                let key = spec.key_indexes(&args).first().copied();
+                if let Some(moved) = self.moved(&args, key).filter(|_| !local_read) {
+                    self.flush_pending().await;
+                    self.push_reply(moved);
+                    return;
+                }
+                self.pending.push(QueuedCommand {
+                    db: self.db,
+                    spec,
+                    args,
+                })
+            }
             Handler::Connection => {
                 self.flush_pending().await;
                 let started = std::time::Instant::now();

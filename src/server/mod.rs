@@ -4,6 +4,7 @@
 mod acl;
 mod background;
 mod blocking;
+mod cluster_cmds;
 mod conn_cmds;
 mod connection;
 mod pubsub;
@@ -96,7 +97,9 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
     let background = background::start(state.clone()).context("start background tasks")?;
     let admin = match mode {
         Mode::SingleNode => None,
-        Mode::Cluster { id, bootstrap } => Some(start_cluster(&state, &client, id, bootstrap).await?),
+        Mode::Cluster { id, bootstrap } => {
+            Some(start_cluster(&state, &client, id, bootstrap).await?)
+        }
     };
 
     for listener in &listeners {

@@ -40,6 +40,9 @@ pub struct ClientHandle {
     pub unblock_with_error: AtomicBool,
     /// READONLY: in cluster mode this connection accepts reads from this node's own data.
     pub readonly: AtomicBool,
+    /// The client asked for the cluster topology: followers answer it MOVED rather than
+    /// forwarding, so it learns where the leader is.
+    pub cluster_aware: AtomicBool,
 }
 
 /// How many channels, patterns and shard channels a connection listens to (CLIENT LIST's `sub`,
@@ -86,6 +89,7 @@ impl ClientHandle {
             unblock: Notify::new(),
             unblock_with_error: AtomicBool::new(false),
             readonly: AtomicBool::new(false),
+            cluster_aware: AtomicBool::new(false),
         }
     }
 

@@ -394,9 +394,7 @@ impl Storage {
                     } else {
                         Vec::new()
                     },
-                    s.window_start
-                        .take()
-                        .map(|start| start..through.max(start)),
+                    s.window_start.take().map(|start| start..through.max(start)),
                     mark,
                 )
             })

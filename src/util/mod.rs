@@ -4,6 +4,7 @@
 pub mod geohash;
 pub mod glob;
 pub mod number;
+pub mod slot;
 
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -56,7 +57,10 @@ pub fn rng() -> rand::rngs::StdRng {
     match REPLAY.with(Cell::get) {
         Some(mut replay) => {
             // Each draw advances the entry's seed, so two choices in one entry differ.
-            replay.seed = replay.seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            replay.seed = replay
+                .seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             REPLAY.with(|r| r.set(Some(replay)));
             rand::rngs::StdRng::seed_from_u64(replay.seed)
         }
