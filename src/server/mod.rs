@@ -81,6 +81,8 @@ async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerSta
     let depth = config.storage_queue_depth;
     let data_dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone().into());
     let state = ServerState::new(config, storage, port);
+    // Before anything else starts: a refused admin port (taken, unprotected) stops the start-up.
+    let admin = crate::admin::start(state.clone(), axum::Router::new())?;
     let (storage_rt, client) = StorageRuntime::start(state.clone(), threads, depth)
         .context("start the storage runtime")?;
     let background = background::start(state.clone()).context("start background tasks")?;
@@ -111,6 +113,7 @@ async fn serve(config: Config, storage: Storage) -> anyhow::Result<Arc<ServerSta
     tokio::task::spawn_blocking(move || {
         storage_rt.shutdown();
         background.stop();
+        admin.stop();
     })
     .await?;
     Ok(state)

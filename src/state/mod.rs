@@ -12,7 +12,8 @@ pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -51,6 +52,11 @@ pub struct ServerState {
     pub last_save: std::sync::atomic::AtomicU64,
     /// Random 40-hex-char id of this process (INFO run_id).
     pub run_id: String,
+    /// Where the admin HTTP API listens, once it does (reported in its status document).
+    pub admin_addr: OnceLock<SocketAddr>,
+    /// The Raft layer's view for the admin API, set once in cluster mode; unset means single-node
+    /// (no `raft` status, readiness ignores it).
+    pub cluster: OnceLock<Arc<dyn crate::admin::ClusterView>>,
 }
 
 impl ServerState {
@@ -82,6 +88,8 @@ impl ServerState {
             shutdown,
             last_save: std::sync::atomic::AtomicU64::new(crate::util::now_ms() / 1000),
             run_id,
+            admin_addr: OnceLock::new(),
+            cluster: OnceLock::new(),
         })
     }
 
