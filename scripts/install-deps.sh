@@ -2,7 +2,8 @@
 # Installs what building and testing Kiwi needs on Debian/Ubuntu, if it is missing:
 # clang + libclang-dev (RocksDB's bindings), redis-server + redis-tools (the reference server
 # for differential tests, redis-cli and redis-benchmark), prometheus (for promtool, which
-# validates the admin API's /metrics in tests/admin.rs), python3-venv and redis-py in a
+# validates the admin API's /metrics in tests/admin.rs), tmux (drives `kiwictl top` in
+# tests/kiwictl.rs), python3-venv and redis-py in a
 # virtualenv under ~/.cache/kiwi/pyenv (the third-party client test, tests/real_clients.rs).
 set -euo pipefail
 missing=()
@@ -11,6 +12,7 @@ dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v tmux >/dev/null || missing+=(tmux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing: ${missing[*]}"

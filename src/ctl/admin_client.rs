@@ -57,7 +57,11 @@ impl AdminClient {
             .no_proxy()
             .build()
             .map_err(|e| CtlError::Usage(format!("cannot build an HTTP client: {e}")))?;
-        Ok(AdminClient { http, token, timeout })
+        Ok(AdminClient {
+            http,
+            token,
+            timeout,
+        })
     }
 
     /// The node's status document.
@@ -72,17 +76,20 @@ impl AdminClient {
 
     /// Starts a manual compaction of the whole keyspace.
     pub async fn compact(&self, addr: &str) -> Result<Value, CtlError> {
-        self.post(addr, path::COMPACT, json!({}), self.timeout).await
+        self.post(addr, path::COMPACT, json!({}), self.timeout)
+            .await
     }
 
     /// Writes a RocksDB checkpoint into `dir` on the node's machine.
     pub async fn checkpoint(&self, addr: &str, dir: &str) -> Result<Value, CtlError> {
-        self.post(addr, path::CHECKPOINT, json!({ "dir": dir }), self.timeout).await
+        self.post(addr, path::CHECKPOINT, json!({ "dir": dir }), self.timeout)
+            .await
     }
 
     /// Makes the node a one-member cluster (sent to that node, not to a leader: there is none).
     pub async fn cluster_init(&self, addr: &str) -> Result<Value, CtlError> {
-        self.post(addr, path::CLUSTER_INIT, json!({}), self.timeout).await
+        self.post(addr, path::CLUSTER_INIT, json!({}), self.timeout)
+            .await
     }
 
     /// Adds a node; the leader answers once the node is a voter, which can take as long as the
@@ -96,17 +103,30 @@ impl AdminClient {
         patience: Duration,
     ) -> Result<(String, Value), CtlError> {
         let body = json!({ "id": id, "admin_addr": admin_addr, "resp_addr": resp_addr });
-        self.on_leader(addr, path::CLUSTER_ADD, body, patience).await
+        self.on_leader(addr, path::CLUSTER_ADD, body, patience)
+            .await
     }
 
     /// Removes a node from the membership.
     pub async fn remove_node(&self, addr: &str, id: u64) -> Result<(String, Value), CtlError> {
-        self.on_leader(addr, path::CLUSTER_REMOVE, json!({ "id": id }), self.timeout).await
+        self.on_leader(
+            addr,
+            path::CLUSTER_REMOVE,
+            json!({ "id": id }),
+            self.timeout,
+        )
+        .await
     }
 
     /// Hands leadership to another voter.
     pub async fn transfer_leader(&self, addr: &str, id: u64) -> Result<(String, Value), CtlError> {
-        self.on_leader(addr, path::CLUSTER_TRANSFER, json!({ "id": id }), self.timeout).await
+        self.on_leader(
+            addr,
+            path::CLUSTER_TRANSFER,
+            json!({ "id": id }),
+            self.timeout,
+        )
+        .await
     }
 
     /// POSTs to the leader, starting at `addr` and following not-leader answers. Returns the
@@ -120,7 +140,10 @@ impl AdminClient {
     ) -> Result<(String, Value), CtlError> {
         let mut target = addr.to_string();
         for _ in 0..=MAX_LEADER_HOPS {
-            match self.request(&target, reqwest::Method::POST, path, Some(&body), wait).await {
+            match self
+                .request(&target, reqwest::Method::POST, path, Some(&body), wait)
+                .await
+            {
                 Ok(value) => return Ok((target, value)),
                 Err(Failure::NotLeader(Some(leader))) if leader != target => target = leader,
                 Err(Failure::NotLeader(_)) => return Err(CtlError::NoLeader { addr: target }),
@@ -136,7 +159,13 @@ impl AdminClient {
             .map_err(|f| f.into_error(addr))
     }
 
-    async fn post(&self, addr: &str, path: &str, body: Value, wait: Duration) -> Result<Value, CtlError> {
+    async fn post(
+        &self,
+        addr: &str,
+        path: &str,
+        body: Value,
+        wait: Duration,
+    ) -> Result<Value, CtlError> {
         self.request(addr, reqwest::Method::POST, path, Some(&body), wait)
             .await
             .map_err(|f| f.into_error(addr))
@@ -152,7 +181,10 @@ impl AdminClient {
         wait: Duration,
     ) -> Result<T, Failure> {
         let secs = wait.as_secs_f64();
-        let mut req = self.http.request(method, format!("http://{addr}{path}")).timeout(wait);
+        let mut req = self
+            .http
+            .request(method, format!("http://{addr}{path}"))
+            .timeout(wait);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -198,7 +230,12 @@ impl Failure {
 }
 
 /// Turns an unsuccessful answer into a [`Failure`].
-fn classify(addr: &str, status: reqwest::StatusCode, location: Option<String>, body: &[u8]) -> Failure {
+fn classify(
+    addr: &str,
+    status: reqwest::StatusCode,
+    location: Option<String>,
+    body: &[u8],
+) -> Failure {
     let doc: Option<Value> = serde_json::from_slice(body).ok();
     let field = |name: &str| {
         doc.as_ref()
@@ -207,14 +244,20 @@ fn classify(addr: &str, status: reqwest::StatusCode, location: Option<String>, b
             .map(str::to_string)
     };
     let message = field("error");
-    let leader = field("leader_admin_addr").filter(|a| !a.is_empty()).or(location);
-    let points_elsewhere = status.is_redirection() || status == reqwest::StatusCode::MISDIRECTED_REQUEST;
-    let not_leader = message.as_deref() == Some("not leader") || (points_elsewhere && leader.is_some());
+    let leader = field("leader_admin_addr")
+        .filter(|a| !a.is_empty())
+        .or(location);
+    let points_elsewhere =
+        status.is_redirection() || status == reqwest::StatusCode::MISDIRECTED_REQUEST;
+    let not_leader =
+        message.as_deref() == Some("not leader") || (points_elsewhere && leader.is_some());
     if not_leader {
         return Failure::NotLeader(leader);
     }
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
-        return Failure::Other(CtlError::Unauthorized { addr: addr.to_string() });
+        return Failure::Other(CtlError::Unauthorized {
+            addr: addr.to_string(),
+        });
     }
     let message = message.unwrap_or_else(|| {
         let text = String::from_utf8_lossy(body).trim().to_string();
@@ -254,18 +297,32 @@ mod tests {
             Failure::NotLeader(Some(l)) if l == "10.0.0.3:7380"
         ));
         assert!(matches!(
-            classify("a", reqwest::StatusCode::SERVICE_UNAVAILABLE, None, br#"{"error":"not leader"}"#),
+            classify(
+                "a",
+                reqwest::StatusCode::SERVICE_UNAVAILABLE,
+                None,
+                br#"{"error":"not leader"}"#
+            ),
             Failure::NotLeader(None)
         ));
     }
 
     #[test]
     fn refusals_carry_the_nodes_message() {
-        let f = classify("n:1", reqwest::StatusCode::BAD_REQUEST, None, br#"{"error":"dir exists"}"#);
-        let Failure::Other(e) = f else { panic!("not a refusal") };
+        let f = classify(
+            "n:1",
+            reqwest::StatusCode::BAD_REQUEST,
+            None,
+            br#"{"error":"dir exists"}"#,
+        );
+        let Failure::Other(e) = f else {
+            panic!("not a refusal")
+        };
         assert_eq!(e.to_string(), "n:1: dir exists");
         let f = classify("n:1", reqwest::StatusCode::UNAUTHORIZED, None, b"");
-        let Failure::Other(e) = f else { panic!("not a refusal") };
+        let Failure::Other(e) = f else {
+            panic!("not a refusal")
+        };
         assert!(matches!(e, CtlError::Unauthorized { .. }));
     }
 }

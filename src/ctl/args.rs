@@ -32,6 +32,7 @@ pub struct Cli {
 
 /// Where the node is and how to talk to it; accepted before or after the subcommand.
 #[derive(clap::Args, Debug, Default, Clone)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalOpts {
     /// Node host name or address [default: 127.0.0.1].
     #[arg(long, short = 'H', env = "KIWI_HOST", global = true)]
@@ -46,7 +47,13 @@ pub struct GlobalOpts {
     #[arg(long, env = "KIWI_TOKEN", global = true, hide_env_values = true)]
     pub token: Option<String>,
     /// Password for the RESP port (`requirepass`).
-    #[arg(long, short = 'a', env = "KIWI_PASSWORD", global = true, hide_env_values = true)]
+    #[arg(
+        long,
+        short = 'a',
+        env = "KIWI_PASSWORD",
+        global = true,
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// Output format [default: table].
     #[arg(long, short = 'o', env = "KIWI_OUTPUT", global = true, value_enum)]

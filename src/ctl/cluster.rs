@@ -28,20 +28,34 @@ pub async fn run(ctx: &Ctx, action: &ClusterAction) -> Result<(), CtlError> {
         ClusterAction::Members => members(ctx).await,
         ClusterAction::Init => {
             let answer = ctx.admin.cluster_init(&addr).await?;
-            print_done(&format!("initialized a one-member cluster at {addr}"), &answer, out);
+            print_done(
+                &format!("initialized a one-member cluster at {addr}"),
+                &answer,
+                out,
+            );
             Ok(())
         }
-        ClusterAction::AddNode { id, addr: new_addr, resp_addr } => {
-            add_node(ctx, *id, new_addr, resp_addr.as_deref()).await
-        }
+        ClusterAction::AddNode {
+            id,
+            addr: new_addr,
+            resp_addr,
+        } => add_node(ctx, *id, new_addr, resp_addr.as_deref()).await,
         ClusterAction::RemoveNode { id } => {
             let (leader, answer) = ctx.admin.remove_node(&addr, *id).await?;
-            print_done(&format!("node {id} removed (leader {leader})"), &answer, out);
+            print_done(
+                &format!("node {id} removed (leader {leader})"),
+                &answer,
+                out,
+            );
             Ok(())
         }
         ClusterAction::TransferLeader { id } => {
             let (leader, answer) = ctx.admin.transfer_leader(&addr, *id).await?;
-            print_done(&format!("leadership handed from {leader} to node {id}"), &answer, out);
+            print_done(
+                &format!("leadership handed from {leader} to node {id}"),
+                &answer,
+                out,
+            );
             Ok(())
         }
     }
@@ -51,7 +65,8 @@ pub async fn run(ctx: &Ctx, action: &ClusterAction) -> Result<(), CtlError> {
 fn raft_of<'a>(addr: &str, status: &'a Status) -> Result<&'a RaftStatus, CtlError> {
     status.raft.as_ref().ok_or_else(|| CtlError::Refused {
         addr: addr.to_string(),
-        message: "this node runs in single-node mode (no cluster); see `kiwictl cluster init`".into(),
+        message: "this node runs in single-node mode (no cluster); see `kiwictl cluster init`"
+            .into(),
     })
 }
 
@@ -68,7 +83,9 @@ pub async fn leader_status(ctx: &Ctx, addr: &str) -> Result<(String, Status), Ct
             .leader_id
             .and_then(|id| raft.members.iter().find(|m| m.id == id))
             .map(|m| m.admin_addr.clone())
-            .ok_or_else(|| CtlError::NoLeader { addr: target.clone() })?;
+            .ok_or_else(|| CtlError::NoLeader {
+                addr: target.clone(),
+            })?;
         target = leader;
         status = ctx.admin.status(&target).await?;
     }
@@ -153,14 +170,21 @@ fn opt(v: Option<u64>) -> String {
 
 /// `cluster add-node`: sends the request to the leader and, while it runs (the leader answers
 /// once the node is a voter), shows how far the new node's log has caught up.
-async fn add_node(ctx: &Ctx, id: u64, admin_addr: &str, resp_addr: Option<&str>) -> Result<(), CtlError> {
+async fn add_node(
+    ctx: &Ctx,
+    id: u64,
+    admin_addr: &str,
+    resp_addr: Option<&str>,
+) -> Result<(), CtlError> {
     let resp_addr = match resp_addr {
         Some(a) => a.to_string(),
         // The new node knows its own RESP address; asking it also proves it is up.
         None => ctx.admin.status(admin_addr).await?.server.resp_addr,
     };
     let start = ctx.settings.admin_addr();
-    let request = ctx.admin.add_node(&start, id, admin_addr, &resp_addr, ADD_NODE_PATIENCE);
+    let request = ctx
+        .admin
+        .add_node(&start, id, admin_addr, &resp_addr, ADD_NODE_PATIENCE);
     tokio::pin!(request);
     let show = ctx.settings.output == OutputFormat::Table && std::io::stderr().is_terminal();
     let mut ticker = tokio::time::interval(PROGRESS_EVERY);
@@ -191,7 +215,8 @@ async fn add_node(ctx: &Ctx, id: u64, admin_addr: &str, resp_addr: Option<&str>)
 fn with_leader(answer: Value, leader: &str) -> Value {
     match answer {
         Value::Object(mut o) => {
-            o.entry("leader_admin_addr").or_insert_with(|| json!(leader));
+            o.entry("leader_admin_addr")
+                .or_insert_with(|| json!(leader));
             Value::Object(o)
         }
         other => other,
@@ -204,9 +229,16 @@ fn progress_line(leader: &Status, id: u64) -> Option<String> {
     let last = raft.last_log_index?;
     let member = raft.members.iter().find(|m| m.id == id)?;
     let matched = member.matched_index.unwrap_or(0);
-    let fraction = if last == 0 { 1.0 } else { matched as f64 / last as f64 };
+    let fraction = if last == 0 {
+        1.0
+    } else {
+        matched as f64 / last as f64
+    };
     let stage = if member.voter { "voter" } else { "learner" };
-    Some(progress_bar(fraction, &format!("{stage}: {matched}/{last} entries")))
+    Some(progress_bar(
+        fraction,
+        &format!("{stage}: {matched}/{last} entries"),
+    ))
 }
 
 /// `[#####-----]  52%  label`.
@@ -225,6 +257,28 @@ fn progress_bar(fraction: f64, label: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ctl::fixtures::{status, MEMBERS};
+
+    #[test]
+    fn status_rows_join_each_members_answer_with_the_leaders_view() {
+        let leader = status(1, 2, &MEMBERS);
+        let raft = leader.raft.clone().expect("cluster fixture");
+        let answers = vec![
+            Ok(leader),
+            Ok(status(2, 2, &MEMBERS)),
+            Err(CtlError::Unreachable {
+                addr: "n3:8003".into(),
+                reason: "connection refused".into(),
+            }),
+        ];
+        assert_eq!(
+            status_table(&raft, &answers).render(),
+            "ID  ADDRESS         ROLE      TERM  LAST LOG  APPLIED  LAG  HEALTH\n\
+             \x201  127.0.0.1:7001  leader       3      1020     1020    0  up\n\
+             \x202  127.0.0.1:7002  follower     3      1020     1020    3  up\n\
+             \x203  127.0.0.1:7003  voter                              200  down: connection refused\n"
+        );
+    }
 
     #[test]
     fn progress_bars_are_fixed_width() {

@@ -154,13 +154,16 @@ mod tests {
             },
             5.0,
         );
-        assert_eq!(err.to_string(), "cannot reach node at 127.0.0.1:1: connection refused");
+        assert_eq!(
+            err.to_string(),
+            "cannot reach node at 127.0.0.1:1: connection refused"
+        );
         assert_eq!(err.exit_code(), 2);
     }
 
     #[test]
     fn os_error_suffixes_are_dropped() {
-        let e = io::Error::new(io::ErrorKind::Other, "No route to host (os error 113)");
+        let e = io::Error::other("No route to host (os error 113)");
         assert_eq!(describe_io(&e), "No route to host");
     }
 }

@@ -17,6 +17,9 @@ pub mod resp_node;
 pub mod settings;
 pub mod top;
 
+#[cfg(test)]
+mod fixtures;
+
 use clap::CommandFactory;
 
 use admin_client::AdminClient;
@@ -75,7 +78,10 @@ pub fn install_panic_hook() {
         if msg.contains("Broken pipe") {
             std::process::exit(141);
         }
-        let at = info.location().map(|l| format!(" at {l}")).unwrap_or_default();
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
         eprintln!("kiwictl: internal error{at}: {msg} (please report it)");
         std::process::exit(70);
     }));

@@ -81,7 +81,8 @@ pub async fn config(ctx: &Ctx, action: &ConfigAction) -> Result<(), CtlError> {
             print_table(&table, ctx.settings.output);
         }
         ConfigAction::Set { key, value } => {
-            conn.call(&["CONFIG", "SET", key.as_str(), value.as_str()]).await?;
+            conn.call(&["CONFIG", "SET", key.as_str(), value.as_str()])
+                .await?;
             print_done("OK", &json!({ "ok": true }), ctx.settings.output);
         }
     }
@@ -111,15 +112,24 @@ pub async fn health(ctx: &Ctx) -> Result<bool, CtlError> {
     match ctx.settings.output {
         OutputFormat::Table if problems.is_empty() => println!("healthy"),
         OutputFormat::Table => problems.iter().for_each(|p| println!("unhealthy: {p}")),
-        OutputFormat::Json => print_json(&json!({ "healthy": problems.is_empty(), "problems": problems })),
+        OutputFormat::Json => {
+            print_json(&json!({ "healthy": problems.is_empty(), "problems": problems }))
+        }
     }
     Ok(problems.is_empty())
 }
 
 /// `checkpoint <dir>` through the admin port.
 pub async fn checkpoint(ctx: &Ctx, dir: &str) -> Result<(), CtlError> {
-    let answer = ctx.admin.checkpoint(&ctx.settings.admin_addr(), dir).await?;
-    print_done(&format!("checkpoint written to {dir}"), &answer, ctx.settings.output);
+    let answer = ctx
+        .admin
+        .checkpoint(&ctx.settings.admin_addr(), dir)
+        .await?;
+    print_done(
+        &format!("checkpoint written to {dir}"),
+        &answer,
+        ctx.settings.output,
+    );
     Ok(())
 }
 
@@ -151,7 +161,11 @@ pub async fn slowlog(ctx: &Ctx, action: Option<&SlowlogAction>) -> Result<(), Ct
         SlowlogAction::Len => {
             let reply = conn.call(&["SLOWLOG", "LEN"]).await?;
             let n = frame_text(&reply).unwrap_or_default();
-            print_done(&n, &json!({ "len": n.parse::<u64>().ok() }), ctx.settings.output);
+            print_done(
+                &n,
+                &json!({ "len": n.parse::<u64>().ok() }),
+                ctx.settings.output,
+            );
         }
         SlowlogAction::Reset => {
             conn.call(&["SLOWLOG", "RESET"]).await?;
@@ -169,7 +183,9 @@ fn slowlog_row(fields: &[Frame]) -> Vec<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let age = match fields.get(1) {
-        Some(Frame::Integer(t)) => format::duration(now.saturating_sub(u64::try_from(*t).unwrap_or(0))),
+        Some(Frame::Integer(t)) => {
+            format::duration(now.saturating_sub(u64::try_from(*t).unwrap_or(0)))
+        }
         _ => String::new(),
     };
     let argv = match fields.get(3) {
@@ -203,8 +219,14 @@ pub async fn clients(ctx: &Ctx, action: Option<&ClientsAction>) -> Result<(), Ct
             print_table(&table, OutputFormat::Table);
         }
         ClientsAction::Kill { client } => {
-            let filter = if client.parse::<u64>().is_ok() { "ID" } else { "ADDR" };
-            let reply = conn.call(&["CLIENT", "KILL", filter, client.as_str()]).await?;
+            let filter = if client.parse::<u64>().is_ok() {
+                "ID"
+            } else {
+                "ADDR"
+            };
+            let reply = conn
+                .call(&["CLIENT", "KILL", filter, client.as_str()])
+                .await?;
             let killed = match reply {
                 Frame::Integer(n) => n,
                 _ => 0,
@@ -215,7 +237,11 @@ pub async fn clients(ctx: &Ctx, action: Option<&ClientsAction>) -> Result<(), Ct
                     message: format!("no client {client}"),
                 });
             }
-            print_done(&format!("killed {client}"), &json!({ "killed": killed }), ctx.settings.output);
+            print_done(
+                &format!("killed {client}"),
+                &json!({ "killed": killed }),
+                ctx.settings.output,
+            );
         }
     }
     Ok(())
@@ -247,7 +273,9 @@ mod tests {
 
     #[test]
     fn info_sections_become_objects() {
-        let v = info_to_json("# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=1,expires=0\r\n");
+        let v = info_to_json(
+            "# Server\r\nredis_version:7.0.15\r\n\r\n# Keyspace\r\ndb0:keys=1,expires=0\r\n",
+        );
         assert_eq!(v["server"]["redis_version"], "7.0.15");
         assert_eq!(v["keyspace"]["db0"], "keys=1,expires=0");
     }

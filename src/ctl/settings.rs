@@ -56,12 +56,21 @@ impl Settings {
     fn merge(opts: &GlobalOpts, file: &FileOpts) -> Result<Settings, CtlError> {
         let timeout = opts.timeout.or(file.timeout).unwrap_or(5.0);
         if !(timeout.is_finite() && timeout > 0.0) {
-            return Err(CtlError::Usage(format!("timeout must be a positive number of seconds, got {timeout}")));
+            return Err(CtlError::Usage(format!(
+                "timeout must be a positive number of seconds, got {timeout}"
+            )));
         }
         Ok(Settings {
-            host: opts.host.clone().or_else(|| file.host.clone()).unwrap_or_else(|| "127.0.0.1".into()),
+            host: opts
+                .host
+                .clone()
+                .or_else(|| file.host.clone())
+                .unwrap_or_else(|| "127.0.0.1".into()),
             port: opts.port.or(file.port).unwrap_or(DEFAULT_PORT),
-            admin_port: opts.admin_port.or(file.admin_port).unwrap_or(DEFAULT_ADMIN_PORT),
+            admin_port: opts
+                .admin_port
+                .or(file.admin_port)
+                .unwrap_or(DEFAULT_ADMIN_PORT),
             token: opts.token.clone().or_else(|| file.token.clone()),
             password: opts.password.clone().or_else(|| file.password.clone()),
             output: opts.output.or(file.output).unwrap_or_default(),
@@ -130,7 +139,8 @@ fn parse_config(text: &str) -> Result<FileOpts, String> {
             "timeout" => opts.timeout = Some(value.parse().map_err(|_| bad("timeout"))?),
             "output" => {
                 opts.output = Some(
-                    <OutputFormat as clap::ValueEnum>::from_str(&value, true).map_err(|_| bad("output"))?,
+                    <OutputFormat as clap::ValueEnum>::from_str(&value, true)
+                        .map_err(|_| bad("output"))?,
                 )
             }
             other => return Err(format!("line {lineno}: unknown key {other:?}")),
@@ -145,8 +155,10 @@ mod tests {
 
     #[test]
     fn config_file_fills_what_the_command_line_leaves_open() {
-        let file = parse_config("# cluster A\nhost = 10.0.0.5\nadmin_port=9000\ntoken = \"s3cret\"\noutput = json\n")
-            .expect("parse");
+        let file = parse_config(
+            "# cluster A\nhost = 10.0.0.5\nadmin_port=9000\ntoken = \"s3cret\"\noutput = json\n",
+        )
+        .expect("parse");
         let opts = GlobalOpts {
             host: Some("10.0.0.7".into()),
             ..GlobalOpts::default()
@@ -162,9 +174,18 @@ mod tests {
 
     #[test]
     fn config_file_errors_name_the_line() {
-        assert_eq!(parse_config("port = x").unwrap_err(), "line 1: port is not valid: \"x\"");
-        assert_eq!(parse_config("\nbogus = 1").unwrap_err(), "line 2: unknown key \"bogus\"");
-        assert_eq!(parse_config("host").unwrap_err(), "line 1: expected `key = value`");
+        assert_eq!(
+            parse_config("port = x").unwrap_err(),
+            "line 1: port is not valid: \"x\""
+        );
+        assert_eq!(
+            parse_config("\nbogus = 1").unwrap_err(),
+            "line 2: unknown key \"bogus\""
+        );
+        assert_eq!(
+            parse_config("host").unwrap_err(),
+            "line 1: expected `key = value`"
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ pub fn rates(prev: &Status, cur: &Status, dt: Duration) -> Option<Rates> {
         .iter()
         .map(|cmd| {
             let (calls, failed) = before.get(cmd.name.as_str()).copied().unwrap_or((0, 0));
-            (cmd.name.clone(), per_sec(cmd.calls, calls), per_sec(cmd.failed, failed))
+            (
+                cmd.name.clone(),
+                per_sec(cmd.calls, calls),
+                per_sec(cmd.failed, failed),
+            )
         })
         .collect();
     Some(Rates {

@@ -57,11 +57,26 @@ mod tests {
     #[test]
     fn keys_map_to_actions() {
         let none = KeyModifiers::NONE;
-        assert_eq!(action_for(&key(KeyCode::Char('q'), none), false), Some(Action::Quit));
-        assert_eq!(action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL), false), Some(Action::Quit));
-        assert_eq!(action_for(&key(KeyCode::Esc, none), true), Some(Action::CloseHelp));
-        assert_eq!(action_for(&key(KeyCode::Esc, none), false), Some(Action::Quit));
-        assert_eq!(action_for(&key(KeyCode::Tab, none), false), Some(Action::NextPane));
+        assert_eq!(
+            action_for(&key(KeyCode::Char('q'), none), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Char('c'), KeyModifiers::CONTROL), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Esc, none), true),
+            Some(Action::CloseHelp)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Esc, none), false),
+            Some(Action::Quit)
+        );
+        assert_eq!(
+            action_for(&key(KeyCode::Tab, none), false),
+            Some(Action::NextPane)
+        );
         assert_eq!(action_for(&key(KeyCode::Char('x'), none), false), None);
     }
 }

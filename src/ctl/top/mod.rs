@@ -38,7 +38,9 @@ struct Screen {
 impl Screen {
     fn enter() -> Result<Screen, CtlError> {
         if !std::io::stdout().is_terminal() {
-            return Err(CtlError::Terminal("kiwictl top needs an interactive terminal".into()));
+            return Err(CtlError::Terminal(
+                "kiwictl top needs an interactive terminal".into(),
+            ));
         }
         let terminal = ratatui::try_init().map_err(|e| CtlError::Terminal(e.to_string()))?;
         Ok(Screen { terminal })
@@ -65,12 +67,17 @@ type Sample = (String, Instant, Result<Status, String>);
 /// reached at all, so a typo in the address is one line, not an empty dashboard.
 pub async fn run(ctx: &Ctx, args: &TopArgs) -> Result<(), CtlError> {
     if !(args.interval.is_finite() && args.interval >= 0.1) {
-        return Err(CtlError::Usage("--interval must be at least 0.1 seconds".into()));
+        return Err(CtlError::Usage(
+            "--interval must be at least 0.1 seconds".into(),
+        ));
     }
     let interval = Duration::from_secs_f64(args.interval);
     let addr = ctx.settings.admin_addr();
     // A hung node must show as down within about two refreshes, not after the CLI's timeout.
-    let poll_timeout = ctx.settings.timeout.min(interval.mul_f64(2.0).max(Duration::from_secs(1)));
+    let poll_timeout = ctx
+        .settings
+        .timeout
+        .min(interval.mul_f64(2.0).max(Duration::from_secs(1)));
     let admin = AdminClient::new(ctx.settings.token.clone(), poll_timeout)?;
     let first = ctx.admin.status(&addr).await?;
     let mut app = App::new(&addr, !args.single, interval);
@@ -141,7 +148,11 @@ async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()];
+        let kinds = [
+            SignalKind::interrupt(),
+            SignalKind::terminate(),
+            SignalKind::hangup(),
+        ];
         let mut streams: Vec<_> = kinds.into_iter().filter_map(|k| signal(k).ok()).collect();
         if streams.is_empty() {
             return std::future::pending().await;

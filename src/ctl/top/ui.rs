@@ -50,7 +50,8 @@ pub fn draw(frame: &mut Frame, view: &View) {
         draw_resources(frame, middle, view);
         draw_cluster(frame, bottom, view);
     } else {
-        let [line, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
+        let [line, pane] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(body);
         let text = format!(" {}   {}", view.ops_line, view.net_line);
         frame.render_widget(Paragraph::new(text), line);
         match view.focus {
@@ -94,7 +95,10 @@ pub fn text_bar(ratio: f64, width: usize) -> String {
 
 fn field_spans(f: &Field) -> Vec<Span<'static>> {
     let mut spans = vec![
-        Span::styled(format!("{} ", f.label), Style::default().fg(Color::DarkGray)),
+        Span::styled(
+            format!("{} ", f.label),
+            Style::default().fg(Color::DarkGray),
+        ),
         Span::styled(f.value.clone(), style_of(f.level)),
     ];
     if let Some(r) = f.ratio {
@@ -129,14 +133,19 @@ fn draw_throughput(frame: &mut Frame, area: Rect, view: &View) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [lines, chart] = Layout::vertical([Constraint::Length(2), Constraint::Min(0)]).areas(inner);
-    let text = vec![Line::raw(view.ops_line.clone()), Line::styled(view.net_line.clone(), Style::default().fg(Color::DarkGray))];
+    let text = vec![
+        Line::raw(view.ops_line.clone()),
+        Line::styled(view.net_line.clone(), Style::default().fg(Color::DarkGray)),
+    ];
     frame.render_widget(Paragraph::new(text), lines);
     // The newest samples on the right: keep only what fits.
     let width = usize::from(chart.width);
     let skip = view.ops_history.len().saturating_sub(width);
     let data: Vec<u64> = view.ops_history[skip..].to_vec();
     frame.render_widget(
-        Sparkline::default().data(data).style(Style::default().fg(Color::Green)),
+        Sparkline::default()
+            .data(data)
+            .style(Style::default().fg(Color::Green)),
         chart,
     );
 }
@@ -207,8 +216,10 @@ fn draw_cluster(frame: &mut Frame, area: Rect, view: &View) {
         return;
     };
     let block = pane_block(format!("Cluster · sort {} (s)", view.member_sort), focused);
-    let header = Row::new(["id", "address", "role", "health", "term", "commit", "applied", "lag"])
-        .style(Style::default().add_modifier(Modifier::BOLD));
+    let header = Row::new([
+        "id", "address", "role", "health", "term", "commit", "applied", "lag",
+    ])
+    .style(Style::default().add_modifier(Modifier::BOLD));
     let rows = members.iter().map(|m| {
         // The number first: a narrow terminal cuts the bar, not the value.
         let lag = format!("{:>8} {}", m.lag, text_bar(m.lag_ratio, 12));
@@ -244,41 +255,76 @@ fn draw_cluster(frame: &mut Frame, area: Rect, view: &View) {
 fn draw_footer(frame: &mut Frame, area: Rect, view: &View) {
     let key = Style::default().fg(Color::Black).bg(Color::Cyan);
     let mut spans = Vec::new();
-    for (k, what) in [("?", "help"), ("q", "quit"), ("tab", "pane"), ("s", "sort"), ("p", "pause")] {
+    for (k, what) in [
+        ("?", "help"),
+        ("q", "quit"),
+        ("tab", "pane"),
+        ("s", "sort"),
+        ("p", "pause"),
+    ] {
         spans.push(Span::styled(format!(" {k} "), key));
         spans.push(Span::raw(format!(" {what} ")));
     }
-    let [left, right] = Layout::horizontal([Constraint::Min(0), Constraint::Length(
-        u16::try_from(view.status_line.chars().count() + 1).unwrap_or(u16::MAX),
-    )])
+    let [left, right] = Layout::horizontal([
+        Constraint::Min(0),
+        Constraint::Length(u16::try_from(view.status_line.chars().count() + 1).unwrap_or(u16::MAX)),
+    ])
     .areas(area);
     frame.render_widget(Paragraph::new(Line::from(spans)), left);
-    let status = if view.paused { style_of(Level::Warn) } else { Style::default() };
-    frame.render_widget(Paragraph::new(Line::styled(view.status_line.clone(), status)), right);
+    let status = if view.paused {
+        style_of(Level::Warn)
+    } else {
+        Style::default()
+    };
+    frame.render_widget(
+        Paragraph::new(Line::styled(view.status_line.clone(), status)),
+        right,
+    );
 }
 
 fn draw_help(frame: &mut Frame, area: Rect) {
     let lines: Vec<Line> = KEYS
         .iter()
-        .map(|(k, what)| Line::from(vec![Span::styled(format!(" {k:<5}"), Style::default().add_modifier(Modifier::BOLD)), Span::raw(*what)]))
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(
+                    format!(" {k:<5}"),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(*what),
+            ])
+        })
         .collect();
     let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let [popup] = Layout::vertical([Constraint::Length(height)]).flex(Flex::Center).areas(area);
-    let [popup] = Layout::horizontal([Constraint::Length(48)]).flex(Flex::Center).areas(popup);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::horizontal([Constraint::Length(48)])
+        .flex(Flex::Center)
+        .areas(popup);
     frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(pane_block("Keys".into(), true)), popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(pane_block("Keys".into(), true)),
+        popup,
+    );
 }
 
 /// A terminal too small for panes still says the essentials.
 fn draw_tiny(frame: &mut Frame, area: Rect, view: &View) {
-    let mut lines = vec![Line::styled(view.title.clone(), Style::default().add_modifier(Modifier::BOLD))];
+    let mut lines = vec![Line::styled(
+        view.title.clone(),
+        Style::default().add_modifier(Modifier::BOLD),
+    )];
     if let Some(alert) = &view.alert {
         lines.push(Line::styled(alert.clone(), style_of(Level::Bad)));
     }
     lines.push(Line::raw(view.ops_line.clone()));
     lines.push(Line::raw(view.net_line.clone()));
     for f in &view.header {
-        lines.push(Line::from(field_spans(&Field { ratio: None, ..f.clone() })));
+        lines.push(Line::from(field_spans(&Field {
+            ratio: None,
+            ..f.clone()
+        })));
     }
     lines.push(Line::styled(
         format!("(enlarge to {}x{} for panes)", COMPACT.0, COMPACT.1),

@@ -143,7 +143,9 @@ impl View {
                     format::bytes(r.net_out as u64)
                 )
             }),
-            commands: status.map(|s| commands(s, primary, app.command_sort)).unwrap_or_default(),
+            commands: status
+                .map(|s| commands(s, primary, app.command_sort))
+                .unwrap_or_default(),
             command_sort: match app.command_sort {
                 CommandSort::Rate => "rate",
                 CommandSort::P99 => "p99",
@@ -184,7 +186,8 @@ fn header(s: &Status) -> Vec<Field> {
             "{} · term {} · leader {}",
             r.role,
             r.term,
-            r.leader_id.map_or_else(|| UNKNOWN.to_string(), |id| id.to_string())
+            r.leader_id
+                .map_or_else(|| UNKNOWN.to_string(), |id| id.to_string())
         ),
         None => "single-node".into(),
     };
@@ -197,11 +200,13 @@ fn header(s: &Status) -> Vec<Field> {
             "clients",
             format!("{} ({} blocked)", s.clients.connected, s.clients.blocked),
         )
-        .level(if s.clients.max > 0 && s.clients.connected * 10 >= s.clients.max * 9 {
-            Level::Warn
-        } else {
-            Level::Normal
-        }),
+        .level(
+            if s.clients.max > 0 && s.clients.connected * 10 >= s.clients.max * 9 {
+                Level::Warn
+            } else {
+                Level::Normal
+            },
+        ),
         Field::new(
             "memory",
             format!(
@@ -210,7 +215,11 @@ fn header(s: &Status) -> Vec<Field> {
                 format::bytes(s.memory.budget_bytes)
             ),
         )
-        .level(if mem > 1.0 { Level::Warn } else { Level::Normal })
+        .level(if mem > 1.0 {
+            Level::Warn
+        } else {
+            Level::Normal
+        })
         .bar(mem),
     ]
 }
@@ -237,14 +246,18 @@ fn alert(app: &App, now: Instant) -> Option<String> {
             format::duration(down_for(primary))
         ));
     }
-    app.nodes.iter().skip(1).find(|n| n.error.is_some()).map(|n| {
-        format!(
-            "member {} DOWN for {}: {}",
-            n.addr,
-            format::duration(down_for(n)),
-            n.error.as_deref().unwrap_or_default()
-        )
-    })
+    app.nodes
+        .iter()
+        .skip(1)
+        .find(|n| n.error.is_some())
+        .map(|n| {
+            format!(
+                "member {} DOWN for {}: {}",
+                n.addr,
+                format::duration(down_for(n)),
+                n.error.as_deref().unwrap_or_default()
+            )
+        })
 }
 
 fn commands(s: &Status, node: &NodeState, sort: CommandSort) -> Vec<CommandRow> {
@@ -265,7 +278,9 @@ fn commands(s: &Status, node: &NodeState, sort: CommandSort) -> Vec<CommandRow> 
                 .then(b.0.calls.cmp(&a.0.calls))
                 .then(a.0.name.cmp(&b.0.name))
         }),
-        CommandSort::P99 => rows.sort_by(|a, b| b.0.p99_us.cmp(&a.0.p99_us).then(a.0.name.cmp(&b.0.name))),
+        CommandSort::P99 => {
+            rows.sort_by(|a, b| b.0.p99_us.cmp(&a.0.p99_us).then(a.0.name.cmp(&b.0.name)))
+        }
         CommandSort::Name => rows.sort_by(|a, b| a.0.name.cmp(&b.0.name)),
     }
     rows.into_iter()
@@ -290,13 +305,22 @@ fn runtimes(s: &Status) -> Vec<Field> {
     };
     vec![
         Field::new("network", format!("{} threads", r.network_threads)),
-        Field::new("storage", format!("{} busy / {}", r.storage_busy_workers, r.storage_threads))
-            .bar(busy),
+        Field::new(
+            "storage",
+            format!("{} busy / {}", r.storage_busy_workers, r.storage_threads),
+        )
+        .bar(busy),
         Field::new(
             "queue",
             format!("{} / {}", r.storage_queue_depth, r.storage_queue_capacity),
         )
-        .level(if queue >= 0.9 { Level::Bad } else if queue >= 0.5 { Level::Warn } else { Level::Normal })
+        .level(if queue >= 0.9 {
+            Level::Bad
+        } else if queue >= 0.5 {
+            Level::Warn
+        } else {
+            Level::Normal
+        })
         .bar(queue),
         Field::new("breaker", breaker).level(if r.breaker.state == "closed" {
             Level::Normal
@@ -314,11 +338,19 @@ fn storage(s: &Status) -> Vec<Field> {
         Field::new("block cache", format::bytes(st.block_cache_bytes)),
         Field::new("pending comp.", format::bytes(st.pending_compaction_bytes)),
         Field::new("write stalls", st.write_stalls_total.to_string()).level(
-            if st.write_stalls_total > 0 { Level::Warn } else { Level::Normal },
+            if st.write_stalls_total > 0 {
+                Level::Warn
+            } else {
+                Level::Normal
+            },
         ),
         Field::new(
             "sst / wal",
-            format!("{} / {}", format::bytes(st.sst_bytes), format::bytes(st.wal_bytes)),
+            format!(
+                "{} / {}",
+                format::bytes(st.sst_bytes),
+                format::bytes(st.wal_bytes)
+            ),
         ),
         Field::new("disk used", format::bytes(st.disk_used_bytes)),
     ]
@@ -354,7 +386,9 @@ fn members(app: &App, source: &RaftStatus, now: Instant) -> Vec<MemberRow> {
                 .nodes
                 .iter()
                 .find(|n| n.raft_id() == Some(m.id) || n.addr == m.admin_addr);
-            let own = watched.and_then(|n| n.latest.as_ref()).and_then(|(_, s)| s.raft.as_ref());
+            let own = watched
+                .and_then(|n| n.latest.as_ref())
+                .and_then(|(_, s)| s.raft.as_ref());
             let (health, level) = match watched {
                 Some(n) if n.error.is_some() => (
                     format!(
