@@ -219,10 +219,21 @@ impl App {
         }
     }
 
-    /// Starts watching members named in a status that are not watched yet (by Raft id or
-    /// address, so the same node reached under two names is not watched twice).
+    /// Follows the membership a status names: starts watching members not watched yet (matched by
+    /// Raft id or address, so one node reached under two names is watched once) and, when the
+    /// status is the leader's, stops watching removed ones (never the node named on the
+    /// command line).
     fn discover(&mut self, status: &Status) {
         let Some(raft) = &status.raft else { return };
+        let is_member = |n: &NodeState| {
+            raft.members
+                .iter()
+                .any(|m| n.addr == m.admin_addr || n.raft_id() == Some(m.id))
+        };
+        if raft.role == "leader" {
+            let primary = self.nodes[0].addr.clone();
+            self.nodes.retain(|n| n.addr == primary || is_member(n));
+        }
         for m in &raft.members {
             let known = m.id == raft.node_id
                 || self
@@ -242,7 +253,9 @@ impl App {
             Action::Help => self.help = !self.help,
             Action::NextPane => self.focus = self.focus.next(),
             Action::Sort => match self.focus {
-                Pane::Commands | Pane::Resources => {
+                // Runtimes and storage are fixed lists, not tables.
+                Pane::Resources => {}
+                Pane::Commands => {
                     self.command_sort = match self.command_sort {
                         CommandSort::Rate => CommandSort::P99,
                         CommandSort::P99 => CommandSort::Name,

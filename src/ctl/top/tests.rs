@@ -103,6 +103,17 @@ fn members_are_discovered_once_and_paused_samples_are_ignored() {
 }
 
 #[test]
+fn removed_members_are_no_longer_watched() {
+    let mut app = cluster_app(Instant::now());
+    let at = Instant::now() + Duration::from_secs(5);
+    let (one, two) = (MEMBERS[0], MEMBERS[1]);
+    app.due();
+    app.record("n1:8001", at, Ok(status(1, 5, &[one, two])));
+    let addrs: Vec<&str> = app.nodes.iter().map(|n| n.addr.as_str()).collect();
+    assert_eq!(addrs, ["n1:8001", "n2:8002"]);
+}
+
+#[test]
 fn keys_change_focus_sort_and_quit() {
     let mut app = single_node_app(Instant::now());
     assert!(app.apply(Action::NextPane));
