@@ -102,7 +102,10 @@ pub async fn config_put(
         .map_err(|(key, message)| {
             ApiError::bad_request(format!("cannot set '{key}': {message}"))
         })?;
-    tracing::info!(option = spec.name, "configuration changed through the admin API");
+    tracing::info!(
+        option = spec.name,
+        "configuration changed through the admin API"
+    );
     let value = (spec.get)(&admin.state.config());
     let mut out = Map::new();
     out.insert(spec.name.to_string(), shown(spec.name, value));
@@ -111,9 +114,15 @@ pub async fn config_put(
 
 /// `POST /v1/compact`: starts a full manual compaction in the background (202); one at a time
 /// (409 while one runs), because two would only compete for the same disk.
-pub async fn compact(_: Authorized, State(admin): State<Admin>) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub async fn compact(
+    _: Authorized,
+    State(admin): State<Admin>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     if admin.compacting.swap(true, Ordering::AcqRel) {
-        return Err(ApiError::new(StatusCode::CONFLICT, "a compaction is already running"));
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "a compaction is already running",
+        ));
     }
     let state = admin.state.clone();
     let flag = admin.compacting.clone();
@@ -122,9 +131,15 @@ pub async fn compact(_: Authorized, State(admin): State<Admin>) -> Result<(Statu
         tracing::info!("manual compaction started");
         state.storage.compact_all();
         flag.store(false, Ordering::Release);
-        tracing::info!(seconds = started.elapsed().as_secs_f64(), "manual compaction finished");
+        tracing::info!(
+            seconds = started.elapsed().as_secs_f64(),
+            "manual compaction finished"
+        );
     });
-    Ok((StatusCode::ACCEPTED, Json(json!({ "status": "compaction started" }))))
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "compaction started" })),
+    ))
 }
 
 /// Body of `POST /v1/checkpoint`.
@@ -181,5 +196,8 @@ pub async fn checkpoint(
 pub async fn shutdown(_: Authorized, State(admin): State<Admin>) -> (StatusCode, Json<Value>) {
     tracing::info!("shutdown requested through the admin API");
     admin.state.request_shutdown();
-    (StatusCode::ACCEPTED, Json(json!({ "status": "shutting down" })))
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "shutting down" })),
+    )
 }

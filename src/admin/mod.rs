@@ -10,6 +10,7 @@
 mod auth;
 mod control;
 mod error;
+mod exposition;
 mod metrics;
 mod probes;
 mod snapshot;

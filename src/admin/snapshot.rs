@@ -85,7 +85,12 @@ pub fn collect(state: &ServerState) -> Result<Status, ApiError> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             node: state.run_id.clone(),
             uptime_secs: state.uptime_secs(),
-            mode: if raft.is_some() { "cluster" } else { "single-node" }.to_string(),
+            mode: if raft.is_some() {
+                "cluster"
+            } else {
+                "single-node"
+            }
+            .to_string(),
             resp_addr: resp_addr(&config.bind, state.port),
             admin_addr: state
                 .admin_addr

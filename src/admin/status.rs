@@ -193,3 +193,66 @@ pub struct MemberStatus {
     #[serde(default)]
     pub lag: Option<u64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document without the optional parts, as an older or minimal node may send it.
+    const MINIMAL: &str = r#"{
+        "version": 1,
+        "server": {"version": "0.1.0", "node": "n", "uptime_secs": 1, "mode": "single-node",
+                   "resp_addr": "127.0.0.1:7379", "admin_addr": "127.0.0.1:7380", "pid": 1},
+        "clients": {"connected": 0, "blocked": 0, "max": 1},
+        "memory": {"rss_bytes": 0, "budget_bytes": 0},
+        "keys": {"total": 0, "expired_total": 0, "evicted_total": 0},
+        "throughput": {"commands_total": 0, "reads_total": 0, "writes_total": 0,
+                       "net_input_bytes_total": 0, "net_output_bytes_total": 0},
+        "runtimes": {"network_threads": 1, "storage_threads": 1, "storage_queue_depth": 0,
+                     "storage_queue_capacity": 1, "storage_busy_workers": 0,
+                     "breaker": {"state": "closed", "trips_total": 0}},
+        "storage": {"memtable_bytes": 0, "block_cache_bytes": 0, "pending_compaction_bytes": 0,
+                    "write_stalls_total": 0, "sst_bytes": 0, "wal_bytes": 0,
+                    "disk_used_bytes": 0},
+        "a_field_from_the_future": true
+    }"#;
+
+    #[test]
+    fn optional_parts_default_and_unknown_fields_are_ignored() {
+        let status: Status = serde_json::from_str(MINIMAL).expect("minimal document");
+        assert!(status.commands.is_empty() && status.keys.per_db.is_empty());
+        assert!(status.raft.is_none() && status.runtimes.breaker.reason.is_none());
+    }
+
+    #[test]
+    fn raft_part_round_trips() {
+        let mut status: Status = serde_json::from_str(MINIMAL).expect("minimal document");
+        status.raft = Some(RaftStatus {
+            node_id: 1,
+            role: "follower".into(),
+            term: 3,
+            leader_id: Some(2),
+            leader_resp_addr: Some("10.0.0.2:7379".into()),
+            last_log_index: Some(10),
+            committed: Some(10),
+            applied: Some(9),
+            snapshot_index: None,
+            purged_index: None,
+            elections_total: 0,
+            snapshots_total: 1,
+            members: vec![MemberStatus {
+                id: 2,
+                admin_addr: "10.0.0.2:7380".into(),
+                resp_addr: "10.0.0.2:7379".into(),
+                voter: true,
+                matched_index: None,
+                lag: None,
+            }],
+        });
+        let text = serde_json::to_string(&status).expect("serialize");
+        let back: Status = serde_json::from_str(&text).expect("deserialize");
+        let raft = back.raft.expect("raft part");
+        assert_eq!((raft.role.as_str(), raft.leader_id), ("follower", Some(2)));
+        assert_eq!(raft.members[0].admin_addr, "10.0.0.2:7380");
+    }
+}
