@@ -320,6 +320,15 @@ impl Tmux {
         assert!(status.success());
     }
 
+    fn resize(&self, width: u16, height: u16) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", "top"])
+            .args(["-x", &width.to_string(), "-y", &height.to_string()])
+            .status()
+            .expect("tmux resize-window");
+        assert!(status.success());
+    }
+
     /// Waits until the pane satisfies `want`, returning it.
     fn wait_for(&self, what: &str, want: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -420,6 +429,27 @@ fn top_under_tmux_shows_moving_numbers_marks_a_dead_node_and_restores_the_termin
     if let Ok(path) = std::env::var("KIWICTL_TOP_CAPTURE") {
         std::fs::write(path, &second).expect("write the capture");
     }
+
+    // A small terminal gets the compact layout (one pane, tab cycles); growing back, the full one.
+    // (The size is restored before quitting: tmux 3.3 shows a stale main screen after leaving an
+    // alternate screen whose size changed, whatever the program.)
+    tmux.resize(70, 20);
+    let compact = tmux.wait_for("the compact layout", |p| {
+        p.contains("Commands · sort") && !p.contains("Throughput")
+    });
+    assert!(
+        compact.lines().all(|l| l.chars().count() <= 70),
+        "{compact}"
+    );
+    tmux.keys("Tab");
+    tmux.keys("Tab");
+    tmux.wait_for("the cluster pane", |p| {
+        p.contains("single-node mode") && !p.contains("Commands · sort")
+    });
+    tmux.resize(120, 36);
+    tmux.wait_for("the full layout", |p| {
+        p.contains("Throughput") && p.contains("Storage (RocksDB)")
+    });
 
     // The node dies: top says so and keeps the last data; the node returns: top reconnects.
     stop.store(true, Ordering::Relaxed);
