@@ -31,7 +31,9 @@ use settings::Settings;
 /// What every command gets: resolved settings and a client for each port.
 pub struct Ctx {
     pub settings: Settings,
+    /// Client for the admin HTTP port (status, cluster, checkpoint, compact).
     pub admin: AdminClient,
+    /// The RESP port of the node named by the settings (info, config, slowlog, clients).
     pub resp: RespNode,
 }
 

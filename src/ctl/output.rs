@@ -10,6 +10,7 @@ use super::args::OutputFormat;
 /// Rows with named columns.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Table {
+    /// Column names, lower case; upper-cased for people, keys (spaces → `_`) in JSON.
     pub headers: Vec<String>,
     pub rows: Vec<Vec<String>>,
 }

@@ -17,9 +17,11 @@ pub const HISTORY: usize = 300;
 /// Per-second rates between two samples of the same process.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Rates {
+    /// Commands per second, all kinds.
     pub ops: f64,
     pub reads: f64,
     pub writes: f64,
+    /// Network bytes per second, from and to clients.
     pub net_in: f64,
     pub net_out: f64,
     /// Per command: (name, calls/s, failed calls/s).

@@ -17,7 +17,7 @@ pub enum Level {
     Bad,
 }
 
-/// One row of the commands table.
+/// One row of the commands table, every cell formatted (rates per second, latencies with units).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CommandRow {
     pub name: String,
@@ -28,7 +28,7 @@ pub struct CommandRow {
     pub p999: String,
 }
 
-/// One row of the cluster table.
+/// One row of the cluster table; `—` where the member has not said (down, or not the leader).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberRow {
     pub id: String,
@@ -72,6 +72,7 @@ pub struct View {
     /// `net in 1.2 MiB/s · out 3.4 MiB/s` (empty until rates are known).
     pub net_line: String,
     pub commands: Vec<CommandRow>,
+    /// Name of the commands table's order, shown in its title.
     pub command_sort: &'static str,
     pub runtimes: Vec<Field>,
     pub storage: Vec<Field>,
