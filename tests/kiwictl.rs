@@ -568,6 +568,17 @@ fn cluster_calls_sent_to_a_follower_reach_the_leader() {
     let out = ok(kiwictl(&[
         "--admin-port",
         &f,
+        "cluster",
+        "transfer-leader",
+        "2",
+    ]));
+    assert_eq!(
+        out,
+        format!("node 2 asked to take over leadership from {leader_addr}\n")
+    );
+    let out = ok(kiwictl(&[
+        "--admin-port",
+        &f,
         "-o",
         "json",
         "cluster",
@@ -581,6 +592,7 @@ fn cluster_calls_sent_to_a_follower_reach_the_leader() {
         [
             json!({ "op": "remove-node", "body": { "id": 3 } }),
             json!({ "op": "add-node", "body": { "id": 4, "admin_addr": "10.0.0.4:7380", "resp_addr": "10.0.0.4:7379" } }),
+            json!({ "op": "transfer-leader", "body": { "id": 2 } }),
             json!({ "op": "transfer-leader", "body": { "id": 2 } }),
         ]
     );

@@ -183,7 +183,7 @@ pub enum ClusterAction {
         /// Raft node id.
         id: u64,
     },
-    /// Make another voter the leader.
+    /// Ask another voter to take over leadership.
     TransferLeader {
         /// Raft node id of the new leader.
         id: u64,

@@ -27,7 +27,17 @@ pub async fn run(ctx: &Ctx, action: &ClusterAction) -> Result<(), CtlError> {
         ClusterAction::Status => status(ctx).await,
         ClusterAction::Members => members(ctx).await,
         ClusterAction::Init => {
-            let answer = ctx.admin.cluster_init(&addr).await?;
+            // Nodes that form their cluster at start-up (`kiwi --init-cluster`) have no such
+            // endpoint; say so rather than print a bare 404.
+            let answer = ctx.admin.cluster_init(&addr).await.map_err(|e| match e {
+                CtlError::Refused { addr, message } => CtlError::Refused {
+                    addr,
+                    message: format!(
+                        "{message} (start the first node with `kiwi --init-cluster` instead)"
+                    ),
+                },
+                other => other,
+            })?;
             print_done(
                 &format!("initialized a one-member cluster at {addr}"),
                 &answer,
@@ -52,7 +62,7 @@ pub async fn run(ctx: &Ctx, action: &ClusterAction) -> Result<(), CtlError> {
         ClusterAction::TransferLeader { id } => {
             let (leader, answer) = ctx.admin.transfer_leader(&addr, *id).await?;
             print_done(
-                &format!("leadership handed from {leader} to node {id}"),
+                &format!("node {id} asked to take over leadership from {leader}"),
                 &answer,
                 out,
             );
