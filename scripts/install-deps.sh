@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs what building and testing Kiwi needs on Debian/Ubuntu, if it is missing:
 # clang + libclang-dev (RocksDB's bindings), redis-server + redis-tools (the reference server
-# for differential tests, redis-cli and redis-benchmark), python3-venv and redis-py in a
-# virtualenv under ~/.cache/kiwi/pyenv (the third-party client test, tests/real_clients.rs),
-# and what the packaging test (tests/packaging.rs, packaging/test.sh) builds and checks
-# packages with: dpkg-dev, adduser, systemd (systemd-analyze), help2man, lintian, rpm,
-# wixl + msitools, xmllint, curl.
+# for differential tests, redis-cli and redis-benchmark), prometheus (for promtool, which
+# validates the admin API's /metrics in tests/admin.rs), tmux (drives `kiwictl top` in
+# tests/kiwictl.rs), python3-venv and redis-py in a virtualenv under ~/.cache/kiwi/pyenv (the
+# third-party client test, tests/real_clients.rs), and what the packaging test
+# (tests/packaging.rs, packaging/test.sh) builds and checks packages with: dpkg-dev, adduser,
+# systemd (systemd-analyze), help2man, lintian, rpm, wixl + msitools, xmllint, curl.
 set -euo pipefail
 missing=()
 command -v clang >/dev/null || missing+=(clang)
 dpkg -s libclang-dev >/dev/null 2>&1 || missing+=(libclang-dev)
 command -v redis-server >/dev/null || missing+=(redis-server)
 command -v redis-cli >/dev/null && command -v redis-benchmark >/dev/null || missing+=(redis-tools)
+command -v promtool >/dev/null || missing+=(prometheus)
+command -v tmux >/dev/null || missing+=(tmux)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 command -v dpkg-shlibdeps >/dev/null || missing+=(dpkg-dev)
 command -v adduser >/dev/null || missing+=(adduser)

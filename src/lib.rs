@@ -6,6 +6,7 @@
 //! through [`runtime`] to the storage threads, which execute [`cmd`] handlers on [`storage`].
 //! [`state`] holds what both runtimes share; [`config`] is the configuration file and CONFIG.
 
+pub mod admin;
 pub mod bench;
 pub mod cmd;
 pub mod config;

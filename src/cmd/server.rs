@@ -108,13 +108,7 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w("# Clients".into());
             w(format!("connected_clients:{}", state.clients.count()));
             w(format!("maxclients:{}", config.maxclients));
-            let blocked = state
-                .clients
-                .all()
-                .iter()
-                .filter(|c| c.blocked.load(std::sync::atomic::Ordering::Relaxed))
-                .count();
-            w(format!("blocked_clients:{blocked}"));
+            w(format!("blocked_clients:{}", state.clients.blocked_count()));
         }
         "memory" => {
             let rss = crate::sys::rss_bytes().unwrap_or(0);

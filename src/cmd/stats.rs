@@ -3,8 +3,8 @@
 //!
 //! Both runtimes finish commands through [`finished`], so the three can never disagree about
 //! which calls count. The counters live beside the static command table they parallel (one slot
-//! per entry, found by identity), so counting a call is two relaxed atomic adds and no lookup by
-//! name.
+//! per entry, found by identity), so counting a call is three relaxed atomic adds (calls, time,
+//! latency bucket) and no lookup by name. The admin port reads them through [`called`].
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
@@ -15,6 +15,7 @@ use bytes::Bytes;
 use super::{CommandSpec, COMMANDS};
 use crate::state::clients::ClientHandle;
 use crate::state::ServerState;
+use crate::util::histogram::Histogram;
 
 /// Counters of one command.
 #[derive(Default)]
@@ -25,6 +26,8 @@ pub struct CommandStat {
     pub failed: AtomicU64,
     /// Refused before execution (arity, authentication).
     pub rejected: AtomicU64,
+    /// Execution time of every call (the admin port's latency histograms and quantiles).
+    pub latency: Histogram,
 }
 
 static STATS: LazyLock<Box<[CommandStat]>> =
@@ -69,9 +72,10 @@ pub fn finished(
 
 fn record(spec: &CommandSpec, elapsed: Duration, failed: bool) {
     let stat = of(spec);
+    let micros = elapsed.as_micros() as u64;
     stat.calls.fetch_add(1, Ordering::Relaxed);
-    stat.usec
-        .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    stat.usec.fetch_add(micros, Ordering::Relaxed);
+    stat.latency.record(micros);
     if failed {
         stat.failed.fetch_add(1, Ordering::Relaxed);
     }
@@ -88,28 +92,31 @@ pub fn reset() {
         for counter in [&stat.calls, &stat.usec, &stat.failed, &stat.rejected] {
             counter.store(0, Ordering::Relaxed);
         }
+        stat.latency.reset();
     }
+}
+
+/// Commands called or rejected at least once, in table order, with their counters.
+pub fn called() -> impl Iterator<Item = (&'static CommandSpec, &'static CommandStat)> {
+    COMMANDS.iter().zip(STATS.iter()).filter(|(_, stat)| {
+        stat.calls.load(Ordering::Relaxed) > 0 || stat.rejected.load(Ordering::Relaxed) > 0
+    })
 }
 
 /// `cmdstat_<name>:calls=..,usec=..,usec_per_call=..,rejected_calls=..,failed_calls=..` lines,
 /// for commands that were called at least once, as Redis prints them.
 pub fn render() -> Vec<String> {
-    COMMANDS
-        .iter()
-        .zip(STATS.iter())
-        .filter_map(|(spec, stat)| {
+    called()
+        .map(|(spec, stat)| {
             let calls = stat.calls.load(Ordering::Relaxed);
             let rejected = stat.rejected.load(Ordering::Relaxed);
-            if calls == 0 && rejected == 0 {
-                return None;
-            }
             let usec = stat.usec.load(Ordering::Relaxed);
             let per_call = if calls == 0 { 0.0 } else { usec as f64 / calls as f64 };
-            Some(format!(
+            format!(
                 "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={}",
                 spec.name,
                 stat.failed.load(Ordering::Relaxed)
-            ))
+            )
         })
         .collect()
 }

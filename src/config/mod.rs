@@ -88,16 +88,18 @@ options! {
     port: u16 = 7379, "port", false;
     /// Space-separated addresses to listen on.
     bind: String = "127.0.0.1".into(), "bind", false;
-    /// Port of the admin HTTP endpoint (health, metrics, status, cluster control, Raft RPC).
-    admin_port: u16 = 7380, "admin-port", false;
-    /// Address the admin HTTP endpoint listens on.
-    admin_bind: String = "127.0.0.1".into(), "admin-bind", false;
     /// Data directory holding the RocksDB files.
     dir: String = "./kiwi-data".into(), "dir", false;
     /// Number of logical databases (SELECT 0..N-1).
     databases: usize = 16, "databases", false;
     /// Password for the default user; empty disables authentication.
     requirepass: String = String::new(), "requirepass", true;
+    /// Port of the admin HTTP API: health, metrics, status, control, and in cluster mode Raft RPC between nodes (0 picks a free port and logs it).
+    admin_port: u16 = 7380, "admin-port", false;
+    /// Address the admin HTTP API listens on; a non-loopback address with `requirepass` set needs `admin-token`.
+    admin_bind: String = "127.0.0.1".into(), "admin-bind", false;
+    /// Bearer token the admin API's mutating endpoints require; empty leaves them open to whoever reaches the port.
+    admin_token: String = String::new(), "admin-token", true;
     /// Maximum simultaneous client connections.
     maxclients: usize = 10000, "maxclients", true;
     /// Close a client after this many idle seconds (0 = never).

@@ -1,113 +1,115 @@
-//! `kiwictl`: operator commands against a running node over RESP.
+//! `kiwictl`: the operator's CLI. It talks to a node's RESP port for what Redis itself offers
+//! (INFO, CONFIG, SLOWLOG, CLIENT) and to its admin HTTP port for the rest (status, `top`,
+//! cluster membership, checkpoint, compact).
 //!
-//! This first cut covers what a single node offers today (ping, info, config, health); cluster
-//! management and the live `top` view arrive with the admin port and Raft.
+//! Rooms: [`args`] (the command line), [`settings`] (flags, environment, config file),
+//! [`admin_client`] and [`resp_node`] (the two ports), [`node_cmds`] and [`cluster`] (commands),
+//! [`output`] and [`format`] (printing), [`top`] (the live view), [`error`] (one-line failures).
 
-use anyhow::{bail, Context as _};
+pub mod admin_client;
+pub mod args;
+pub mod cluster;
+pub mod error;
+pub mod format;
+pub mod node_cmds;
+pub mod output;
+pub mod resp_node;
+pub mod settings;
+pub mod top;
 
-use crate::resp::client::Client;
-use crate::resp::Frame;
+#[cfg(test)]
+mod fixtures;
 
-/// Where and how to reach the node.
-#[derive(Debug, Clone)]
-pub struct Target {
-    pub host: String,
-    pub port: u16,
-    pub password: Option<String>,
+use clap::CommandFactory;
+
+use admin_client::AdminClient;
+use args::{Cli, Command};
+use error::CtlError;
+use resp_node::RespNode;
+use settings::Settings;
+
+/// What every command gets: resolved settings and a client for each port.
+pub struct Ctx {
+    pub settings: Settings,
+    /// Client for the admin HTTP port (status, cluster, checkpoint, compact).
+    pub admin: AdminClient,
+    /// The RESP port of the node named by the settings (info, config, slowlog, clients).
+    pub resp: RespNode,
 }
 
-impl Target {
-    /// Connects and authenticates.
-    pub async fn connect(&self) -> anyhow::Result<Client> {
-        let addr = format!("{}:{}", self.host, self.port);
-        let mut client = Client::connect(&addr).await?;
-        if let Some(password) = &self.password {
-            if let Frame::Error(e) = client.call(&["AUTH", password.as_str()]).await? {
-                bail!("authentication failed: {e}");
-            }
-        }
-        Ok(client)
+impl Ctx {
+    /// Resolves the settings and builds the clients (no network traffic yet).
+    pub fn new(cli: &Cli) -> Result<Ctx, CtlError> {
+        let settings = Settings::resolve(&cli.global)?;
+        Ok(Ctx {
+            admin: AdminClient::new(settings.token.clone(), settings.timeout)?,
+            resp: RespNode {
+                addr: settings.resp_addr(),
+                password: settings.password.clone(),
+                timeout: settings.timeout,
+            },
+            settings,
+        })
     }
 }
 
-/// Renders a reply the way redis-cli does, for humans.
-pub fn render(frame: &Frame) -> String {
-    fn go(frame: &Frame, indent: usize, out: &mut String) {
-        let pad = " ".repeat(indent);
-        match frame {
-            Frame::Simple(s)
-            | Frame::Bulk(s)
-            | Frame::Verbatim(s)
-            | Frame::BigNumber(s)
-            | Frame::DoubleText(s) => {
-                out.push_str(&String::from_utf8_lossy(s));
-                out.push('\n');
-            }
-            Frame::Error(e) => {
-                out.push_str(&format!("(error) {e}\n"));
-            }
-            Frame::Integer(n) => out.push_str(&format!("(integer) {n}\n")),
-            Frame::Double(d) => out.push_str(&format!("(double) {d}\n")),
-            Frame::Boolean(b) => out.push_str(&format!("({b})\n")),
-            Frame::Null | Frame::NullArray => out.push_str("(nil)\n"),
-            Frame::Array(items) | Frame::Set(items) | Frame::Push(items) => {
-                if items.is_empty() {
-                    out.push_str("(empty array)\n");
-                }
-                for (i, item) in items.iter().enumerate() {
-                    out.push_str(&format!("{pad}{}) ", i + 1));
-                    go(item, indent + 3, out);
-                }
-            }
-            Frame::Map(pairs) => {
-                for (k, v) in pairs {
-                    out.push_str(&pad);
-                    go(k, indent, out);
-                    out.push_str(&format!("{pad}  => "));
-                    go(v, indent + 5, out);
-                }
-            }
+/// Runs a parsed command line; returns the process exit code. Errors are printed here, as one
+/// line, so no command can leak a backtrace or a debug dump.
+pub async fn main(cli: Cli) -> i32 {
+    match dispatch(&cli).await {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("kiwictl: {err}");
+            err.exit_code()
         }
     }
-    let mut out = String::new();
-    go(frame, 0, &mut out);
-    out
 }
 
-/// Sends one command and fails on an error reply.
-pub async fn run_command(target: &Target, args: &[String]) -> anyhow::Result<Frame> {
-    let mut client = target.connect().await?;
-    let reply = client.call(args).await.context("send command")?;
-    if let Frame::Error(e) = &reply {
-        bail!("{e}");
-    }
-    Ok(reply)
+/// Replaces Rust's panic report (message plus backtrace) with one line. A closed pipe
+/// (`kiwictl info | head -1`) makes `println!` panic; that ends quietly with the status a
+/// SIGPIPE death would have. `top` chains ratatui's hook in front of this one, so the terminal is
+/// restored before the line prints.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let msg = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        if msg.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        let at = info
+            .location()
+            .map(|l| format!(" at {l}"))
+            .unwrap_or_default();
+        eprintln!("kiwictl: internal error{at}: {msg} (please report it)");
+        std::process::exit(70);
+    }));
 }
 
-/// Health as a script sees it: the node answers PING and its storage breaker is closed.
-/// Returns the problems found (empty = healthy).
-pub async fn health(target: &Target) -> anyhow::Result<Vec<String>> {
-    let mut problems = Vec::new();
-    let mut client = target.connect().await?;
-    match client.call(&["PING"]).await? {
-        Frame::Simple(s) if &s[..] == b"PONG" => {}
-        other => problems.push(format!("PING answered {other:?}")),
+async fn dispatch(cli: &Cli) -> Result<i32, CtlError> {
+    if let Command::Completions { shell } = &cli.command {
+        // Needs no settings: works even with a broken config file.
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut Cli::command(), "kiwictl", &mut script);
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+        return Ok(0);
     }
-    let info = match client.call(&["INFO", "runtime"]).await? {
-        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => bail!("unexpected INFO reply: {other:?}"),
-    };
-    for line in info.lines() {
-        if let Some(state) = line.strip_prefix("storage_breaker:") {
-            if state.trim() != "closed" {
-                problems.push("storage circuit breaker is open: writes are refused".into());
-            }
-        }
-        if let Some(reason) = line.strip_prefix("storage_breaker_reason:") {
-            if !reason.trim().is_empty() {
-                problems.push(format!("storage error: {}", reason.trim()));
-            }
-        }
+    let ctx = Ctx::new(cli)?;
+    match &cli.command {
+        Command::Ping => node_cmds::ping(&ctx).await?,
+        Command::Info { section } => node_cmds::info(&ctx, section.as_deref()).await?,
+        Command::Config { action } => node_cmds::config(&ctx, action).await?,
+        Command::Health => return Ok(if node_cmds::health(&ctx).await? { 0 } else { 1 }),
+        Command::Checkpoint { dir } => node_cmds::checkpoint(&ctx, dir).await?,
+        Command::Compact => node_cmds::compact(&ctx).await?,
+        Command::Slowlog { action } => node_cmds::slowlog(&ctx, action.as_ref()).await?,
+        Command::Clients { action } => node_cmds::clients(&ctx, action.as_ref()).await?,
+        Command::Cluster { action } => cluster::run(&ctx, action).await?,
+        Command::Top(args) => top::run(&ctx, args).await?,
+        Command::Completions { .. } => {}
     }
-    Ok(problems)
+    Ok(0)
 }

@@ -2,10 +2,11 @@
 //! secret), pipelines forwarded by followers, and membership control for operators (JSON).
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -20,8 +21,27 @@ use super::network::{SnapshotHeader, SECRET_HEADER};
 use super::node::RaftNode;
 use super::types::{ForwardRequest, NodeAddr, SnapshotDir, TypeConfig};
 
-/// Routes served on the admin port in cluster mode.
-pub fn routes(node: Arc<RaftNode>) -> Router {
+/// Where the routes find this node's Raft member: set once Raft has started (the admin port must
+/// be listening first, since its port is part of this node's address).
+pub type Slot = Arc<OnceLock<Arc<RaftNode>>>;
+
+/// The member, for handlers; requests that arrive before Raft has started are answered 503.
+struct Member(Arc<RaftNode>);
+
+impl FromRequestParts<Slot> for Member {
+    type Rejection = Response;
+
+    async fn from_request_parts(_: &mut Parts, slot: &Slot) -> Result<Member, Response> {
+        slot.get()
+            .cloned()
+            .map(Member)
+            .ok_or_else(|| json_error(StatusCode::SERVICE_UNAVAILABLE, "raft is starting"))
+    }
+}
+
+/// Routes served on the admin port in cluster mode. Raft bodies carry log entries and whole
+/// forwarded pipelines, so they may be as large as a client's query buffer.
+pub fn routes(slot: Slot, body_limit: usize) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -32,7 +52,8 @@ pub fn routes(node: Arc<RaftNode>) -> Router {
         .route("/v1/cluster/add-node", post(add_node))
         .route("/v1/cluster/remove-node", post(remove_node))
         .route("/v1/cluster/transfer-leader", post(transfer_leader))
-        .with_state(node)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(slot)
 }
 
 fn secret_ok(node: &RaftNode, headers: &HeaderMap) -> bool {
@@ -66,7 +87,7 @@ fn decode<T: for<'a> Deserialize<'a>>(body: &[u8]) -> Result<T, Response> {
         .map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed request: {e}")).into_response())
 }
 
-async fn append(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn append(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&node, &headers) {
         return refused();
     }
@@ -77,7 +98,7 @@ async fn append(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Byt
     postcard_reply(&node.raft.append_entries(request).await)
 }
 
-async fn vote(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn vote(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&node, &headers) {
         return refused();
     }
@@ -88,7 +109,7 @@ async fn vote(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Bytes
     postcard_reply(&node.raft.vote(request).await)
 }
 
-async fn snapshot(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Body) -> Response {
+async fn snapshot(Member(node): Member, headers: HeaderMap, body: Body) -> Response {
     if !secret_ok(&node, &headers) {
         return refused();
     }
@@ -115,7 +136,7 @@ async fn snapshot(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: B
     postcard_reply(&result)
 }
 
-async fn forward(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: Bytes) -> Response {
+async fn forward(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
     if !secret_ok(&node, &headers) {
         return refused();
     }
@@ -127,7 +148,7 @@ async fn forward(State(node): State<Arc<RaftNode>>, headers: HeaderMap, body: By
 }
 
 /// Leadership transfer: the chosen node starts an election (its log is checked by the voters).
-async fn elect(State(node): State<Arc<RaftNode>>, headers: HeaderMap) -> Response {
+async fn elect(Member(node): Member, headers: HeaderMap) -> Response {
     if !secret_ok(&node, &headers) {
         return refused();
     }
@@ -144,7 +165,7 @@ fn json_error(status: StatusCode, message: impl Into<String>) -> Response {
 
 /// The member list with this node's view of each.
 #[derive(Serialize)]
-struct Member {
+struct MemberView {
     id: u64,
     admin_addr: String,
     resp_addr: String,
@@ -153,13 +174,13 @@ struct Member {
     matched_index: Option<u64>,
 }
 
-async fn members(State(node): State<Arc<RaftNode>>) -> Response {
+async fn members(Member(node): Member) -> Response {
     let metrics = node.raft.metrics().borrow().clone();
     let membership = metrics.membership_config.membership();
     let voters: BTreeSet<u64> = membership.voter_ids().collect();
-    let list: Vec<Member> = membership
+    let list: Vec<MemberView> = membership
         .nodes()
-        .map(|(id, addr)| Member {
+        .map(|(id, addr)| MemberView {
             id: *id,
             admin_addr: addr.admin_addr.clone(),
             resp_addr: addr.resp_addr.clone(),
@@ -211,7 +232,7 @@ struct AddNode {
 }
 
 /// Adds a node: as a learner first (it catches up from the log or a snapshot), then as a voter.
-async fn add_node(State(node): State<Arc<RaftNode>>, Json(req): Json<AddNode>) -> Response {
+async fn add_node(Member(node): Member, Json(req): Json<AddNode>) -> Response {
     if req.id == 0 {
         return json_error(StatusCode::BAD_REQUEST, "node id 0 is reserved");
     }
@@ -245,7 +266,7 @@ struct NodeId {
 }
 
 /// Removes a node from the voters and the member list.
-async fn remove_node(State(node): State<Arc<RaftNode>>, Json(req): Json<NodeId>) -> Response {
+async fn remove_node(Member(node): Member, Json(req): Json<NodeId>) -> Response {
     let change = ChangeMembers::RemoveVoters(BTreeSet::from([req.id]));
     if let Err(e) = node.raft.change_membership(change, false).await {
         return write_error(&node, e);
@@ -259,7 +280,7 @@ async fn remove_node(State(node): State<Arc<RaftNode>>, Json(req): Json<NodeId>)
 }
 
 /// Moves leadership to another voter by asking it to start an election now.
-async fn transfer_leader(State(node): State<Arc<RaftNode>>, Json(req): Json<NodeId>) -> Response {
+async fn transfer_leader(Member(node): Member, Json(req): Json<NodeId>) -> Response {
     let metrics = node.raft.metrics().borrow().clone();
     if metrics.current_leader != Some(node.id) {
         return not_leader(&node);

@@ -13,6 +13,7 @@ use super::state_machine::Shared;
 use super::types::{
     ClientGroup, ForwardReply, ForwardRequest, NodeAddr, Proposal, Raft, ReplicatedCommand,
 };
+use crate::admin::status::{MemberStatus, RaftStatus};
 use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
 use crate::runtime::{QueuedCommand, StorageClient, Transaction};
@@ -425,5 +426,66 @@ impl RaftNode {
             ));
         }
         lines
+    }
+}
+
+impl crate::admin::ClusterView for RaftNode {
+    fn raft_status(&self) -> RaftStatus {
+        let m = self.raft.metrics().borrow().clone();
+        let membership = m.membership_config.membership();
+        let voters: Vec<u64> = membership.voter_ids().collect();
+        let last = m.last_log_index;
+        let members = membership
+            .nodes()
+            .map(|(id, node)| {
+                let matched = m
+                    .replication
+                    .as_ref()
+                    .and_then(|r| r.get(id).cloned().flatten())
+                    .map(|l| l.index);
+                MemberStatus {
+                    id: *id,
+                    admin_addr: node.admin_addr.clone(),
+                    resp_addr: node.resp_addr.clone(),
+                    voter: voters.contains(id),
+                    matched_index: matched,
+                    lag: matched.zip(last).map(|(matched, last)| last.saturating_sub(matched)),
+                }
+            })
+            .collect();
+        RaftStatus {
+            node_id: self.id,
+            role: format!("{:?}", m.state).to_ascii_lowercase(),
+            term: m.current_term,
+            leader_id: m.current_leader,
+            leader_resp_addr: m
+                .current_leader
+                .and_then(|id| membership.get_node(&id).map(|n| n.resp_addr.clone())),
+            last_log_index: last,
+            committed: m.last_applied.map(|l| l.index),
+            applied: m.last_applied.map(|l| l.index),
+            snapshot_index: m.snapshot.map(|l| l.index),
+            purged_index: m.purged.map(|l| l.index),
+            elections_total: self.elections_total.load(Ordering::Relaxed),
+            snapshots_total: self.machine.snapshots_total.load(Ordering::Relaxed),
+            members,
+        }
+    }
+
+    fn ready(&self) -> Result<(), String> {
+        let m = self.raft.metrics().borrow().clone();
+        let Some(leader) = m.current_leader else {
+            return Err("no Raft leader known".into());
+        };
+        if leader != self.id && m.millis_since_quorum_ack.is_none() {
+            let applied = m.last_applied.map_or(0, |l| l.index);
+            let last = m.last_log_index.unwrap_or(0);
+            if last.saturating_sub(applied) > self.machine.state.config().raft_logs_kept {
+                return Err(format!(
+                    "catching up: applied {applied} of {last} log entries"
+                ));
+            }
+        }
+        Ok(())
     }
 }

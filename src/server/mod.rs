@@ -92,15 +92,27 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
     let depth = config.storage_queue_depth;
     let data_dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone().into());
     let state = ServerState::new(config, storage, port);
+    let raft_slot = crate::raft::http::Slot::default();
+    let cluster_routes = match mode {
+        Mode::SingleNode => axum::Router::new(),
+        Mode::Cluster { .. } => {
+            let limit = state.config().client_query_buffer_limit.0 as usize;
+            crate::raft::http::routes(raft_slot.clone(), limit)
+        }
+    };
+    // Before anything else starts: a refused admin port (taken, unprotected) stops the start-up.
+    let admin = crate::admin::start(state.clone(), cluster_routes)?;
     let (storage_rt, client) = StorageRuntime::start(state.clone(), threads, depth)
         .context("start the storage runtime")?;
     let background = background::start(state.clone()).context("start background tasks")?;
-    let admin = match mode {
-        Mode::SingleNode => None,
-        Mode::Cluster { id, bootstrap } => {
-            Some(start_cluster(&state, &client, id, bootstrap).await?)
-        }
-    };
+    if let Mode::Cluster { id, bootstrap } = mode {
+        let me = crate::raft::own_address(&state, admin.addr().port());
+        let node = crate::raft::start(state.clone(), id, me.clone(), bootstrap).await?;
+        let _ = node.local.set(client.clone());
+        let _ = state.cluster.set(node.clone());
+        let _ = raft_slot.set(node);
+        tracing::info!(id, admin = %me.admin_addr, resp = %me.resp_addr, "raft member started");
+    }
 
     for listener in &listeners {
         tracing::info!(addr = %listener.local_addr()?, data = %data_dir.display(), "kiwi ready to accept connections");
@@ -124,9 +136,6 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
     while state.clients.count() > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    if let Some(admin) = admin {
-        admin.abort();
-    }
     if let Some(node) = state.cluster.get() {
         let _ = node.raft.shutdown().await;
     }
@@ -134,37 +143,10 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
     tokio::task::spawn_blocking(move || {
         storage_rt.shutdown();
         background.stop();
+        admin.stop();
     })
     .await?;
     Ok(state)
-}
-
-/// Starts Raft and the admin port that carries its RPC; returns the admin server's task.
-async fn start_cluster(
-    state: &Arc<ServerState>,
-    client: &StorageClient,
-    id: u64,
-    bootstrap: Bootstrap,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let admin_addr = {
-        let c = state.config();
-        format!("{}:{}", c.admin_bind, c.admin_port)
-    };
-    let listener = TcpListener::bind(&admin_addr)
-        .await
-        .with_context(|| format!("listen on admin address {admin_addr}"))?;
-    let admin_port = listener.local_addr()?.port();
-    let me = crate::raft::own_address(state, admin_port);
-    let node = crate::raft::start(state.clone(), id, me.clone(), bootstrap).await?;
-    let _ = node.local.set(client.clone());
-    let _ = state.cluster.set(node.clone());
-    tracing::info!(id, admin = %me.admin_addr, resp = %me.resp_addr, "raft member started");
-    let router = crate::raft::http::routes(node);
-    Ok(tokio::spawn(async move {
-        if let Err(err) = axum::serve(listener, router).await {
-            tracing::error!(%err, "admin port stopped");
-        }
-    }))
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<ServerState>, storage: StorageClient) {

@@ -195,6 +195,15 @@ impl ClientRegistry {
         self.clients.lock().len()
     }
 
+    /// Connections waiting in a blocking command (INFO `blocked_clients`, the admin API).
+    pub fn blocked_count(&self) -> usize {
+        self.clients
+            .lock()
+            .values()
+            .filter(|c| c.blocked.load(Ordering::Relaxed))
+            .count()
+    }
+
     /// A snapshot of all handles, in id order.
     pub fn all(&self) -> Vec<Arc<ClientHandle>> {
         self.clients.lock().values().cloned().collect()

@@ -12,7 +12,8 @@ pub mod pubsub;
 pub mod slowlog;
 pub mod stats;
 
-use std::sync::Arc;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use parking_lot::RwLock;
@@ -51,8 +52,10 @@ pub struct ServerState {
     pub last_save: std::sync::atomic::AtomicU64,
     /// Random 40-hex-char id of this process (INFO run_id).
     pub run_id: String,
-    /// This node's Raft member, in cluster mode.
-    pub cluster: std::sync::OnceLock<Arc<crate::raft::RaftNode>>,
+    /// Where the admin HTTP API listens, once it does (reported in its status document).
+    pub admin_addr: OnceLock<SocketAddr>,
+    /// This node's Raft member, in cluster mode (unset: single node, no `raft` status).
+    pub cluster: OnceLock<Arc<crate::raft::RaftNode>>,
 }
 
 impl ServerState {
@@ -84,7 +87,8 @@ impl ServerState {
             shutdown,
             last_save: std::sync::atomic::AtomicU64::new(crate::util::now_ms() / 1000),
             run_id,
-            cluster: std::sync::OnceLock::new(),
+            admin_addr: OnceLock::new(),
+            cluster: OnceLock::new(),
         })
     }
 

@@ -10,6 +10,7 @@ pub mod collection;
 mod job;
 pub mod keys;
 pub mod locks;
+mod maintenance;
 pub mod meta;
 pub mod replica;
 pub mod waiters;

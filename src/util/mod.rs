@@ -1,8 +1,9 @@
 //! Small pure helpers shared across modules: Redis's number parsing and formatting rules,
-//! geohash arithmetic, glob matching, and clock access.
+//! geohash arithmetic, glob matching, latency histograms, and clock access.
 
 pub mod geohash;
 pub mod glob;
+pub mod histogram;
 pub mod number;
 pub mod slot;
 

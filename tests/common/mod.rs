@@ -67,6 +67,8 @@ pub fn multi_runtime() -> tokio::runtime::Runtime {
 /// A running kiwi process. Killed (SIGKILL) on drop if still running.
 pub struct Kiwi {
     pub port: u16,
+    /// Port of its admin HTTP API (a free one, unless `extra` sets `admin-port`).
+    pub admin_port: u16,
     pub dir: PathBuf,
     pub child: Child,
     _tmp: Option<tempfile::TempDir>,
@@ -85,6 +87,7 @@ impl Kiwi {
 
     /// Starts kiwi on a given port and data directory (for restarts).
     pub fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Kiwi {
+        let admin_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiwi"));
         cmd.arg("--single-node")
             .arg("--port")
@@ -99,6 +102,8 @@ impl Kiwi {
                 "--set",
                 "memory=64MB",
             ])
+            .arg("--set")
+            .arg(format!("admin-port={admin_port}"))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
@@ -106,6 +111,7 @@ impl Kiwi {
         wait_ready(port, &mut child, "kiwi");
         Kiwi {
             port,
+            admin_port,
             dir: dir.to_path_buf(),
             child,
             _tmp: None,
@@ -116,6 +122,11 @@ impl Kiwi {
     /// `127.0.0.1:port`.
     pub fn addr(&self) -> String {
         format!("127.0.0.1:{}", self.port)
+    }
+
+    /// `http://127.0.0.1:admin_port` followed by `path`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.admin_port)
     }
 
     /// Stops with SIGKILL and waits.
