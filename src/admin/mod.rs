@@ -33,7 +33,6 @@ use tokio::sync::watch;
 
 pub use auth::Authorized;
 pub use error::{ApiError, JsonBody};
-pub use snapshot::collect as collect_status;
 use status::RaftStatus;
 
 use crate::state::ServerState;
@@ -60,7 +59,7 @@ pub trait ClusterView: Send + Sync {
 
 /// What the handlers share.
 #[derive(Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     state: Arc<ServerState>,
     /// The network runtime, pinged by `/health` (absent when built outside it, e.g. in tests).
     network: Option<tokio::runtime::Handle>,
