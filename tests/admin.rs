@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use common::{bulk, call, multi_runtime, runtime, Kiwi};
@@ -18,6 +18,16 @@ use kiwi::resp::Frame;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "t0ken-for-tests";
+
+/// The flood test measures latency, so it runs alone (write lock) while the other tests of this
+/// file share the machine among themselves (read locks).
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> RwLockReadGuard<'static, ()> {
+    EXCLUSIVE
+        .read()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 const PASSWORD: &str = "pa55-for-tests";
 
 /// One HTTP exchange: status, `WWW-Authenticate` header, body as JSON (or `Value::String` when
@@ -72,6 +82,7 @@ fn error_of(reply: &Reply) -> &str {
 
 #[test]
 fn probes_status_and_unknown_routes() {
+    let _shared = shared();
     let kiwi = Kiwi::start(&[]);
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
@@ -137,6 +148,7 @@ fn probes_status_and_unknown_routes() {
 
 #[test]
 fn config_mirrors_config_get_and_set_and_never_shows_secrets() {
+    let _shared = shared();
     let kiwi = Kiwi::start(&[
         "--set",
         &format!("requirepass={PASSWORD}"),
@@ -210,6 +222,7 @@ fn config_mirrors_config_get_and_set_and_never_shows_secrets() {
 
 #[test]
 fn mutating_endpoints_require_the_token() {
+    let _shared = shared();
     let mut kiwi = Kiwi::start(&["--set", &format!("admin-token={TOKEN}")]);
     let tmp = tempfile::tempdir().unwrap();
     let checkpoint = tmp.path().join("backup");
@@ -280,6 +293,7 @@ fn mutating_endpoints_require_the_token() {
 
 #[test]
 fn control_endpoints_validate_their_input() {
+    let _shared = shared();
     let kiwi = Kiwi::start(&[]);
     let rt = runtime();
     let post = |path: &str, body: Option<Value>| {
@@ -318,6 +332,7 @@ fn control_endpoints_validate_their_input() {
 
 #[test]
 fn metrics_are_valid_prometheus_text() {
+    let _shared = shared();
     let kiwi = Kiwi::start(&[]);
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
@@ -421,6 +436,9 @@ fn probe_health(admin_port: u16) -> (u16, Duration) {
 
 #[test]
 fn health_answers_within_100ms_while_storage_is_flooded() {
+    let _alone = EXCLUSIVE
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     // One storage thread behind a short queue: 16 flooding connections keep it full.
     let kiwi = Kiwi::start(&[
         "--set",
@@ -484,6 +502,7 @@ fn health_answers_within_100ms_while_storage_is_flooded() {
 
 #[test]
 fn checkpoint_restores_on_a_new_node() {
+    let _shared = shared();
     let kiwi = Kiwi::start(&[]);
     let rt = runtime();
     rt.block_on(async {
@@ -551,6 +570,7 @@ fn failed_start(settings: &[String]) -> String {
 
 #[test]
 fn unsafe_or_impossible_admin_ports_stop_the_start() {
+    let _shared = shared();
     let err = failed_start(&[
         format!("requirepass={PASSWORD}"),
         "admin-bind=0.0.0.0".into(),

@@ -373,7 +373,10 @@ mod tests {
             "kiwi_raft_member_matched_index{member=\"2\"} 95",
             "# TYPE kiwi_raft_elections_total counter",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing {line} in:\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing {line} in:\n{text}"
+            );
         }
         assert!(!text.contains("kiwi_raft_snapshot_index"));
         assert!(!text.contains("member=\"3\""));

@@ -23,7 +23,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use axum::extract::{DefaultBodyLimit, FromRef, Request};
+use axum::extract::{DefaultBodyLimit, FromRef, Request, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,6 @@ use tokio::sync::watch;
 
 pub use auth::Authorized;
 pub use error::{ApiError, JsonBody};
-pub use snapshot::collect as collect_status;
 use status::RaftStatus;
 
 use crate::state::ServerState;
@@ -43,6 +42,9 @@ const BODY_LIMIT: usize = 64 * 1024;
 
 /// Longest a request may take, body included, before it is answered 503.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest `POST /v1/checkpoint` may take before it is answered 503 (the checkpoint goes on).
+const CHECKPOINT_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// How long stopping waits for requests in progress.
 const STOP_GRACE: Duration = Duration::from_secs(5);
@@ -57,7 +59,7 @@ pub trait ClusterView: Send + Sync {
 
 /// What the handlers share.
 #[derive(Clone)]
-pub struct Admin {
+pub(crate) struct Admin {
     state: Arc<ServerState>,
     /// The network runtime, pinged by `/health` (absent when built outside it, e.g. in tests).
     network: Option<tokio::runtime::Handle>,
@@ -72,7 +74,8 @@ impl FromRef<Admin> for Arc<ServerState> {
     }
 }
 
-/// The admin API's own routes. Call it on the network runtime so `/health` can ping it.
+/// The admin API's own routes, with their body limit and deadlines. Call it on the network
+/// runtime so `/health` can ping it.
 pub fn router(state: Arc<ServerState>) -> Router {
     let admin = Admin {
         state,
@@ -80,7 +83,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         progress: Default::default(),
         compacting: Default::default(),
     };
-    Router::new()
+    let quick = Router::new()
         .route("/health", get(probes::health))
         .route("/ready", get(probes::ready))
         .route("/metrics", get(metrics::metrics))
@@ -90,8 +93,16 @@ pub fn router(state: Arc<ServerState>) -> Router {
             get(control::config_get).put(control::config_put),
         )
         .route("/v1/compact", post(control::compact))
-        .route("/v1/checkpoint", post(control::checkpoint))
         .route("/v1/shutdown", post(control::shutdown))
+        .layer(middleware::from_fn_with_state(REQUEST_TIMEOUT, deadline));
+    // A checkpoint copies files when hard links are impossible (another file system): its
+    // answer may take far longer than any other request's.
+    let slow = Router::new()
+        .route("/v1/checkpoint", post(control::checkpoint))
+        .layer(middleware::from_fn_with_state(CHECKPOINT_TIMEOUT, deadline));
+    quick
+        .merge(slow)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(admin)
 }
 
@@ -117,6 +128,10 @@ impl AdminServer {
 
 /// Checks the security rule, binds `admin-bind:admin-port` and serves [`router`] plus `extra` on a
 /// new thread. Errors (bad address, port taken, unprotected exposure) stop the server's start.
+///
+/// `extra` keeps its own limits: the 64 KiB body limit and 30 s deadline of [`router`] do not
+/// apply to it (Raft snapshot chunks are bigger and slower), nor does the token check — its
+/// handlers take [`Authorized`] (or their own secret) where they need one.
 pub fn start(state: Arc<ServerState>, extra: Router) -> anyhow::Result<AdminServer> {
     let (bind, port, protected, has_token) = {
         let config = state.config();
@@ -199,13 +214,15 @@ pub fn start(state: Arc<ServerState>, extra: Router) -> anyhow::Result<AdminServ
     Ok(AdminServer { addr, stop, thread })
 }
 
-/// Answers 503 when a request (reading its body included) outlasts [`REQUEST_TIMEOUT`].
-async fn deadline(request: Request, next: Next) -> Response {
-    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+/// Answers 503 when a request (reading its body included) outlasts `limit`.
+async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request timed out").into_response()
-        }
+        Err(_) => ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("request timed out after {} s", limit.as_secs()),
+        )
+        .into_response(),
     }
 }
 

@@ -40,7 +40,7 @@ fn load_usize(counter: &AtomicUsize) -> u64 {
 }
 
 /// Builds the status document (blocking: reads RocksDB and the data directory).
-pub fn collect(state: &ServerState) -> Result<Status, ApiError> {
+pub(crate) fn collect(state: &ServerState) -> Result<Status, ApiError> {
     let config = state.config().clone();
     let storage = &state.storage;
     let now = crate::util::now_ms();
