@@ -315,15 +315,18 @@ fn settings(config: &Config) -> serde_json::Value {
     })
 }
 
+/// The command line as a reader would retype it: the program as `kiwi-bench` wherever it
+/// was run from, arguments quoted for a POSIX shell.
 fn command_line() -> String {
-    std::env::args()
-        .map(|a| {
-            if a.contains([' ', '"', '\'']) {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            } else {
-                a
-            }
-        })
+    let args = std::env::args().skip(1).map(|a| {
+        if a.contains([' ', '"', '\'']) {
+            format!("'{}'", a.replace('\'', "'\\''"))
+        } else {
+            a
+        }
+    });
+    std::iter::once("kiwi-bench".to_string())
+        .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
 }

@@ -347,9 +347,13 @@ impl Client {
             let Some(sent) = self.batch.pop_front() else {
                 continue;
             };
-            if let Some(addr) = self.settle(plan, sent, reply, false) {
-                redirect = Some(addr);
+            // Requests already in flight cannot be resent without breaking the schedule: the
+            // redirected one counts as a MOVED error, and the connection moves once idle.
+            if let (true, Reply::Error(ErrorKind::Moved, text)) = (plan.cluster, &reply) {
+                let addr = scan::redirect_address(self.conn.bytes(text.clone()));
+                redirect = addr.map(str::to_string).or(redirect);
             }
+            self.settle(plan, sent, reply, false);
         }
     }
 
