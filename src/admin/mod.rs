@@ -162,10 +162,7 @@ pub fn start(state: Arc<ServerState>, extra: Router) -> anyhow::Result<AdminServ
     let addr = listener.local_addr()?;
     let _ = state.admin_addr.set(addr);
 
-    // The limits are the admin API's own; `extra` routes (Raft RPC, snapshot streams) bring theirs.
     let app = router(state)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(middleware::from_fn(deadline))
         .merge(extra)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -20,19 +20,36 @@ use serde::{Deserialize, Serialize};
 use super::network::{SnapshotHeader, SECRET_HEADER};
 use super::node::RaftNode;
 use super::types::{ForwardRequest, NodeAddr, SnapshotDir, TypeConfig};
+use crate::admin::Authorized;
+use crate::state::ServerState;
 
 /// Where the routes find this node's Raft member: set once Raft has started (the admin port must
 /// be listening first, since its port is part of this node's address).
 pub type Slot = Arc<OnceLock<Arc<RaftNode>>>;
 
+/// The routes' state: the server (for the admin token) and the member, once started.
+#[derive(Clone)]
+struct Routes {
+    state: Arc<ServerState>,
+    slot: Slot,
+}
+
+impl FromRef<Routes> for Arc<ServerState> {
+    fn from_ref(routes: &Routes) -> Arc<ServerState> {
+        routes.state.clone()
+    }
+}
+
 /// The member, for handlers; requests that arrive before Raft has started are answered 503.
 struct Member(Arc<RaftNode>);
 
-impl FromRequestParts<Slot> for Member {
+impl FromRequestParts<Routes> for Member {
     type Rejection = Response;
 
-    async fn from_request_parts(_: &mut Parts, slot: &Slot) -> Result<Member, Response> {
-        slot.get()
+    async fn from_request_parts(_: &mut Parts, routes: &Routes) -> Result<Member, Response> {
+        routes
+            .slot
+            .get()
             .cloned()
             .map(Member)
             .ok_or_else(|| json_error(StatusCode::SERVICE_UNAVAILABLE, "raft is starting"))
@@ -41,7 +58,7 @@ impl FromRequestParts<Slot> for Member {
 
 /// Routes served on the admin port in cluster mode. Raft bodies carry log entries and whole
 /// forwarded pipelines, so they may be as large as a client's query buffer.
-pub fn routes(slot: Slot, body_limit: usize) -> Router {
+pub fn routes(state: Arc<ServerState>, slot: Slot, body_limit: usize) -> Router {
     Router::new()
         .route("/raft/append", post(append))
         .route("/raft/vote", post(vote))
@@ -53,7 +70,7 @@ pub fn routes(slot: Slot, body_limit: usize) -> Router {
         .route("/v1/cluster/remove-node", post(remove_node))
         .route("/v1/cluster/transfer-leader", post(transfer_leader))
         .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(slot)
+        .with_state(Routes { state, slot })
 }
 
 fn secret_ok(node: &RaftNode, headers: &HeaderMap) -> bool {
@@ -232,7 +249,7 @@ struct AddNode {
 }
 
 /// Adds a node: as a learner first (it catches up from the log or a snapshot), then as a voter.
-async fn add_node(Member(node): Member, Json(req): Json<AddNode>) -> Response {
+async fn add_node(_: Authorized, Member(node): Member, Json(req): Json<AddNode>) -> Response {
     if req.id == 0 {
         return json_error(StatusCode::BAD_REQUEST, "node id 0 is reserved");
     }
@@ -266,7 +283,7 @@ struct NodeId {
 }
 
 /// Removes a node from the voters and the member list.
-async fn remove_node(Member(node): Member, Json(req): Json<NodeId>) -> Response {
+async fn remove_node(_: Authorized, Member(node): Member, Json(req): Json<NodeId>) -> Response {
     let change = ChangeMembers::RemoveVoters(BTreeSet::from([req.id]));
     if let Err(e) = node.raft.change_membership(change, false).await {
         return write_error(&node, e);
@@ -280,7 +297,7 @@ async fn remove_node(Member(node): Member, Json(req): Json<NodeId>) -> Response 
 }
 
 /// Moves leadership to another voter by asking it to start an election now.
-async fn transfer_leader(Member(node): Member, Json(req): Json<NodeId>) -> Response {
+async fn transfer_leader(_: Authorized, Member(node): Member, Json(req): Json<NodeId>) -> Response {
     let metrics = node.raft.metrics().borrow().clone();
     if metrics.current_leader != Some(node.id) {
         return not_leader(&node);

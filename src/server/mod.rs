@@ -97,7 +97,7 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
         Mode::SingleNode => axum::Router::new(),
         Mode::Cluster { .. } => {
             let limit = state.config().client_query_buffer_limit.0 as usize;
-            crate::raft::http::routes(raft_slot.clone(), limit)
+            crate::raft::http::routes(state.clone(), raft_slot.clone(), limit)
         }
     };
     // Before anything else starts: a refused admin port (taken, unprotected) stops the start-up.
