@@ -123,7 +123,7 @@ impl RaftNode {
         transaction: Option<Transaction>,
         stale_ok: bool,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        let writes = transaction.is_some() || commands.iter().any(|c| c.spec.is_write());
+        let writes = transaction.is_some() || commands.iter().any(|c| replicated_command(c.spec));
         // Introspection (INFO, CONFIG, SLOWLOG ...) describes this node, wherever it is sent.
         let about_this_node = commands
             .iter()
@@ -256,6 +256,12 @@ impl RaftNode {
             Err(err) => ForwardReply::Error(err.to_string()),
         }
     }
+}
+
+/// Commands that go through the log: writes, and PUBLISH (applied on every node, it reaches the
+/// subscribers of every node).
+fn replicated_command(spec: &crate::cmd::CommandSpec) -> bool {
+    spec.is_write() || matches!(spec.name, "publish" | "spublish")
 }
 
 fn replicated(command: &QueuedCommand) -> ReplicatedCommand {

@@ -255,9 +255,21 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
     }));
     for (index, step) in steps.into_iter().enumerate() {
         storage.job_command(index);
-        let reply = crate::util::replaying(step.clock_ms, step.seed, || {
-            execute_one(&shared.state, step.command, step.proto, &shared.client)
-        });
+        let reply = match step.command.spec.name {
+            // Delivered on every node to its own subscribers; the leader's count is the reply.
+            name @ ("publish" | "spublish") => {
+                let state = &shared.state;
+                let limit = state.config().client_output_buffer_limit.pubsub;
+                let args = &step.command.args;
+                let receivers = state
+                    .pubsub
+                    .publish(&args[1], &args[2], name == "spublish", &limit);
+                crate::resp::Frame::Integer(receivers as i64)
+            }
+            _ => crate::util::replaying(step.clock_ms, step.seed, || {
+                execute_one(&shared.state, step.command, step.proto, &shared.client)
+            }),
+        };
         results[step.entry].replies[step.group].push(reply);
     }
     let failed = storage.end_job();

@@ -295,6 +295,9 @@ impl Connection {
                 let started = std::time::Instant::now();
                 let reply = match spec.name {
                     "exec" => Some(self.exec().await),
+                    "publish" | "spublish" if self.state.cluster.get().is_some() => {
+                        Some(self.publish_replicated(spec, args.clone()).await)
+                    }
                     "watch" => Some(self.watch(&args).await),
                     _ => self.run_connection_command(spec.name, &args),
                 };

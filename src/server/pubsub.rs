@@ -215,6 +215,24 @@ impl Connection {
         Frame::Integer(receivers as i64)
     }
 
+    /// PUBLISH in cluster mode: through the Raft log, so that every node delivers it to its own
+    /// subscribers.
+    pub(super) async fn publish_replicated(
+        &mut self,
+        spec: &'static crate::cmd::CommandSpec,
+        args: Vec<Bytes>,
+    ) -> Frame {
+        let command = crate::runtime::QueuedCommand {
+            db: self.db,
+            spec,
+            args,
+        };
+        match self.storage.execute(vec![command], self.proto, &self.client).await {
+            Ok(mut replies) => replies.pop().unwrap_or(Frame::Integer(0)),
+            Err(err) => err.into(),
+        }
+    }
+
     fn pubsub_introspection(&self, args: &[Bytes]) -> Frame {
         let broker = &self.state.pubsub;
         let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
