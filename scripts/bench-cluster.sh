@@ -46,7 +46,7 @@ wait_port $((base + 80)); wait_port $((base + 90))
 
 rps() { # port test pipeline
     redis-benchmark -p "$1" -t "$2" -n "$requests" -c 50 -P "$3" -r 100000 --csv 2>/dev/null \
-        | awk -F'","' 'NR==2 {gsub(/"/, "", $7); printf "%s %s", $2, $7}'
+        | awk -F'","' 'NR==2 {gsub(/"/, "", $7); printf "%s %s\n", $2, $7}'
 }
 printf '| test | P | 3-node cluster rps (p99 ms) | single-node rps (p99 ms) | redis rps (p99 ms) | cluster/single | cluster/redis |\n|---|---|---|---|---|---|---|\n'
 for pipeline in 1 16; do

@@ -297,9 +297,13 @@ impl Storage {
         }
         JOB.with(|j| {
             if let Some(state) = j.borrow_mut().as_mut() {
-                state.held.extend(taken);
-                state.held.sort_unstable();
-                state.held.dedup();
+                // Kept sorted by insertion: a long job (a Raft apply) holds many stripes, and
+                // re-sorting them all for every command would make it quadratic.
+                for stripe in taken {
+                    if let Err(at) = state.held.binary_search(&stripe) {
+                        state.held.insert(at, stripe);
+                    }
+                }
             }
         });
         self.locks.none()
