@@ -17,7 +17,7 @@ struct Builder;
 
 fn setup_error(e: impl std::fmt::Display) -> StorageError<u64> {
     let e = std::io::Error::other(e.to_string());
-    StorageIOError::write(&AnyError::new(&e)).into()
+    StorageIOError::write(AnyError::new(&e)).into()
 }
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
