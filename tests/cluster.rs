@@ -134,6 +134,8 @@ async fn partition_isolates_the_leader() {
     let (c, load) = start_with_load(3).await;
     let old = c.wait_leader(None).await;
     c.isolate(old);
+    // Relays the rules no longer admit were aborted; let them finish dying.
+    sleep(Duration::from_millis(50)).await;
     // A write sent to the old leader while it is cut off must not succeed.
     let minority = c.node(old).resp_addr();
     let probe = tokio::spawn(async move {
