@@ -1,0 +1,281 @@
+//! Cluster mode under faults: real multi-process clusters on 127.0.0.1 lose a leader, a
+//! follower, their links or all their processes while clients write and read; each scenario then
+//! checks that the recorded history is linearizable, that no acknowledged write was lost and that
+//! every node holds identical data. See docs/cluster-testing.md.
+
+mod common;
+
+#[path = "cluster/harness.rs"]
+mod harness;
+#[path = "cluster/linearizability.rs"]
+mod linearizability;
+#[path = "cluster/proxy.rs"]
+mod proxy;
+#[path = "cluster/verify.rs"]
+mod verify;
+#[path = "cluster/workload.rs"]
+mod workload;
+
+use std::time::Duration;
+
+use harness::{Cluster, Options};
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+use tokio::time::sleep;
+use verify::verify;
+use workload::{seed, Load};
+
+/// One cluster at a time: the machine is small and elections need their CPU.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Clients per scenario.
+const CLIENTS: usize = 6;
+
+fn addrs(cluster: &Cluster) -> Vec<String> {
+    cluster.nodes.iter().map(|n| n.resp_addr()).collect()
+}
+
+async fn start_with_load(nodes: usize) -> (Cluster, Load) {
+    let cluster = Cluster::start(nodes, Options::default()).await;
+    let load = Load::start(&addrs(&cluster), CLIENTS, seed());
+    sleep(Duration::from_millis(800)).await;
+    (cluster, load)
+}
+
+fn follower_of(cluster: &Cluster, leader: u64) -> u64 {
+    cluster.up_ids().into_iter().find(|&id| id != leader).expect("a follower")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_leader_5_nodes() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(5).await;
+    let leader = c.wait_leader(None).await;
+    c.kill(leader);
+    c.wait_leader(Some(leader)).await;
+    sleep(Duration::from_millis(800)).await;
+    c.restart(leader);
+    sleep(Duration::from_millis(800)).await;
+    verify(&c, load.stop().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_follower() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let follower = follower_of(&c, c.wait_leader(None).await);
+    c.kill(follower);
+    sleep(Duration::from_millis(1000)).await;
+    c.restart(follower);
+    sleep(Duration::from_millis(800)).await;
+    verify(&c, load.stop().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_leader_past_election_timeout() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let leader = c.wait_leader(None).await;
+    c.pause(leader);
+    c.wait_leader(Some(leader)).await;
+    sleep(Duration::from_millis(500)).await;
+    c.resume(leader);
+    sleep(Duration::from_millis(1000)).await;
+    verify(&c, load.stop().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_all_nodes_at_once() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let ids = c.up_ids();
+    for &id in &ids {
+        c.kill(id);
+    }
+    for &id in &ids {
+        c.restart(id);
+    }
+    c.wait_leader(None).await;
+    sleep(Duration::from_millis(1000)).await;
+    verify(&c, load.stop().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_node_during_load() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let added = c.add_node().await;
+    sleep(Duration::from_millis(800)).await;
+    let data = verify(&c, load.stop().await).await;
+    assert!(c.up_ids().contains(&added));
+    assert!(!data.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_leader() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let leader = c.wait_leader(None).await;
+    c.remove_node(leader).await;
+    let next = c.wait_leader(Some(leader)).await;
+    let members = c.members(next).await.expect("members from the new leader");
+    assert!(
+        members.members.iter().all(|m| m.id != leader),
+        "removed node {leader} still listed: {members:?}"
+    );
+    c.kill(leader);
+    sleep(Duration::from_millis(1000)).await;
+    verify(&c, load.stop().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partition_isolates_the_leader() {
+    let _serial = SERIAL.lock().await;
+    let (c, load) = start_with_load(3).await;
+    let old = c.wait_leader(None).await;
+    c.isolate(old);
+    // Relays the rules no longer admit were aborted; let them finish dying.
+    sleep(Duration::from_millis(50)).await;
+    // A write sent to the old leader while it is cut off must not succeed.
+    let minority = c.node(old).resp_addr();
+    let probe = tokio::spawn(async move {
+        let mut client = Client::connect(&minority).await.ok()?;
+        tokio::time::timeout(Duration::from_secs(6), client.call(&["SET", "minority-probe", "x"]))
+            .await
+            .ok()
+            .and_then(Result::ok)
+    });
+    let new = c.wait_leader(Some(old)).await;
+    // The majority accepts writes (its first may race the new leader's first commit).
+    let majority = c.node(new).resp_addr();
+    write_with_retries(&majority, "majority-probe", "y").await;
+    let probed = probe.await.expect("probe task");
+    assert!(
+        !matches!(probed, Some(Frame::Simple(_))),
+        "the isolated old leader acknowledged a write: {probed:?}"
+    );
+    eprintln!("write to the isolated old leader answered {probed:?}");
+    // Still cut: the majority must not have seen the minority's write.
+    let mut reader = Client::connect(&majority).await.expect("connect new leader");
+    let seen = reader.call(&["GET", "minority-probe"]).await.expect("read on the majority");
+    assert_eq!(seen, Frame::Null, "the cut-off old leader committed a write");
+    sleep(Duration::from_millis(500)).await;
+    c.heal();
+    sleep(Duration::from_millis(1000)).await;
+    let data = verify(&c, load.stop().await).await;
+    assert_eq!(data.get("majority-probe").map(String::as_str), Some("y"));
+    // A write refused outright must never apply; one left unanswered (TIMEOUT, no reply) may
+    // still be handed to the new leader after the heal.
+    if matches!(&probed, Some(Frame::Error(e)) if e.starts_with("CLUSTERDOWN")) {
+        assert_eq!(data.get("minority-probe"), None, "a refused write was applied");
+    }
+}
+
+/// One write that must succeed within 15 s (retried on errors; SET is idempotent).
+async fn write_with_retries(addr: &str, key: &str, value: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let reply = match Client::connect(addr).await {
+            Ok(mut c) => c.call(&["SET", key, value]).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match reply {
+            Ok(Frame::Simple(_)) => return,
+            other => {
+                assert!(std::time::Instant::now() < deadline, "SET {key} on {addr}: {other:?}");
+                eprintln!("SET {key} on {addr} retried after {other:?}");
+                sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// Writes `count` keys one at a time (each its own log entry) through `addr`.
+async fn write_sequentially(addr: &str, prefix: &str, count: usize) {
+    let mut c = Client::connect(addr).await.expect("connect");
+    for i in 0..count {
+        let key = format!("{prefix}{i}");
+        let reply = c.call(&["SET", key.as_str(), "v"]).await.expect("write");
+        assert_eq!(reply, Frame::Simple("OK".into()), "SET {key}");
+    }
+}
+
+/// Writes about `mb` megabytes in 100 KB values, pipelined; a SET that fails (a slow machine
+/// may time a 2 MB entry out) is sent again on its own.
+async fn write_bulk(addr: &str, mb: usize) {
+    let mut c = Client::connect(addr).await.expect("connect");
+    let value = "z".repeat(100 * 1024);
+    let count = mb * 10;
+    for batch in (0..count).collect::<Vec<_>>().chunks(20) {
+        let keys: Vec<String> = batch.iter().map(|i| format!("bulk:{i}")).collect();
+        for key in &keys {
+            c.queue(&["SET", key.as_str(), value.as_str()]);
+        }
+        c.flush().await.expect("flush");
+        let mut failed = Vec::new();
+        for key in &keys {
+            match c.read_reply().await.expect("bulk reply") {
+                Frame::Simple(_) => {}
+                other => failed.push((key, other)),
+            }
+        }
+        for (key, error) in failed {
+            eprintln!("bulk SET {key} answered {error:?}; sending it again");
+            write_with_retries(addr, key, &value).await;
+        }
+    }
+}
+
+fn snapshot_options() -> Options {
+    Options {
+        snapshot_logs: 200,
+        logs_kept: 50,
+        ..Options::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lagging_follower_and_new_node_catch_up_by_snapshot() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3, snapshot_options()).await;
+    let leader = c.wait_leader(None).await;
+    let follower = follower_of(&c, leader);
+    c.kill(follower);
+    let addr = c.node(leader).resp_addr();
+    write_sequentially(&addr, "s:", 800).await;
+    let mb = std::env::var("KIWI_CLUSTER_SNAPSHOT_MB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    write_bulk(&addr, mb).await;
+    write_sequentially(&addr, "t:", 400).await;
+    c.restart(follower);
+    let data = verify::converge(&c).await;
+    assert_eq!(data.len(), 800 + 400 + mb * 10);
+    let started = std::time::Instant::now();
+    c.add_node().await;
+    let joined = verify::converge(&c).await;
+    eprintln!("node with {mb} MB joined and converged in {:?}", started.elapsed());
+    assert_eq!(verify::digest(&data), verify::digest(&joined));
+}
+
+/// The 1 GB join, too slow for CI: `KIWI_CLUSTER_BIG_GB=1 cargo test --release --test
+/// cluster -- --ignored big_join`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn big_join() {
+    let _serial = SERIAL.lock().await;
+    let gb: usize = std::env::var("KIWI_CLUSTER_BIG_GB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let mut c = Cluster::start(3, snapshot_options()).await;
+    let leader = c.wait_leader(None).await;
+    write_bulk(&c.node(leader).resp_addr(), gb * 1024).await;
+    let before = verify::converge(&c).await;
+    let started = std::time::Instant::now();
+    c.add_node().await;
+    let after = verify::converge(&c).await;
+    eprintln!("node joined a {gb} GB cluster and converged in {:?}", started.elapsed());
+    assert_eq!(verify::digest(&before), verify::digest(&after));
+}

@@ -1,0 +1,238 @@
+//! A fault-injecting TCP proxy in front of one node's admin port. Every node announces its proxy
+//! as its admin address, so all Raft RPC and forwarded pipelines *to* that node pass through it.
+//! The proxy can refuse everyone (nobody reaches the node) or only connections opened by given
+//! processes (the node cannot reach others): together these isolate a node in both directions.
+//! A refused connection is held open and its bytes dropped, as a partitioned network would, so
+//! the sender waits for its own timeout instead of retrying at once in a tight loop.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::AbortHandle;
+
+/// What the proxy lets through right now, and the connections it relays.
+#[derive(Default)]
+struct State {
+    /// Refuse and close every connection.
+    cut_all: bool,
+    /// Refuse and close connections opened by these processes.
+    blocked_pids: HashSet<u32>,
+    /// Open connections by number: the client socket's inode, the task to abort, and whether
+    /// it is a refused one (its bytes dropped).
+    relays: HashMap<u64, (Option<u64>, AbortHandle, bool)>,
+    next: u64,
+}
+
+impl State {
+    fn admits(&self, inode: Option<u64>) -> bool {
+        if self.cut_all {
+            return false;
+        }
+        if self.blocked_pids.is_empty() {
+            return true;
+        }
+        // A peer already gone has nothing to relay either way.
+        inode.is_some_and(|inode| !self.blocked_pids.iter().any(|&pid| socket_inodes(pid).contains(&inode)))
+    }
+}
+
+/// A running proxy; stops when dropped.
+pub struct Proxy {
+    /// The port peers dial.
+    pub port: u16,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    /// Listens on a free 127.0.0.1 port and forwards every connection to `target_port`.
+    pub async fn start(target_port: u16) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("proxy address").port();
+        let state = Arc::new(Mutex::new(State::default()));
+        let task = tokio::spawn(accept_loop(listener, port, target_port, state.clone()));
+        Proxy { port, state, task }
+    }
+
+    /// Changes the rules and, before returning, aborts every open relay they no longer admit
+    /// (so nothing sent after the change gets through), and every refused connection they now
+    /// admit (so its sender reconnects).
+    fn update(&self, edit: impl FnOnce(&mut State)) {
+        let mut state = self.state.lock().expect("proxy state");
+        edit(&mut state);
+        let blocked: HashSet<u64> = state.blocked_pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
+        let cut_all = state.cut_all;
+        state.relays.retain(|_, (inode, relay, refused)| {
+            let admitted = !cut_all && !inode.is_some_and(|i| blocked.contains(&i));
+            let keep = admitted != *refused;
+            if !keep {
+                relay.abort();
+            }
+            keep
+        });
+    }
+
+    /// Nobody reaches the node behind this proxy; open connections are closed.
+    pub fn cut(&self) {
+        self.update(|s| s.cut_all = true);
+    }
+
+    /// Connections opened by process `pid` are refused and closed.
+    pub fn block_from(&self, pid: u32) {
+        self.update(|s| {
+            s.blocked_pids.insert(pid);
+        });
+    }
+
+    /// Lets everything through again.
+    pub fn heal(&self) {
+        self.update(|s| {
+            s.cut_all = false;
+            s.blocked_pids.clear();
+        });
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        for (_, relay, _) in self.state.lock().expect("proxy state").relays.values() {
+            relay.abort();
+        }
+    }
+}
+
+async fn accept_loop(listener: TcpListener, own_port: u16, target_port: u16, state: Arc<Mutex<State>>) {
+    while let Ok((inbound, peer)) = listener.accept().await {
+        let inode = socket_inode(peer.port(), own_port);
+        let mut guard = state.lock().expect("proxy state");
+        let id = guard.next;
+        guard.next += 1;
+        let refused = !guard.admits(inode);
+        let task = if refused {
+            tokio::spawn(drop_bytes(inbound, state.clone(), id))
+        } else {
+            tokio::spawn(relay(inbound, target_port, state.clone(), id))
+        };
+        guard.relays.insert(id, (inode, task.abort_handle(), refused));
+    }
+}
+
+/// Reads and drops everything the peer sends, answering nothing, until it gives up.
+async fn drop_bytes(mut inbound: TcpStream, state: Arc<Mutex<State>>, id: u64) {
+    let _ = tokio::io::copy(&mut inbound, &mut tokio::io::sink()).await;
+    state.lock().expect("proxy state").relays.remove(&id);
+}
+
+/// Copies bytes both ways until either side closes (or the task is aborted by a rule change).
+async fn relay(mut inbound: TcpStream, target_port: u16, state: Arc<Mutex<State>>, id: u64) {
+    if let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", target_port)).await {
+        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+    }
+    state.lock().expect("proxy state").relays.remove(&id);
+}
+
+/// The inode of the client end of a loopback TCP connection from `client_port` to `server_port`
+/// (Linux: /proc/net/tcp and tcp6).
+fn socket_inode(client_port: u16, server_port: u16) -> Option<u64> {
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() < 10 {
+                continue;
+            }
+            let port_of = |addr: &str| {
+                addr.rsplit(':')
+                    .next()
+                    .and_then(|p| u16::from_str_radix(p, 16).ok())
+            };
+            if port_of(fields[1]) == Some(client_port) && port_of(fields[2]) == Some(server_port) {
+                return fields[9].parse().ok();
+            }
+        }
+    }
+    None
+}
+
+/// Inodes of the sockets process `pid` holds open.
+fn socket_inodes(pid: u32) -> HashSet<u64> {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return HashSet::new();
+    };
+    fds.flatten()
+        .filter_map(|fd| {
+            let target = std::fs::read_link(fd.path()).ok()?;
+            let text = target.to_str()?;
+            text.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// An echo server, a proxy in front of it, and one round trip through the proxy.
+    async fn round_trip(proxy: &Proxy) -> bool {
+        let Ok(mut c) = TcpStream::connect(("127.0.0.1", proxy.port)).await else {
+            return false;
+        };
+        let mut buf = [0u8; 4];
+        let exchange = async {
+            c.write_all(b"ping").await?;
+            c.read_exact(&mut buf).await
+        };
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_millis(300), exchange).await,
+            Ok(Ok(_))
+        ) && &buf == b"ping"
+    }
+
+    async fn echo_server() -> u16 {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind echo");
+        let port = listener.local_addr().expect("echo address").port();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let (mut r, mut w) = s.split();
+                    let _ = tokio::io::copy(&mut r, &mut w).await;
+                });
+            }
+        });
+        port
+    }
+
+    #[tokio::test]
+    async fn cut_block_and_heal() {
+        let proxy = Proxy::start(echo_server().await).await;
+        assert!(round_trip(&proxy).await);
+        proxy.cut();
+        assert!(!round_trip(&proxy).await);
+        proxy.heal();
+        assert!(round_trip(&proxy).await);
+        // Connections of this very process are the ones refused now.
+        proxy.block_from(std::process::id());
+        assert!(!round_trip(&proxy).await);
+        proxy.heal();
+        proxy.block_from(std::process::id() + 1_000_000);
+        assert!(round_trip(&proxy).await);
+    }
+
+    #[tokio::test]
+    async fn open_connections_are_closed_when_blocked() {
+        let proxy = Proxy::start(echo_server().await).await;
+        let mut c = TcpStream::connect(("127.0.0.1", proxy.port)).await.expect("connect");
+        c.write_all(b"ping").await.expect("write");
+        let mut buf = [0u8; 4];
+        c.read_exact(&mut buf).await.expect("echo");
+        proxy.block_from(std::process::id());
+        let mut rest = Vec::new();
+        let closed = tokio::time::timeout(std::time::Duration::from_secs(2), c.read_to_end(&mut rest)).await;
+        assert!(matches!(closed, Ok(Ok(0))), "connection left open: {closed:?}");
+    }
+}

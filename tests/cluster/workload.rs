@@ -1,0 +1,199 @@
+//! Concurrent client load for fault tests: clients spread over the nodes run SET/GET/INCR on a
+//! few hot keys (recorded for the linearizability check) and SETs of unique keys (for the
+//! lost-write check), each with invoke and completion times and the outcome as the client saw it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kiwi::resp::client::Client;
+use kiwi::resp::Frame;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::linearizability::{Call, Op, Outcome, Time};
+
+/// Keys modelled as registers.
+pub const REGISTERS: [&str; 3] = ["r0", "r1", "r2"];
+/// The key modelled as a counter.
+pub const COUNTER: &str = "ctr";
+/// Prefix of the keys each written once, for the lost-write check.
+pub const UNIQUE_PREFIX: &str = "w:";
+
+/// Longest a client waits for one reply (longer than the nodes' proposal timeout).
+const REPLY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The seed of this run: `KIWI_CLUSTER_SEED` or the clock. Printed so a failure can be rerun.
+pub fn seed() -> u64 {
+    let seed = std::env::var("KIWI_CLUSTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or_default()
+        });
+    eprintln!("cluster test seed: KIWI_CLUSTER_SEED={seed}");
+    seed
+}
+
+/// Everything the clients did.
+#[derive(Default)]
+pub struct History {
+    /// Operations on the hot keys.
+    pub ops: Vec<Op>,
+    /// Writes of unique keys: key, value, outcome.
+    pub unique_writes: Vec<(String, String, Outcome)>,
+    /// When the load stopped, on the history's clock.
+    pub end: Time,
+}
+
+impl History {
+    /// Counts of outcomes, for the test log.
+    pub fn summary(&self) -> String {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        for op in &self.ops {
+            let kind = match &op.outcome {
+                Outcome::Fail => "fail",
+                Outcome::Unknown => "unknown",
+                _ => "ok",
+            };
+            let call = match op.call {
+                Call::Set(_) => "SET",
+                Call::Get => "GET",
+                Call::Incr => "INCR",
+            };
+            *counts.entry(format!("{call}/{kind}")).or_default() += 1;
+        }
+        format!("{} ops, {} unique writes: {counts:?}", self.ops.len(), self.unique_writes.len())
+    }
+}
+
+/// Running clients; `stop` ends them and returns the history.
+pub struct Load {
+    running: Arc<AtomicBool>,
+    clients: Vec<tokio::task::JoinHandle<History>>,
+    started: Instant,
+}
+
+impl Load {
+    /// Starts `clients` clients, client i talking to `addrs[i % addrs.len()]`.
+    pub fn start(addrs: &[String], clients: usize, seed: u64) -> Load {
+        let running = Arc::new(AtomicBool::new(true));
+        let started = Instant::now();
+        let clients = (0..clients)
+            .map(|i| {
+                let addr = addrs[i % addrs.len()].clone();
+                let rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
+                tokio::spawn(client(i, addr, rng, running.clone(), started))
+            })
+            .collect();
+        Load {
+            running,
+            clients,
+            started,
+        }
+    }
+
+    /// Stops every client after its current operation and merges their histories.
+    pub async fn stop(self) -> History {
+        self.running.store(false, Ordering::Release);
+        let mut all = History::default();
+        for c in self.clients {
+            let h = c.await.expect("client task");
+            all.ops.extend(h.ops);
+            all.unique_writes.extend(h.unique_writes);
+        }
+        all.end = self.started.elapsed().as_nanos() as Time;
+        all
+    }
+}
+
+/// What the reply to a write tells about whether it was applied.
+fn write_outcome(reply: Result<Frame, ()>) -> Outcome {
+    match reply {
+        Ok(Frame::Simple(_)) => Outcome::Ok,
+        Ok(Frame::Integer(n)) => Outcome::Int(n),
+        // Refused before reaching the log: no leader, leader unreachable, queue full.
+        Ok(Frame::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("BUSY") => Outcome::Fail,
+        _ => Outcome::Unknown,
+    }
+}
+
+fn read_outcome(reply: Result<Frame, ()>) -> Outcome {
+    match reply {
+        Ok(Frame::Bulk(b)) => Outcome::Value(Some(String::from_utf8_lossy(&b).into_owned())),
+        Ok(Frame::Null) => Outcome::Value(None),
+        _ => Outcome::Fail,
+    }
+}
+
+async fn client(id: usize, addr: String, mut rng: StdRng, running: Arc<AtomicBool>, started: Instant) -> History {
+    let mut history = History::default();
+    let mut conn: Option<Client> = None;
+    let mut seq = 0u64;
+    while running.load(Ordering::Acquire) {
+        let Some(c) = connected(&mut conn, &addr).await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        seq += 1;
+        let dice = rng.gen_range(0..100);
+        let register = REGISTERS[rng.gen_range(0..REGISTERS.len())];
+        let (key, call, args): (String, Call, Vec<String>) = match dice {
+            0..=34 => {
+                let v = format!("c{id}-{seq}");
+                (register.into(), Call::Set(v.clone()), vec!["SET".into(), register.into(), v])
+            }
+            35..=69 => (register.into(), Call::Get, vec!["GET".into(), register.into()]),
+            70..=84 => (COUNTER.into(), Call::Incr, vec!["INCR".into(), COUNTER.into()]),
+            85..=89 => (COUNTER.into(), Call::Get, vec!["GET".into(), COUNTER.into()]),
+            _ => {
+                let key = format!("{UNIQUE_PREFIX}{id}:{seq}");
+                let reply = timed_call(c, &["SET", &key, "x"]).await;
+                if reply.is_err() {
+                    conn = None;
+                }
+                history.unique_writes.push((key, "x".into(), write_outcome(reply)));
+                continue;
+            }
+        };
+        let invoke = started.elapsed().as_nanos() as Time;
+        let reply = timed_call(c, &args).await;
+        let complete = started.elapsed().as_nanos() as Time;
+        if reply.is_err() {
+            conn = None;
+        }
+        let outcome = match call {
+            Call::Get => read_outcome(reply),
+            _ => write_outcome(reply),
+        };
+        history.ops.push(Op {
+            client: id,
+            key,
+            call,
+            invoke,
+            complete,
+            outcome,
+        });
+    }
+    history
+}
+
+async fn connected<'a>(conn: &'a mut Option<Client>, addr: &str) -> Option<&'a mut Client> {
+    if conn.is_none() {
+        let c = tokio::time::timeout(Duration::from_secs(1), Client::connect(addr)).await;
+        *conn = c.ok().and_then(Result::ok);
+    }
+    conn.as_mut()
+}
+
+/// One command with a deadline; `Err` when the connection failed or timed out (it is dropped).
+async fn timed_call<A: AsRef<[u8]>>(c: &mut Client, args: &[A]) -> Result<Frame, ()> {
+    match tokio::time::timeout(REPLY_TIMEOUT, c.call(args)).await {
+        Ok(Ok(frame)) => Ok(frame),
+        _ => Err(()),
+    }
+}
