@@ -67,6 +67,10 @@ impl Network {
         let response = builder.send().await.map_err(CallError::from_reqwest)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(CallError::from_reqwest)?;
+        if status == reqwest::StatusCode::SERVICE_UNAVAILABLE {
+            // A node still starting: back off as for an unreachable one, instead of retrying at once.
+            return Err(CallError::Unreachable(format!("{addr} is starting")));
+        }
         if !status.is_success() {
             return Err(CallError::Other(format!(
                 "{addr} answered {status}: {}",
@@ -80,8 +84,12 @@ impl Network {
 /// Why an RPC failed.
 #[derive(Debug, thiserror::Error)]
 pub enum CallError {
+    /// The connection could not be made: the request was never sent.
     #[error("unreachable: {0}")]
     Unreachable(String),
+    /// The connection failed after the request may have been sent: its outcome is unknown.
+    #[error("connection lost: {0}")]
+    Lost(String),
     #[error("timed out")]
     Timeout,
     #[error("{0}")]
@@ -92,6 +100,8 @@ impl CallError {
     fn from_reqwest(e: reqwest::Error) -> CallError {
         if e.is_connect() {
             CallError::Unreachable(e.to_string())
+        } else if e.is_request() {
+            CallError::Lost(e.to_string())
         } else if e.is_timeout() {
             CallError::Timeout
         } else {
@@ -107,7 +117,11 @@ impl CallError {
 impl<E: std::error::Error> From<CallError> for RPCError<u64, NodeAddr, E> {
     fn from(e: CallError) -> Self {
         match e {
-            CallError::Unreachable(_) => RPCError::Unreachable(Unreachable::new(&e.as_io())),
+            // openraft backs off only after "unreachable": a peer that drops connections (or is
+            // starting) must not be retried in a tight loop.
+            CallError::Unreachable(_) | CallError::Lost(_) => {
+                RPCError::Unreachable(Unreachable::new(&e.as_io()))
+            }
             _ => RPCError::Network(NetworkError::new(&e.as_io())),
         }
     }

@@ -171,7 +171,13 @@ impl RaftNode {
                 "BUSY too many writes waiting for the Raft log (raft-max-pending-proposals)",
             ));
         }
-        match answer.await {
+        // The deadline covers the wait in the queue too; past it the outcome is unknown (the
+        // pipeline may still be proposed), and the client is told so.
+        let timeout = Duration::from_millis(self.machine.state.config().raft_proposal_timeout);
+        let Ok(answer) = tokio::time::timeout(timeout, answer).await else {
+            return Err(unconfirmed());
+        };
+        match answer {
             Ok(Ok(replies)) => Ok(replies),
             // Not appended anywhere: safe to hand to the leader.
             Ok(Err(Rejected::Forward(leader))) => {
@@ -256,6 +262,13 @@ impl RaftNode {
             Err(err) => ForwardReply::Error(err.to_string()),
         }
     }
+}
+
+/// A write whose fate is unknown: it may still commit. Never retried by the server.
+fn unconfirmed() -> ReplyError {
+    ReplyError::custom(
+        "TIMEOUT the write was not confirmed in time; it may or may not have been applied",
+    )
 }
 
 /// Commands that go through the log: writes, and PUBLISH (applied on every node, it reaches the
@@ -373,9 +386,7 @@ impl RaftNode {
             // Never retried: the entry may still commit.
             Err(_) => {
                 for reply in replies {
-                    let _ = reply.send(failed(ReplyError::custom(
-                        "TIMEOUT the write was not confirmed in time; it may or may not have been applied",
-                    )));
+                    let _ = reply.send(failed(unconfirmed()));
                 }
             }
         }
