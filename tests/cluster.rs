@@ -111,6 +111,60 @@ async fn add_node_during_load() {
     assert!(!data.is_empty());
 }
 
+/// Runs the built kiwictl against `admin_port` and returns its output, failing on a non-zero exit.
+fn kiwictl(admin_port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiwictl"))
+        .env_clear()
+        .env("HOME", std::env::temp_dir())
+        .args(["--admin-port", &admin_port.to_string(), "--timeout", "20"])
+        .args(args)
+        .output()
+        .expect("run kiwictl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "kiwictl {args:?} failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text
+}
+
+/// The operator's path: `kiwictl cluster add-node` and `remove-node`, sent to a follower (kiwictl
+/// finds the leader itself), while clients keep writing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kiwictl_adds_and_removes_nodes() {
+    let _serial = SERIAL.lock().await;
+    let (mut c, load) = start_with_load(3).await;
+    let leader = c.wait_leader(None).await;
+    let follower = c.node(follower_of(&c, leader)).admin_port;
+    let spare = c.start_spare().await;
+    let spare_admin = format!("127.0.0.1:{}", c.node(spare).proxy.port);
+    let spare_resp = c.node(spare).resp_addr();
+    let id = spare.to_string();
+    let added = tokio::task::spawn_blocking(move || {
+        kiwictl(follower, &["cluster", "add-node", &id, &spare_admin, "--resp-addr", &spare_resp])
+    })
+    .await
+    .expect("kiwictl add-node");
+    assert!(added.contains("voter"), "add-node said: {added}");
+    let status = tokio::task::spawn_blocking(move || kiwictl(follower, &["cluster", "status"]))
+        .await
+        .expect("kiwictl status");
+    assert!(status.lines().count() >= 5, "four members expected:\n{status}");
+    let id = spare.to_string();
+    tokio::task::spawn_blocking(move || kiwictl(follower, &["cluster", "remove-node", &id]))
+        .await
+        .expect("kiwictl remove-node");
+    let now = c.wait_leader(None).await;
+    let members = c.members(now).await.expect("members");
+    assert!(
+        members.members.iter().all(|m| m.id != spare),
+        "removed node {spare} still listed: {members:?}"
+    );
+    c.kill(spare);
+    verify(&c, load.stop().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remove_leader() {
     let _serial = SERIAL.lock().await;

@@ -281,6 +281,11 @@ impl Cluster {
         }
     }
 
+    /// Starts a new node that waits to be added (by the caller, e.g. through kiwictl).
+    pub async fn start_spare(&mut self) -> u64 {
+        self.new_node(false).await
+    }
+
     /// Starts a new node and adds it through the leader; returns once it is a voter.
     pub async fn add_node(&mut self) -> u64 {
         let id = self.new_node(false).await;
