@@ -137,6 +137,15 @@ async fn kiwictl_adds_and_removes_nodes() {
     let (mut c, load) = start_with_load(3).await;
     let leader = c.wait_leader(None).await;
     let follower = c.node(follower_of(&c, leader)).admin_port;
+    // A peer without the cluster secret is refused.
+    let refused = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{follower}/raft/vote"))
+        .header("x-kiwi-cluster-secret", "wrong")
+        .body(Vec::<u8>::new())
+        .send()
+        .await
+        .expect("post to the admin port");
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
     let spare = c.start_spare().await;
     let spare_admin = format!("127.0.0.1:{}", c.node(spare).proxy.port);
     let spare_resp = c.node(spare).resp_addr();

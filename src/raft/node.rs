@@ -33,7 +33,7 @@ pub struct RaftNode {
     reads_requested: AtomicU64,
     reads_confirmed: AtomicU64,
     read_round: tokio::sync::Mutex<()>,
-    /// Connections of other nodes' clients, for the slow log and CLIENT-free commands.
+    /// The client that pipelines forwarded by followers run as (`raft` in the slow log).
     pub forwarded: Arc<ClientHandle>,
     /// Elections this node has seen (term changes).
     pub elections_total: AtomicU64,
