@@ -43,7 +43,11 @@ async fn start_with_load(nodes: usize) -> (Cluster, Load) {
 }
 
 fn follower_of(cluster: &Cluster, leader: u64) -> u64 {
-    cluster.up_ids().into_iter().find(|&id| id != leader).expect("a follower")
+    cluster
+        .up_ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,7 +155,17 @@ async fn kiwictl_adds_and_removes_nodes() {
     let spare_resp = c.node(spare).resp_addr();
     let id = spare.to_string();
     let added = tokio::task::spawn_blocking(move || {
-        kiwictl(follower, &["cluster", "add-node", &id, &spare_admin, "--resp-addr", &spare_resp])
+        kiwictl(
+            follower,
+            &[
+                "cluster",
+                "add-node",
+                &id,
+                &spare_admin,
+                "--resp-addr",
+                &spare_resp,
+            ],
+        )
     })
     .await
     .expect("kiwictl add-node");
@@ -159,7 +173,10 @@ async fn kiwictl_adds_and_removes_nodes() {
     let status = tokio::task::spawn_blocking(move || kiwictl(follower, &["cluster", "status"]))
         .await
         .expect("kiwictl status");
-    assert!(status.lines().count() >= 5, "four members expected:\n{status}");
+    assert!(
+        status.lines().count() >= 5,
+        "four members expected:\n{status}"
+    );
     let id = spare.to_string();
     tokio::task::spawn_blocking(move || kiwictl(follower, &["cluster", "remove-node", &id]))
         .await
@@ -203,10 +220,13 @@ async fn partition_isolates_the_leader() {
     let minority = c.node(old).resp_addr();
     let probe = tokio::spawn(async move {
         let mut client = Client::connect(&minority).await.ok()?;
-        tokio::time::timeout(Duration::from_secs(6), client.call(&["SET", "minority-probe", "x"]))
-            .await
-            .ok()
-            .and_then(Result::ok)
+        tokio::time::timeout(
+            Duration::from_secs(6),
+            client.call(&["SET", "minority-probe", "x"]),
+        )
+        .await
+        .ok()
+        .and_then(Result::ok)
     });
     let new = c.wait_leader(Some(old)).await;
     // The majority accepts writes (its first may race the new leader's first commit).
@@ -219,9 +239,18 @@ async fn partition_isolates_the_leader() {
     );
     eprintln!("write to the isolated old leader answered {probed:?}");
     // Still cut: the majority must not have seen the minority's write.
-    let mut reader = Client::connect(&majority).await.expect("connect new leader");
-    let seen = reader.call(&["GET", "minority-probe"]).await.expect("read on the majority");
-    assert_eq!(seen, Frame::Null, "the cut-off old leader committed a write");
+    let mut reader = Client::connect(&majority)
+        .await
+        .expect("connect new leader");
+    let seen = reader
+        .call(&["GET", "minority-probe"])
+        .await
+        .expect("read on the majority");
+    assert_eq!(
+        seen,
+        Frame::Null,
+        "the cut-off old leader committed a write"
+    );
     sleep(Duration::from_millis(500)).await;
     c.heal();
     sleep(Duration::from_millis(1000)).await;
@@ -230,7 +259,11 @@ async fn partition_isolates_the_leader() {
     // A write refused outright must never apply; one left unanswered (TIMEOUT, no reply) may
     // still be handed to the new leader after the heal.
     if matches!(&probed, Some(Frame::Error(e)) if e.starts_with("CLUSTERDOWN")) {
-        assert_eq!(data.get("minority-probe"), None, "a refused write was applied");
+        assert_eq!(
+            data.get("minority-probe"),
+            None,
+            "a refused write was applied"
+        );
     }
 }
 
@@ -239,13 +272,19 @@ async fn write_with_retries(addr: &str, key: &str, value: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
         let reply = match Client::connect(addr).await {
-            Ok(mut c) => c.call(&["SET", key, value]).await.map_err(|e| e.to_string()),
+            Ok(mut c) => c
+                .call(&["SET", key, value])
+                .await
+                .map_err(|e| e.to_string()),
             Err(e) => Err(e.to_string()),
         };
         match reply {
             Ok(Frame::Simple(_)) => return,
             other => {
-                assert!(std::time::Instant::now() < deadline, "SET {key} on {addr}: {other:?}");
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "SET {key} on {addr}: {other:?}"
+                );
                 eprintln!("SET {key} on {addr} retried after {other:?}");
                 sleep(Duration::from_millis(100)).await;
             }
@@ -318,7 +357,10 @@ async fn lagging_follower_and_new_node_catch_up_by_snapshot() {
     let started = std::time::Instant::now();
     c.add_node().await;
     let joined = verify::converge(&c).await;
-    eprintln!("node with {mb} MB joined and converged in {:?}", started.elapsed());
+    eprintln!(
+        "node with {mb} MB joined and converged in {:?}",
+        started.elapsed()
+    );
     assert_eq!(verify::digest(&data), verify::digest(&joined));
 }
 
@@ -339,6 +381,9 @@ async fn big_join() {
     let started = std::time::Instant::now();
     c.add_node().await;
     let after = verify::converge(&c).await;
-    eprintln!("node joined a {gb} GB cluster and converged in {:?}", started.elapsed());
+    eprintln!(
+        "node joined a {gb} GB cluster and converged in {:?}",
+        started.elapsed()
+    );
     assert_eq!(verify::digest(&before), verify::digest(&after));
 }

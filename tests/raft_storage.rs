@@ -21,7 +21,9 @@ fn setup_error(e: impl std::fmt::Display) -> StorageError<u64> {
 }
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
-    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<u64>> {
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<u64>> {
         let dir = tempfile::tempdir().map_err(setup_error)?;
         let mut config = Config::sample();
         config.dir = dir.path().join("data").display().to_string();

@@ -78,7 +78,10 @@ pub(crate) fn collect(state: &ServerState) -> Result<Status, ApiError> {
     }
     let breaker = storage.breaker();
     let run = &state.stats.storage;
-    let raft = state.cluster.get().map(|c| super::ClusterView::raft_status(c.as_ref()));
+    let raft = state
+        .cluster
+        .get()
+        .map(|c| super::ClusterView::raft_status(c.as_ref()));
     Ok(Status {
         version: SCHEMA_VERSION,
         server: ServerInfo {

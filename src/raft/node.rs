@@ -466,7 +466,9 @@ impl crate::admin::ClusterView for RaftNode {
                     resp_addr: node.resp_addr.clone(),
                     voter: voters.contains(id),
                     matched_index: matched,
-                    lag: matched.zip(last).map(|(matched, last)| last.saturating_sub(matched)),
+                    lag: matched
+                        .zip(last)
+                        .map(|(matched, last)| last.saturating_sub(matched)),
                 }
             })
             .collect();

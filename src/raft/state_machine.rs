@@ -261,9 +261,10 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                 let state = &shared.state;
                 let limit = state.config().client_output_buffer_limit.pubsub;
                 let args = &step.command.args;
-                let receivers = state
-                    .pubsub
-                    .publish(&args[1], &args[2], name == "spublish", &limit);
+                let receivers =
+                    state
+                        .pubsub
+                        .publish(&args[1], &args[2], name == "spublish", &limit);
                 crate::resp::Frame::Integer(receivers as i64)
             }
             _ => crate::util::replaying(step.clock_ms, step.seed, || {

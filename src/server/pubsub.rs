@@ -227,7 +227,11 @@ impl Connection {
             spec,
             args,
         };
-        match self.storage.execute(vec![command], self.proto, &self.client).await {
+        match self
+            .storage
+            .execute(vec![command], self.proto, &self.client)
+            .await
+        {
             Ok(mut replies) => replies.pop().unwrap_or(Frame::Integer(0)),
             Err(err) => err.into(),
         }

@@ -126,9 +126,17 @@ impl Node {
         for port in [self.port, self.admin_port] {
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!("node {} exited during start-up with {status}:\n{}", self.id, self.log_tail());
+                    panic!(
+                        "node {} exited during start-up with {status}:\n{}",
+                        self.id,
+                        self.log_tail()
+                    );
                 }
-                assert!(Instant::now() < deadline, "node {} did not open port {port}", self.id);
+                assert!(
+                    Instant::now() < deadline,
+                    "node {} did not open port {port}",
+                    self.id
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -138,7 +146,10 @@ impl Node {
 
     fn signal(&self, name: &str) {
         if let Some(pid) = self.pid() {
-            let _ = Command::new("kill").arg(format!("-{name}")).arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg(format!("-{name}"))
+                .arg(pid.to_string())
+                .status();
         }
     }
 
@@ -189,7 +200,12 @@ impl Cluster {
 
     async fn new_node(&mut self, init: bool) -> u64 {
         let id = self.nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1;
-        let root = self.root.as_ref().expect("cluster root").path().join(format!("n{id}"));
+        let root = self
+            .root
+            .as_ref()
+            .expect("cluster root")
+            .path()
+            .join(format!("n{id}"));
         std::fs::create_dir_all(&root).expect("create node dir");
         let admin_port = free_port();
         let mut node = Node {
@@ -209,21 +225,34 @@ impl Cluster {
 
     /// The node with this id.
     pub fn node(&self, id: u64) -> &Node {
-        self.nodes.iter().find(|n| n.id == id).expect("known node id")
+        self.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("known node id")
     }
 
     fn node_mut(&mut self, id: u64) -> &mut Node {
-        self.nodes.iter_mut().find(|n| n.id == id).expect("known node id")
+        self.nodes
+            .iter_mut()
+            .find(|n| n.id == id)
+            .expect("known node id")
     }
 
     /// Ids of nodes that are running and not paused.
     pub fn up_ids(&self) -> Vec<u64> {
-        self.nodes.iter().filter(|n| n.is_up()).map(|n| n.id).collect()
+        self.nodes
+            .iter()
+            .filter(|n| n.is_up())
+            .map(|n| n.id)
+            .collect()
     }
 
     /// One node's view of the membership (asked on its admin port directly, not the proxy).
     pub async fn members(&self, id: u64) -> Option<Members> {
-        let url = format!("http://127.0.0.1:{}/v1/cluster/members", self.node(id).admin_port);
+        let url = format!(
+            "http://127.0.0.1:{}/v1/cluster/members",
+            self.node(id).admin_port
+        );
         let response = self
             .http
             .get(url)
@@ -257,7 +286,10 @@ impl Cluster {
                     }
                 }
             }
-            assert!(Instant::now() < deadline, "no leader agreed on within 30 s: {views:?}");
+            assert!(
+                Instant::now() < deadline,
+                "no leader agreed on within 30 s: {views:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -301,7 +333,8 @@ impl Cluster {
 
     /// Removes a node from the cluster (its process keeps running until killed).
     pub async fn remove_node(&self, id: u64) {
-        self.admin_post("/v1/cluster/remove-node", serde_json::json!({ "id": id })).await;
+        self.admin_post("/v1/cluster/remove-node", serde_json::json!({ "id": id }))
+            .await;
     }
 
     /// SIGKILL, and forget the process (the directory stays for a restart).
@@ -368,7 +401,12 @@ impl Drop for Cluster {
         }
         if std::thread::panicking() || std::env::var_os("KIWI_CLUSTER_KEEP").is_some() {
             for node in &self.nodes {
-                eprintln!("---- node {} log tail ({}):\n{}", node.id, node.log_path().display(), node.log_tail());
+                eprintln!(
+                    "---- node {} log tail ({}):\n{}",
+                    node.id,
+                    node.log_path().display(),
+                    node.log_tail()
+                );
             }
             if let Some(root) = self.root.take() {
                 eprintln!("cluster directories kept in {}", root.keep().display());

@@ -138,7 +138,8 @@ fn search(entries: &[Entry]) -> Result<(), String> {
     let (count, value, stuck) = deepest;
     let stuck: Vec<String> = stuck
         .iter()
-        .map(|&i| format!("client {}: {:?}", entries[i].op.client, entries[i].op)).collect();
+        .map(|&i| format!("client {}: {:?}", entries[i].op.client, entries[i].op))
+        .collect();
     Err(format!(
         "after {count} of {required} acknowledged operations the value is {value:?} and none of \
          these can go next:\n  {}",
@@ -351,9 +352,21 @@ mod tests {
                 h.push(op(client, set(&v), invoke, complete, Outcome::Ok));
                 value = Some(v);
             } else if i % 7 == 0 {
-                h.push(op(client, set(&format!("u{i}")), invoke, complete, Outcome::Unknown));
+                h.push(op(
+                    client,
+                    set(&format!("u{i}")),
+                    invoke,
+                    complete,
+                    Outcome::Unknown,
+                ));
             } else {
-                h.push(op(client, Call::Get, invoke, complete, Outcome::Value(value.clone())));
+                h.push(op(
+                    client,
+                    Call::Get,
+                    invoke,
+                    complete,
+                    Outcome::Value(value.clone()),
+                ));
             }
         }
         let started = std::time::Instant::now();

@@ -33,7 +33,12 @@ impl State {
             return true;
         }
         // A peer already gone has nothing to relay either way.
-        inode.is_some_and(|inode| !self.blocked_pids.iter().any(|&pid| socket_inodes(pid).contains(&inode)))
+        inode.is_some_and(|inode| {
+            !self
+                .blocked_pids
+                .iter()
+                .any(|&pid| socket_inodes(pid).contains(&inode))
+        })
     }
 }
 
@@ -61,7 +66,11 @@ impl Proxy {
     fn update(&self, edit: impl FnOnce(&mut State)) {
         let mut state = self.state.lock().expect("proxy state");
         edit(&mut state);
-        let blocked: HashSet<u64> = state.blocked_pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
+        let blocked: HashSet<u64> = state
+            .blocked_pids
+            .iter()
+            .flat_map(|&pid| socket_inodes(pid))
+            .collect();
         let cut_all = state.cut_all;
         state.relays.retain(|_, (inode, relay, refused)| {
             let admitted = !cut_all && !inode.is_some_and(|i| blocked.contains(&i));
@@ -103,7 +112,12 @@ impl Drop for Proxy {
     }
 }
 
-async fn accept_loop(listener: TcpListener, own_port: u16, target_port: u16, state: Arc<Mutex<State>>) {
+async fn accept_loop(
+    listener: TcpListener,
+    own_port: u16,
+    target_port: u16,
+    state: Arc<Mutex<State>>,
+) {
     while let Ok((inbound, peer)) = listener.accept().await {
         let inode = socket_inode(peer.port(), own_port);
         let mut guard = state.lock().expect("proxy state");
@@ -115,7 +129,9 @@ async fn accept_loop(listener: TcpListener, own_port: u16, target_port: u16, sta
         } else {
             tokio::spawn(relay(inbound, target_port, state.clone(), id))
         };
-        guard.relays.insert(id, (inode, task.abort_handle(), refused));
+        guard
+            .relays
+            .insert(id, (inode, task.abort_handle(), refused));
     }
 }
 
@@ -167,7 +183,10 @@ fn socket_inodes(pid: u32) -> HashSet<u64> {
         .filter_map(|fd| {
             let target = std::fs::read_link(fd.path()).ok()?;
             let text = target.to_str()?;
-            text.strip_prefix("socket:[")?.strip_suffix(']')?.parse().ok()
+            text.strip_prefix("socket:[")?
+                .strip_suffix(']')?
+                .parse()
+                .ok()
         })
         .collect()
 }
@@ -226,13 +245,19 @@ mod tests {
     #[tokio::test]
     async fn open_connections_are_closed_when_blocked() {
         let proxy = Proxy::start(echo_server().await).await;
-        let mut c = TcpStream::connect(("127.0.0.1", proxy.port)).await.expect("connect");
+        let mut c = TcpStream::connect(("127.0.0.1", proxy.port))
+            .await
+            .expect("connect");
         c.write_all(b"ping").await.expect("write");
         let mut buf = [0u8; 4];
         c.read_exact(&mut buf).await.expect("echo");
         proxy.block_from(std::process::id());
         let mut rest = Vec::new();
-        let closed = tokio::time::timeout(std::time::Duration::from_secs(2), c.read_to_end(&mut rest)).await;
-        assert!(matches!(closed, Ok(Ok(0))), "connection left open: {closed:?}");
+        let closed =
+            tokio::time::timeout(std::time::Duration::from_secs(2), c.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(closed, Ok(Ok(0))),
+            "connection left open: {closed:?}"
+        );
     }
 }

@@ -43,7 +43,10 @@ pub async fn dump(addr: &str) -> Option<Dump> {
         }
         Some(out)
     };
-    tokio::time::timeout(Duration::from_secs(30), work).await.ok().flatten()
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .ok()
+        .flatten()
 }
 
 /// Waits until every running node holds identical data and returns it.
@@ -67,7 +70,10 @@ pub async fn converge(cluster: &Cluster) -> Dump {
                 })
                 .collect();
             let diff = differences(&dumps);
-            panic!("nodes did not converge within 60 s:\n{}\n{diff}", summary.join("\n"));
+            panic!(
+                "nodes did not converge within 60 s:\n{}\n{diff}",
+                summary.join("\n")
+            );
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -94,7 +100,11 @@ fn differences(dumps: &[(u64, Option<Dump>)]) -> String {
         let Some(d) = d else { continue };
         for key in first.keys().chain(d.keys()) {
             if first.get(key) != d.get(key) && out.len() < 20 {
-                out.push(format!("{key}: node {first_id} {:?} vs node {id} {:?}", first.get(key), d.get(key)));
+                out.push(format!(
+                    "{key}: node {first_id} {:?} vs node {id} {:?}",
+                    first.get(key),
+                    d.get(key)
+                ));
             }
         }
     }
@@ -121,10 +131,18 @@ pub async fn verify(cluster: &Cluster, mut history: History) -> Dump {
     if let Err(e) = linearizability::check(&history.ops) {
         panic!("linearizability violation: {e}");
     }
-    eprintln!("linearizable ({} ops checked in {:?})", history.ops.len(), started.elapsed());
+    eprintln!(
+        "linearizable ({} ops checked in {:?})",
+        history.ops.len(),
+        started.elapsed()
+    );
     for (key, value, outcome) in &history.unique_writes {
         match outcome {
-            Outcome::Ok => assert_eq!(data.get(key), Some(value), "acknowledged write of {key} lost"),
+            Outcome::Ok => assert_eq!(
+                data.get(key),
+                Some(value),
+                "acknowledged write of {key} lost"
+            ),
             Outcome::Fail => assert_eq!(data.get(key), None, "{key} was refused but applied"),
             _ => {}
         }

@@ -67,7 +67,11 @@ impl History {
             };
             *counts.entry(format!("{call}/{kind}")).or_default() += 1;
         }
-        format!("{} ops, {} unique writes: {counts:?}", self.ops.len(), self.unique_writes.len())
+        format!(
+            "{} ops, {} unique writes: {counts:?}",
+            self.ops.len(),
+            self.unique_writes.len()
+        )
     }
 }
 
@@ -117,7 +121,9 @@ fn write_outcome(reply: Result<Frame, ()>) -> Outcome {
         Ok(Frame::Simple(_)) => Outcome::Ok,
         Ok(Frame::Integer(n)) => Outcome::Int(n),
         // Refused before reaching the log: no leader, leader unreachable, queue full.
-        Ok(Frame::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("BUSY") => Outcome::Fail,
+        Ok(Frame::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("BUSY") => {
+            Outcome::Fail
+        }
         _ => Outcome::Unknown,
     }
 }
@@ -130,7 +136,13 @@ fn read_outcome(reply: Result<Frame, ()>) -> Outcome {
     }
 }
 
-async fn client(id: usize, addr: String, mut rng: StdRng, running: Arc<AtomicBool>, started: Instant) -> History {
+async fn client(
+    id: usize,
+    addr: String,
+    mut rng: StdRng,
+    running: Arc<AtomicBool>,
+    started: Instant,
+) -> History {
     let mut history = History::default();
     let mut conn: Option<Client> = None;
     let mut seq = 0u64;
@@ -145,18 +157,36 @@ async fn client(id: usize, addr: String, mut rng: StdRng, running: Arc<AtomicBoo
         let (key, call, args): (String, Call, Vec<String>) = match dice {
             0..=34 => {
                 let v = format!("c{id}-{seq}");
-                (register.into(), Call::Set(v.clone()), vec!["SET".into(), register.into(), v])
+                (
+                    register.into(),
+                    Call::Set(v.clone()),
+                    vec!["SET".into(), register.into(), v],
+                )
             }
-            35..=69 => (register.into(), Call::Get, vec!["GET".into(), register.into()]),
-            70..=84 => (COUNTER.into(), Call::Incr, vec!["INCR".into(), COUNTER.into()]),
-            85..=89 => (COUNTER.into(), Call::Get, vec!["GET".into(), COUNTER.into()]),
+            35..=69 => (
+                register.into(),
+                Call::Get,
+                vec!["GET".into(), register.into()],
+            ),
+            70..=84 => (
+                COUNTER.into(),
+                Call::Incr,
+                vec!["INCR".into(), COUNTER.into()],
+            ),
+            85..=89 => (
+                COUNTER.into(),
+                Call::Get,
+                vec!["GET".into(), COUNTER.into()],
+            ),
             _ => {
                 let key = format!("{UNIQUE_PREFIX}{id}:{seq}");
                 let reply = timed_call(c, &["SET", &key, "x"]).await;
                 if reply.is_err() {
                     conn = None;
                 }
-                history.unique_writes.push((key, "x".into(), write_outcome(reply)));
+                history
+                    .unique_writes
+                    .push((key, "x".into(), write_outcome(reply)));
                 continue;
             }
         };
