@@ -99,31 +99,43 @@ fn postcard_reply<T: Serialize>(value: &T) -> Response {
     }
 }
 
-fn decode<T: for<'a> Deserialize<'a>>(body: &[u8]) -> Result<T, Response> {
-    postcard::from_bytes(body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, format!("malformed request: {e}")).into_response())
+/// A Raft RPC: checks the cluster secret, decodes the postcard request, runs `handle` and
+/// encodes its answer.
+async fn rpc<Req, Resp, Fut>(
+    node: &RaftNode,
+    headers: &HeaderMap,
+    body: &[u8],
+    handle: impl FnOnce(Req) -> Fut,
+) -> Response
+where
+    Req: for<'a> Deserialize<'a>,
+    Resp: Serialize,
+    Fut: std::future::Future<Output = Resp>,
+{
+    if !secret_ok(node, headers) {
+        return refused();
+    }
+    match postcard::from_bytes(body) {
+        Ok(request) => postcard_reply(&handle(request).await),
+        Err(e) => (StatusCode::BAD_REQUEST, format!("malformed request: {e}")).into_response(),
+    }
 }
 
 async fn append(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&node, &headers) {
-        return refused();
-    }
-    let request: AppendEntriesRequest<TypeConfig> = match decode(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    postcard_reply(&node.raft.append_entries(request).await)
+    rpc(
+        &node,
+        &headers,
+        &body,
+        |r: AppendEntriesRequest<TypeConfig>| node.raft.append_entries(r),
+    )
+    .await
 }
 
 async fn vote(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&node, &headers) {
-        return refused();
-    }
-    let request: VoteRequest<u64> = match decode(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    postcard_reply(&node.raft.vote(request).await)
+    rpc(&node, &headers, &body, |r: VoteRequest<u64>| {
+        node.raft.vote(r)
+    })
+    .await
 }
 
 async fn snapshot(Member(node): Member, headers: HeaderMap, body: Body) -> Response {
@@ -154,14 +166,10 @@ async fn snapshot(Member(node): Member, headers: HeaderMap, body: Body) -> Respo
 }
 
 async fn forward(Member(node): Member, headers: HeaderMap, body: Bytes) -> Response {
-    if !secret_ok(&node, &headers) {
-        return refused();
-    }
-    let request: ForwardRequest = match decode(&body) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    postcard_reply(&node.serve_forwarded(request).await)
+    rpc(&node, &headers, &body, |r: ForwardRequest| {
+        node.serve_forwarded(r)
+    })
+    .await
 }
 
 /// Leadership transfer: the chosen node starts an election (its log is checked by the voters).
@@ -192,25 +200,20 @@ struct MemberView {
 }
 
 async fn members(Member(node): Member) -> Response {
-    let metrics = node.raft.metrics().borrow().clone();
-    let membership = metrics.membership_config.membership();
-    let voters: BTreeSet<u64> = membership.voter_ids().collect();
-    let list: Vec<MemberView> = membership
-        .nodes()
-        .map(|(id, addr)| MemberView {
-            id: *id,
-            admin_addr: addr.admin_addr.clone(),
-            resp_addr: addr.resp_addr.clone(),
-            voter: voters.contains(id),
-            leader: metrics.current_leader == Some(*id),
-            matched_index: metrics
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(id).cloned().flatten())
-                .map(|l| l.index),
+    let status = node.status();
+    let list: Vec<MemberView> = status
+        .members
+        .into_iter()
+        .map(|m| MemberView {
+            id: m.id,
+            admin_addr: m.admin_addr,
+            resp_addr: m.resp_addr,
+            voter: m.voter,
+            leader: status.leader_id == Some(m.id),
+            matched_index: m.matched_index,
         })
         .collect();
-    Json(serde_json::json!({ "leader": metrics.current_leader, "members": list })).into_response()
+    Json(serde_json::json!({ "leader": status.leader_id, "members": list })).into_response()
 }
 
 /// Answers a membership request sent to a follower: where the leader is.

@@ -297,6 +297,7 @@ struct Pending {
 }
 
 /// Why a pipeline was not applied.
+#[derive(Clone)]
 enum Rejected {
     /// This node is not the leader; nothing was appended.
     Forward(NodeAddr),
@@ -362,92 +363,36 @@ impl RaftNode {
         };
         let timeout = Duration::from_millis(self.machine.state.config().raft_proposal_timeout);
         let written = tokio::time::timeout(timeout, self.raft.client_write(proposal)).await;
-        let failed = |err: ReplyError| Err(Rejected::Failed(err));
-        match written {
+        let rejected = match written {
             Ok(Ok(response)) => {
                 let mut applied = response.data.replies.into_iter();
                 for reply in replies {
                     let _ = reply.send(Ok(applied.next().unwrap_or_default()));
                 }
+                return;
             }
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
-                for reply in replies {
-                    let _ = reply.send(match forward.leader_node.clone() {
-                        Some(leader) => Err(Rejected::Forward(leader)),
-                        None => failed(ReplyError::custom("CLUSTERDOWN The cluster has no leader")),
-                    });
+                match forward.leader_node {
+                    Some(leader) => Rejected::Forward(leader),
+                    None => Rejected::Failed(ReplyError::custom(
+                        "CLUSTERDOWN The cluster has no leader",
+                    )),
                 }
             }
-            Ok(Err(err)) => {
-                for reply in replies {
-                    let _ = reply.send(failed(ReplyError::custom(format!("ERR raft: {err}"))));
-                }
-            }
+            Ok(Err(err)) => Rejected::Failed(ReplyError::custom(format!("ERR raft: {err}"))),
             // Never retried: the entry may still commit.
-            Err(_) => {
-                for reply in replies {
-                    let _ = reply.send(failed(unconfirmed()));
-                }
-            }
+            Err(_) => Rejected::Failed(unconfirmed()),
+        };
+        for reply in replies {
+            let _ = reply.send(Err(rejected.clone()));
         }
     }
 }
 
 impl RaftNode {
-    /// `INFO raft` lines: this node's view of the log and of every member's replication.
-    pub fn info_lines(&self) -> Vec<String> {
-        let m = self.raft.metrics().borrow().clone();
-        let index = |l: Option<openraft::LogId<u64>>| l.map_or(0, |l| l.index);
-        let role = format!("{:?}", m.state).to_ascii_lowercase();
-        let leader_addr = m
-            .current_leader
-            .and_then(|id| m.membership_config.membership().get_node(&id).cloned())
-            .map(|n| n.resp_addr)
-            .unwrap_or_default();
-        let mut lines = vec![
-            "raft_enabled:1".to_string(),
-            format!("raft_node_id:{}", self.id),
-            format!("raft_role:{role}"),
-            format!("raft_term:{}", m.current_term),
-            format!("raft_leader_id:{}", m.current_leader.unwrap_or(0)),
-            format!("raft_leader_addr:{leader_addr}"),
-            format!("raft_last_log_index:{}", m.last_log_index.unwrap_or(0)),
-            format!("raft_applied_index:{}", index(m.last_applied)),
-            format!("raft_snapshot_index:{}", index(m.snapshot)),
-            format!("raft_purged_index:{}", index(m.purged)),
-            format!(
-                "raft_elections:{}",
-                self.elections_total.load(Ordering::Relaxed)
-            ),
-            format!(
-                "raft_snapshots:{}",
-                self.machine.snapshots_total.load(Ordering::Relaxed)
-            ),
-        ];
-        let last = m.last_log_index.unwrap_or(0);
-        let membership = m.membership_config.membership();
-        let voters: Vec<u64> = membership.voter_ids().collect();
-        for (id, node) in membership.nodes() {
-            let matched = m
-                .replication
-                .as_ref()
-                .and_then(|r| r.get(id).cloned().flatten())
-                .map(|l| l.index);
-            let lag = matched.map_or(String::new(), |i| last.saturating_sub(i).to_string());
-            lines.push(format!(
-                "raft_member_{id}:resp={},admin={},voter={},matched={},lag={lag}",
-                node.resp_addr,
-                node.admin_addr,
-                u8::from(voters.contains(id)),
-                matched.map_or(String::new(), |i| i.to_string()),
-            ));
-        }
-        lines
-    }
-}
-
-impl crate::admin::ClusterView for RaftNode {
-    fn raft_status(&self) -> RaftStatus {
+    /// This node's view of the log and of every member's replication: the one source of `INFO
+    /// raft`, `/v1/status`, `/v1/cluster/members` and the CLUSTER commands.
+    pub fn status(&self) -> RaftStatus {
         let m = self.raft.metrics().borrow().clone();
         let membership = m.membership_config.membership();
         let voters: Vec<u64> = membership.voter_ids().collect();
@@ -489,6 +434,47 @@ impl crate::admin::ClusterView for RaftNode {
             snapshots_total: self.machine.snapshots_total.load(Ordering::Relaxed),
             members,
         }
+    }
+
+    /// `INFO raft` lines.
+    pub fn info_lines(&self) -> Vec<String> {
+        let s = self.status();
+        let text = |v: Option<u64>| v.map_or(String::new(), |v| v.to_string());
+        let mut lines = vec![
+            "raft_enabled:1".to_string(),
+            format!("raft_node_id:{}", s.node_id),
+            format!("raft_role:{}", s.role),
+            format!("raft_term:{}", s.term),
+            format!("raft_leader_id:{}", s.leader_id.unwrap_or(0)),
+            format!(
+                "raft_leader_addr:{}",
+                s.leader_resp_addr.unwrap_or_default()
+            ),
+            format!("raft_last_log_index:{}", s.last_log_index.unwrap_or(0)),
+            format!("raft_applied_index:{}", s.applied.unwrap_or(0)),
+            format!("raft_snapshot_index:{}", s.snapshot_index.unwrap_or(0)),
+            format!("raft_purged_index:{}", s.purged_index.unwrap_or(0)),
+            format!("raft_elections:{}", s.elections_total),
+            format!("raft_snapshots:{}", s.snapshots_total),
+        ];
+        lines.extend(s.members.iter().map(|m| {
+            format!(
+                "raft_member_{}:resp={},admin={},voter={},matched={},lag={}",
+                m.id,
+                m.resp_addr,
+                m.admin_addr,
+                u8::from(m.voter),
+                text(m.matched_index),
+                text(m.lag),
+            )
+        }));
+        lines
+    }
+}
+
+impl crate::admin::ClusterView for RaftNode {
+    fn raft_status(&self) -> RaftStatus {
+        self.status()
     }
 
     fn ready(&self) -> Result<(), String> {

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::connection::Connection;
+use crate::admin::status::RaftStatus;
 use crate::error::ReplyError;
 use crate::raft::RaftNode;
 use crate::resp::Frame;
@@ -30,30 +31,29 @@ pub fn node_name(id: u64) -> String {
     format!("{id:040x}")
 }
 
-fn members(node: &RaftNode) -> (Vec<Member>, u64) {
-    let metrics = node.raft.metrics().borrow().clone();
+fn members(node: &RaftNode) -> (Vec<Member>, RaftStatus) {
+    let status = node.status();
     let split = |addr: &str| {
         let (ip, port) = addr.rsplit_once(':').unwrap_or((addr, "0"));
         (ip.to_string(), port.parse::<u16>().unwrap_or(0))
     };
-    let mut list: Vec<Member> = metrics
-        .membership_config
-        .membership()
-        .nodes()
-        .map(|(id, addr)| {
-            let (ip, port) = split(&addr.resp_addr);
+    let mut list: Vec<Member> = status
+        .members
+        .iter()
+        .map(|m| {
+            let (ip, port) = split(&m.resp_addr);
             Member {
-                id: *id,
+                id: m.id,
                 ip,
                 port,
-                admin_port: split(&addr.admin_addr).1,
-                leader: metrics.current_leader == Some(*id),
+                admin_port: split(&m.admin_addr).1,
+                leader: status.leader_id == Some(m.id),
             }
         })
         .collect();
     // The master first: clients take the first entry of a slot range as its master.
     list.sort_by_key(|m| (!m.leader, m.id));
-    (list, metrics.current_term)
+    (list, status)
 }
 
 impl Connection {
@@ -90,7 +90,8 @@ impl Connection {
     }
 
     fn cluster_info(&self, node: &Arc<RaftNode>) -> Frame {
-        let (list, term) = members(node);
+        let (list, status) = members(node);
+        let term = status.term;
         let ok = list.iter().any(|m| m.leader);
         let lines = [
             "cluster_enabled:1".to_string(),
@@ -142,7 +143,8 @@ impl Connection {
 }
 
 fn cluster_nodes(node: &RaftNode) -> String {
-    let (list, term) = members(node);
+    let (list, status) = members(node);
+    let term = status.term;
     let leader = list.iter().find(|m| m.leader).map(|m| node_name(m.id));
     let mut out = String::new();
     for m in &list {
@@ -189,13 +191,8 @@ fn cluster_slots(node: &RaftNode) -> Frame {
 }
 
 fn cluster_shards(node: &RaftNode) -> Frame {
-    let (list, _) = members(node);
-    let applied = node
-        .raft
-        .metrics()
-        .borrow()
-        .last_applied
-        .map_or(0, |l| l.index as i64);
+    let (list, status) = members(node);
+    let applied = status.applied.unwrap_or(0) as i64;
     let nodes = list
         .iter()
         .map(|m| {
