@@ -26,6 +26,11 @@ struct Member {
     leader: bool,
 }
 
+/// What a non-cluster Redis answers every cluster command with.
+fn cluster_disabled() -> Frame {
+    ReplyError::custom("ERR This instance has cluster support disabled").into()
+}
+
 /// The 40-hex-digit node name cluster clients expect, derived from the Raft id.
 pub fn node_name(id: u64) -> String {
     format!("{id:040x}")
@@ -60,9 +65,7 @@ impl Connection {
     /// CLUSTER subcommands.
     pub(super) fn cluster_command(&mut self, args: &[Bytes]) -> Reply {
         let Some(node) = self.state.cluster.get().cloned() else {
-            return Some(
-                ReplyError::custom("ERR This instance has cluster support disabled").into(),
-            );
+            return Some(cluster_disabled());
         };
         let sub = String::from_utf8_lossy(&args[1]).to_ascii_lowercase();
         let reply = match sub.as_str() {
@@ -111,11 +114,18 @@ impl Connection {
     /// READONLY / READWRITE: whether reads may be served from this node's own data.
     pub(super) fn readonly_command(&mut self, readonly: bool) -> Reply {
         if self.state.cluster.get().is_none() {
-            return Some(
-                ReplyError::custom("ERR This instance has cluster support disabled").into(),
-            );
+            return Some(cluster_disabled());
         }
         self.client.readonly.store(readonly, Ordering::Relaxed);
+        Some(Frame::ok())
+    }
+
+    /// ASKING: one shard owns every slot, so there is never an ASK to honour; as in Redis it is
+    /// refused without cluster mode.
+    pub(super) fn asking(&self) -> Reply {
+        if self.state.cluster.get().is_none() {
+            return Some(cluster_disabled());
+        }
         Some(Frame::ok())
     }
 

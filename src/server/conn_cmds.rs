@@ -64,7 +64,7 @@ impl Connection {
             "cluster" => self.cluster_command(args),
             "readonly" => self.readonly_command(true),
             "readwrite" => self.readonly_command(false),
-            "asking" => Some(Frame::ok()),
+            "asking" => self.asking(),
             "shutdown" => self.shutdown(args),
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
             | "sunsubscribe" | "publish" | "spublish" | "pubsub" => self.pubsub_command(name, args),
