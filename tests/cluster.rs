@@ -268,6 +268,151 @@ async fn partition_isolates_the_leader() {
 }
 
 /// One write that must succeed within 15 s (retried on errors; SET is idempotent).
+/// A write larger than one log entry (`raft-max-entry-size`, 4 MB by default) is refused with an
+/// error rather than wedging replication; a pipeline larger than one entry goes as several, in
+/// order; a transaction larger than one entry is refused whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_larger_than_an_entry() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let mut client = Client::connect(&c.node(leader).resp_addr())
+        .await
+        .expect("connect");
+    let mut send = async |commands: &[Vec<String>]| {
+        for command in commands {
+            client.queue(command);
+        }
+        client.flush().await.expect("flush");
+        let mut replies = Vec::new();
+        for _ in commands {
+            replies.push(client.read_reply().await.expect("reply"));
+        }
+        replies
+    };
+    let set = |key: String, size: usize| vec!["SET".to_string(), key, "v".repeat(size)];
+
+    let huge = send(&[set("huge".into(), 5 << 20)]).await;
+    match &huge[0] {
+        Frame::Error(text) => assert!(text.contains("raft-max-entry-size"), "{text}"),
+        other => panic!("a 5 MB SET was not refused: {other:?}"),
+    }
+
+    // 60 × 100 KB: one pipeline, two entries; one oversized command in the middle is refused
+    // alone.
+    let mut pipeline: Vec<Vec<String>> = (0..60).map(|i| set(format!("p{i}"), 100 << 10)).collect();
+    pipeline.insert(30, set("too-big".into(), 5 << 20));
+    let replies = send(&pipeline).await;
+    for (i, reply) in replies.iter().enumerate() {
+        match (i, reply) {
+            (30, Frame::Error(text)) => assert!(text.contains("raft-max-entry-size"), "{text}"),
+            (30, other) => panic!("the oversized command was not refused: {other:?}"),
+            (_, Frame::Simple(ok)) => assert_eq!(ok.as_ref(), b"OK"),
+            (_, other) => panic!("pipeline reply {i}: {other:?}"),
+        }
+    }
+
+    let mut transaction = vec![vec!["MULTI".to_string()]];
+    transaction.extend((0..60).map(|i| set(format!("t{i}"), 100 << 10)));
+    transaction.push(vec!["EXEC".to_string()]);
+    let replies = send(&transaction).await;
+    match replies.last() {
+        Some(Frame::Error(text)) => assert!(text.contains("raft-max-entry-size"), "{text}"),
+        other => panic!("an oversized transaction was not refused: {other:?}"),
+    }
+
+    let data = verify::converge(&c).await;
+    let keys: Vec<&str> = data.keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 60, "{keys:?}");
+    assert!(keys.iter().all(|k| k.starts_with('p')), "{keys:?}");
+}
+
+/// redis-py's RedisCluster finds the leader from the cluster protocol (CLUSTER SLOTS, MOVED),
+/// counts and lists a slot's keys, and follows the leader through a `kill -9` with the same
+/// client object (tests/clients/redis_py_cluster_check.py).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_py_cluster_client_follows_the_leader() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let _serial = SERIAL.lock().await;
+    let python = common::python();
+    assert!(
+        python.exists(),
+        "{} is missing: run scripts/install-deps.sh (it installs redis-py into a virtualenv)",
+        python.display()
+    );
+    let mut c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/redis_py_cluster_check.py"
+    );
+    // The leader listed last: the client must discover it through the cluster protocol.
+    let mut seeds = addrs(&c);
+    seeds.sort_by_key(|a| *a == c.node(leader).resp_addr());
+    let mut child = Command::new(&python)
+        .arg(script)
+        .args(&seeds)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the redis-py cluster checks");
+    let stdout = child.stdout.take().expect("stdout");
+    // The client's lines, read on a thread; READY marks the end of the first phase.
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut transcript = Vec::new();
+    let ready = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.recv().await {
+            let done = line == "READY";
+            transcript.push(line);
+            if done {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    if ready != Ok(true) {
+        let _ = child.kill();
+        let output = child.wait_with_output().expect("client output");
+        panic!(
+            "first phase failed:\n{}\n{}",
+            transcript.join("\n"),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    c.kill(leader);
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(b"go\n").expect("signal the client");
+    let pid = child.id().to_string();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::task::spawn_blocking(move || child.wait_with_output()),
+    )
+    .await;
+    let Ok(waited) = waited else {
+        let _ = Command::new("kill").args(["-9", &pid]).status();
+        panic!("the redis-py client hung:\n{}", transcript.join("\n"));
+    };
+    let output = waited.expect("join").expect("client output");
+    while let Ok(line) = lines.try_recv() {
+        transcript.push(line);
+    }
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        transcript.join("\n"),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    eprintln!("{}", transcript.join("\n"));
+}
+
 async fn write_with_retries(addr: &str, key: &str, value: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
@@ -305,8 +450,14 @@ async fn write_sequentially(addr: &str, prefix: &str, count: usize) {
 /// Writes about `mb` megabytes in 100 KB values, pipelined; a SET that fails (a slow machine
 /// may time a 2 MB entry out) is sent again on its own.
 async fn write_bulk(addr: &str, mb: usize) {
+    use rand::{distributions::Alphanumeric, Rng, SeedableRng};
     let mut c = Client::connect(addr).await.expect("connect");
-    let value = "z".repeat(100 * 1024);
+    // Random characters: RocksDB's compression must not shrink the data the snapshot carries.
+    let value: String = rand::rngs::StdRng::seed_from_u64(seed())
+        .sample_iter(&Alphanumeric)
+        .take(100 * 1024)
+        .map(char::from)
+        .collect();
     let count = mb * 10;
     for batch in (0..count).collect::<Vec<_>>().chunks(20) {
         let keys: Vec<String> = batch.iter().map(|i| format!("bulk:{i}")).collect();
@@ -342,6 +493,10 @@ async fn lagging_follower_and_new_node_catch_up_by_snapshot() {
     let mut c = Cluster::start(3, snapshot_options()).await;
     let leader = c.wait_leader(None).await;
     let follower = follower_of(&c, leader);
+    let index = |status: Option<serde_json::Value>, field: &str| {
+        status.and_then(|s| s[field].as_u64()).unwrap_or(0)
+    };
+    let follower_last = index(c.raft_status(follower).await, "last_log_index");
     c.kill(follower);
     let addr = c.node(leader).resp_addr();
     write_sequentially(&addr, "s:", 800).await;
@@ -351,6 +506,13 @@ async fn lagging_follower_and_new_node_catch_up_by_snapshot() {
         .unwrap_or(50);
     write_bulk(&addr, mb).await;
     write_sequentially(&addr, "t:", 400).await;
+    // The entries the follower lacks are gone from the leader's log: only a snapshot can bring
+    // it (and the new node below) up to date.
+    let purged = index(c.raft_status(leader).await, "purged_index");
+    assert!(
+        purged > follower_last,
+        "the leader kept its log (purged up to {purged}, follower at {follower_last})"
+    );
     c.restart(follower);
     let data = verify::converge(&c).await;
     assert_eq!(data.len(), 800 + 400 + mb * 10);

@@ -159,11 +159,58 @@ async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -
     failures
 }
 
+/// Polls `CLUSTER INFO` until the server reports `cluster_state:ok`.
+async fn wait_cluster_ok(addr: &str) {
+    let mut c = connect(addr, false).await;
+    for _ in 0..200 {
+        if let Ok(Frame::Bulk(info) | Frame::Verbatim(info)) = c.call(&["CLUSTER", "INFO"]).await {
+            if String::from_utf8_lossy(&info).contains("cluster_state:ok") {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{addr} never reported cluster_state:ok");
+}
+
 #[test]
 fn scripts_match_redis() {
     let kiwi = common::Kiwi::start(&[]);
     let redis = common::Redis::start();
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts");
+    replay_all("tests/scripts", &kiwi.addr(), &redis.addr());
+}
+
+/// `tests/scripts/cluster/`: a one-node kiwi cluster against a cluster-enabled redis-server that
+/// owns every slot.
+#[test]
+fn cluster_scripts_match_a_redis_cluster() {
+    let kiwi = common::Kiwi::start(&[
+        "--init-cluster",
+        "--set",
+        "cluster-node-id=1",
+        "--set",
+        "cluster-secret=differential",
+    ]);
+    let redis = common::Redis::start_with(&[
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+    ]);
+    let rt = common::runtime();
+    rt.block_on(async {
+        let mut c = connect(&redis.addr(), false).await;
+        let added = c.call(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]).await;
+        assert_eq!(added.expect("addslotsrange"), Frame::ok());
+        wait_cluster_ok(&redis.addr()).await;
+        wait_cluster_ok(&kiwi.addr()).await;
+    });
+    replay_all("tests/scripts/cluster", &kiwi.addr(), &redis.addr());
+}
+
+/// Replays every `*.txt` script of `dir` in RESP2 and RESP3 and fails listing every mismatch.
+fn replay_all(dir: &str, kiwi: &str, redis: &str) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut scripts: Vec<_> = std::fs::read_dir(&dir)
         .expect("tests/scripts exists")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -179,7 +226,7 @@ fn scripts_match_redis() {
             .map(|t| t.lines().count())
             .unwrap_or(0);
         for resp3 in [false, true] {
-            failures.extend(rt.block_on(replay(script, &kiwi.addr(), &redis.addr(), resp3)));
+            failures.extend(rt.block_on(replay(script, kiwi, redis, resp3)));
         }
     }
     eprintln!(

@@ -4,19 +4,9 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use common::Kiwi;
-
-/// The virtualenv `scripts/install-deps.sh` creates (override with `KIWI_PYTHON`).
-fn python() -> PathBuf {
-    if let Ok(path) = std::env::var("KIWI_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    PathBuf::from(home).join(".cache/kiwi/pyenv/bin/python")
-}
+use common::{python, Kiwi};
 
 #[test]
 fn redis_py_works_unchanged() {

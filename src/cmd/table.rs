@@ -1634,7 +1634,19 @@ pub static COMMANDS: &[CommandSpec] = &[
             sub!("nodes", 2, ["loading", "stale"], "Returns the members in CLUSTER NODES format."),
             sub!("slots", 2, ["loading", "stale"], "Returns the slot ranges and their nodes."),
             sub!("shards", 2, ["loading", "stale"], "Returns the shards and their nodes."),
-            sub!("keyslot", 3, ["stale"], "Returns the hash slot of a key.")
+            sub!("keyslot", 3, ["stale"], "Returns the hash slot of a key."),
+            sub!(
+                "countkeysinslot",
+                3,
+                ["stale"],
+                "Counts this node's keys in a hash slot (walks the whole database)."
+            ),
+            sub!(
+                "getkeysinslot",
+                4,
+                ["stale"],
+                "Returns up to count of this node's keys in a hash slot (walks the whole database)."
+            )
         ]
     ),
     cmd!(

@@ -182,6 +182,8 @@ options! {
     raft_snapshot_logs: u64 = 20000, "raft-snapshot-logs", false;
     /// Log entries kept behind a snapshot, so a briefly lagging follower catches up without one.
     raft_logs_kept: u64 = 5000, "raft-logs-kept", false;
+    /// Most bytes of writes one Raft log entry carries, and one append RPC sends (at least one entry); a single command larger than this is refused in cluster mode, a larger pipeline goes as several entries. One append must reach a follower and be fsynced within `raft-heartbeat-interval`, openraft's deadline for it.
+    raft_max_entry_size: ByteSize = ByteSize(4 << 20), "raft-max-entry-size", false;
     /// Proposals waiting for the Raft log at once; beyond it writes fail fast with an error.
     raft_max_pending_proposals: usize = 8192, "raft-max-pending-proposals", false;
     /// Milliseconds a write waits for its entry to commit before the client gets an error (the write may still apply).
@@ -283,6 +285,9 @@ impl Config {
                 "raft-election-timeout",
                 "must be at least three heartbeat intervals (raft-heartbeat-interval > 0)",
             );
+        }
+        if self.raft_max_entry_size.0 < 64 << 10 {
+            return fail("raft-max-entry-size", "must be at least 64KB");
         }
         if self.raft_snapshot_logs == 0 || self.raft_max_pending_proposals == 0 {
             return fail("raft-snapshot-logs", "raft counts must be at least 1");

@@ -56,7 +56,7 @@ pub async fn start(
     me: NodeAddr,
     bootstrap: Bootstrap,
 ) -> anyhow::Result<Arc<RaftNode>> {
-    let (config, secret, dir) = {
+    let (config, secret, dir, max_entry) = {
         let c = state.config();
         let config = openraft::Config {
             cluster_name: "kiwi".into(),
@@ -71,7 +71,8 @@ pub async fn start(
             purge_batch_size: 256,
             ..Default::default()
         };
-        (config, c.cluster_secret.clone(), c.dir.clone())
+        let max_entry = usize::try_from(c.raft_max_entry_size.0).unwrap_or(usize::MAX);
+        (config, c.cluster_secret.clone(), c.dir.clone(), max_entry)
     };
     if secret.is_empty() {
         anyhow::bail!("cluster mode needs `cluster-secret` (the same on every node)");
@@ -82,7 +83,7 @@ pub async fn start(
     let machine = state_machine::StateMachine::open(state.clone(), &dir.join("raft-snapshots"))
         .context("open the raft state machine")?;
     let shared = machine.shared.clone();
-    let network = network::Network::new(secret);
+    let network = network::Network::new(secret, max_entry);
     let raft = Raft::new(id, config, network.clone(), log, machine)
         .await
         .context("start raft")?;

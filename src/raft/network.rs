@@ -33,18 +33,25 @@ pub struct SnapshotHeader {
 pub struct Network {
     pub http: reqwest::Client,
     pub secret: String,
+    /// Most entry bytes one append RPC carries (`raft-max-entry-size`): openraft 0.9 bounds an
+    /// append by entry count only, and gives it one heartbeat interval to complete.
+    pub max_append_bytes: usize,
 }
 
 impl Network {
     /// A client for Raft RPC.
-    pub fn new(secret: String) -> Network {
+    pub fn new(secret: String, max_append_bytes: usize) -> Network {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .tcp_nodelay(true)
             .pool_max_idle_per_host(16)
             .build()
             .unwrap_or_default();
-        Network { http, secret }
+        Network {
+            http,
+            secret,
+            max_append_bytes,
+        }
     }
 
     /// Posts a postcard body to `http://addr/path` and decodes the postcard answer.
@@ -98,12 +105,14 @@ pub enum CallError {
 
 impl CallError {
     fn from_reqwest(e: reqwest::Error) -> CallError {
+        // A timed-out request is also a request error: test for the timeout first, so a slow
+        // append is retried at once instead of backing off as from an unreachable peer.
         if e.is_connect() {
             CallError::Unreachable(e.to_string())
-        } else if e.is_request() {
-            CallError::Lost(e.to_string())
         } else if e.is_timeout() {
             CallError::Timeout
+        } else if e.is_request() {
+            CallError::Lost(e.to_string())
         } else {
             CallError::Other(e.to_string())
         }
@@ -125,6 +134,23 @@ impl<E: std::error::Error> From<CallError> for RPCError<u64, NodeAddr, E> {
             _ => RPCError::Network(NetworkError::new(&e.as_io())),
         }
     }
+}
+
+/// How many leading entries fit in `budget` bytes (always at least one).
+fn prefix_within(entries: &[openraft::Entry<TypeConfig>], budget: usize) -> usize {
+    let mut total = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        total += match &entry.payload {
+            openraft::EntryPayload::Normal(proposal) => {
+                proposal.groups.iter().map(|g| g.size()).sum::<usize>()
+            }
+            _ => 256,
+        };
+        if total > budget {
+            return index.max(1);
+        }
+    }
+    entries.len()
 }
 
 /// The RPC handle for one peer.
@@ -166,10 +192,22 @@ impl Peer {
 impl RaftNetwork<TypeConfig> for Peer {
     async fn append_entries(
         &mut self,
-        rpc: AppendEntriesRequest<TypeConfig>,
+        mut rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<u64>> {
-        self.rpc("/raft/append", &rpc, &option).await
+        // Too many bytes for one append (a follower catching up on large entries): send a prefix
+        // and report it as a partial success, so openraft sends the rest next. Without this an
+        // append that cannot finish within a heartbeat interval would be retried forever.
+        let keep = prefix_within(&rpc.entries, self.network.max_append_bytes);
+        if keep == rpc.entries.len() {
+            return self.rpc("/raft/append", &rpc, &option).await;
+        }
+        rpc.entries.truncate(keep);
+        let sent = rpc.entries.last().map(|e| e.log_id);
+        match self.rpc("/raft/append", &rpc, &option).await? {
+            AppendEntriesResponse::Success => Ok(AppendEntriesResponse::PartialSuccess(sent)),
+            other => Ok(other),
+        }
     }
 
     async fn vote(

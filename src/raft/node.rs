@@ -37,6 +37,8 @@ pub struct RaftNode {
     pub forwarded: Arc<ClientHandle>,
     /// Elections this node has seen (term changes).
     pub elections_total: AtomicU64,
+    /// `raft-max-entry-size`: the most bytes of writes one log entry carries.
+    entry_limit: usize,
 }
 
 /// Where a command must go.
@@ -48,7 +50,11 @@ enum Route {
 impl RaftNode {
     /// Wraps a started Raft instance.
     pub fn new(id: u64, raft: Raft, machine: Arc<Shared>, network: Network) -> Arc<RaftNode> {
-        let pending = machine.state.config().raft_max_pending_proposals;
+        let (pending, entry_limit) = {
+            let config = machine.state.config();
+            let limit = usize::try_from(config.raft_max_entry_size.0).unwrap_or(usize::MAX);
+            (config.raft_max_pending_proposals, limit)
+        };
         let (queue, waiting) = mpsc::channel(pending);
         let node = Arc::new(RaftNode {
             id,
@@ -62,10 +68,11 @@ impl RaftNode {
             read_round: tokio::sync::Mutex::new(()),
             forwarded: ClientHandle::detached(),
             elections_total: AtomicU64::new(0),
+            entry_limit,
         });
         let watcher = node.clone();
         tokio::spawn(async move { watcher.count_elections().await });
-        tokio::spawn(propose_batches(Arc::downgrade(&node), waiting));
+        tokio::spawn(propose_batches(Arc::downgrade(&node), waiting, entry_limit));
         node
     }
 
@@ -143,7 +150,10 @@ impl RaftNode {
         }
         let is_transaction = transaction.is_some();
         match self.route().await? {
-            Route::Leader if writes => self.propose(commands, proto).await.map(Some),
+            Route::Leader if writes => self
+                .propose(commands, proto, is_transaction)
+                .await
+                .map(Some),
             Route::Leader => {
                 self.read_barrier().await?;
                 self.local()?
@@ -154,18 +164,62 @@ impl RaftNode {
         }
     }
 
-    /// Queues the pipeline for the next log entry and returns the replies of the leader's own
-    /// apply.
+    /// Proposes a pipeline (or a transaction) and returns the replies of the leader's own apply.
+    /// A transaction is one entry; a pipeline too large for one entry goes, in order, as several,
+    /// and a single command larger than an entry is refused: an entry must be able to reach a
+    /// follower within openraft's append deadline.
     async fn propose(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
+        transaction: bool,
     ) -> Result<Vec<Frame>, ReplyError> {
-        let (reply, answer) = oneshot::channel();
         let group = ClientGroup {
             proto,
             commands: commands.iter().map(replicated).collect(),
         };
+        let total = group.size();
+        if total <= self.entry_limit {
+            return self.propose_group(commands, group, transaction).await;
+        }
+        if transaction {
+            return Err(too_large("transaction", total, self.entry_limit));
+        }
+        let mut replies = Vec::with_capacity(commands.len());
+        let mut failed: Option<ReplyError> = None;
+        for part in split_pipeline(commands, group, self.entry_limit) {
+            let count = part.len();
+            let outcome = match (&failed, part) {
+                (Some(err), _) => Err(err.clone()),
+                (None, Part::Oversized(size)) => {
+                    replies.push(too_large("command", size, self.entry_limit).into());
+                    continue;
+                }
+                (None, Part::Entry(commands, group)) => {
+                    self.propose_group(commands, group, false).await
+                }
+            };
+            match outcome {
+                Ok(part_replies) => replies.extend(part_replies),
+                // Later parts are not proposed: the client learns which commands ran.
+                Err(err) => {
+                    replies.extend((0..count).map(|_| Frame::from(err.clone())));
+                    failed = Some(err);
+                }
+            }
+        }
+        Ok(replies)
+    }
+
+    /// Queues one group for the next log entry and returns its replies.
+    async fn propose_group(
+        &self,
+        commands: Vec<QueuedCommand>,
+        group: ClientGroup,
+        transaction: bool,
+    ) -> Result<Vec<Frame>, ReplyError> {
+        let (reply, answer) = oneshot::channel();
+        let proto = group.proto;
         if self.queue.try_send(Pending { group, reply }).is_err() {
             return Err(ReplyError::custom(
                 "BUSY too many writes waiting for the Raft log (raft-max-pending-proposals)",
@@ -181,7 +235,7 @@ impl RaftNode {
             Ok(Ok(replies)) => Ok(replies),
             // Not appended anywhere: safe to hand to the leader.
             Ok(Err(Rejected::Forward(leader))) => {
-                match self.forward(&leader, commands, proto, false).await? {
+                match self.forward(&leader, commands, proto, transaction).await? {
                     Some(replies) => Ok(replies),
                     None => Err(ReplyError::custom("EXECABORT transaction aborted")),
                 }
@@ -287,8 +341,68 @@ fn replicated(command: &QueuedCommand) -> ReplicatedCommand {
 /// Entries proposed and not yet applied at once: more pipelines then wait and ride together in
 /// the next entry, so the log, the network and the apply work in large steps under load.
 const ENTRIES_IN_FLIGHT: usize = 4;
-/// Most bytes of commands gathered into one entry.
-const MAX_ENTRY_BYTES: usize = 4 << 20;
+
+/// A slice of a pipeline too large for one entry.
+enum Part {
+    /// Commands that fit one entry together, with their replicated form.
+    Entry(Vec<QueuedCommand>, ClientGroup),
+    /// One command larger than an entry (its size): refused.
+    Oversized(usize),
+}
+
+impl Part {
+    fn len(&self) -> usize {
+        match self {
+            Part::Entry(commands, _) => commands.len(),
+            Part::Oversized(_) => 1,
+        }
+    }
+}
+
+/// Cuts a pipeline into parts of at most `limit` bytes, in order.
+fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize) -> Vec<Part> {
+    let proto = group.proto;
+    let mut parts = Vec::new();
+    let mut current = (Vec::new(), Vec::new(), 0usize);
+    for (command, replicated) in commands.into_iter().zip(group.commands) {
+        let size = replicated.size();
+        if current.2 + size > limit && !current.0.is_empty() {
+            let (commands, replicated, _) = std::mem::take(&mut current);
+            parts.push(Part::Entry(
+                commands,
+                ClientGroup {
+                    proto,
+                    commands: replicated,
+                },
+            ));
+        }
+        if size > limit {
+            parts.push(Part::Oversized(size));
+            continue;
+        }
+        current.0.push(command);
+        current.1.push(replicated);
+        current.2 += size;
+    }
+    if !current.0.is_empty() {
+        let (commands, replicated, _) = current;
+        parts.push(Part::Entry(
+            commands,
+            ClientGroup {
+                proto,
+                commands: replicated,
+            },
+        ));
+    }
+    parts
+}
+
+/// The refusal of a write that cannot fit one log entry.
+fn too_large(what: &str, size: usize, limit: usize) -> ReplyError {
+    ReplyError::custom(format!(
+        "ERR {what} of {size} bytes exceeds raft-max-entry-size ({limit} bytes), the most one Raft log entry carries"
+    ))
+}
 
 /// A pipeline waiting for the log.
 struct Pending {
@@ -304,16 +418,13 @@ enum Rejected {
     Failed(ReplyError),
 }
 
-fn group_bytes(group: &ClientGroup) -> usize {
-    group
-        .commands
-        .iter()
-        .map(|c| c.args.iter().map(|a| a.len() + 16).sum::<usize>())
-        .sum()
-}
-
-/// Group commit: takes every pipeline already waiting (never waits for more) into one entry.
-async fn propose_batches(node: std::sync::Weak<RaftNode>, mut waiting: mpsc::Receiver<Pending>) {
+/// Group commit: takes every pipeline already waiting (never waits for more) into one entry of
+/// at most `limit` bytes.
+async fn propose_batches(
+    node: std::sync::Weak<RaftNode>,
+    mut waiting: mpsc::Receiver<Pending>,
+    limit: usize,
+) {
     let in_flight = Arc::new(Semaphore::new(ENTRIES_IN_FLIGHT));
     let mut carry: Option<Pending> = None;
     loop {
@@ -330,18 +441,18 @@ async fn propose_batches(node: std::sync::Weak<RaftNode>, mut waiting: mpsc::Rec
         let Some(node) = node.upgrade() else {
             return;
         };
-        let mut bytes = group_bytes(&first.group);
+        let mut bytes = first.group.size();
         let mut batch = vec![first];
-        while bytes < MAX_ENTRY_BYTES {
+        while bytes < limit {
             match waiting.try_recv() {
                 Ok(next) => {
-                    bytes += group_bytes(&next.group);
+                    bytes += next.group.size();
                     batch.push(next);
                 }
                 Err(_) => break,
             }
         }
-        if bytes > MAX_ENTRY_BYTES && batch.len() > 1 {
+        if bytes > limit && batch.len() > 1 {
             carry = batch.pop();
         }
         tokio::spawn(async move {

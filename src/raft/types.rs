@@ -51,6 +51,14 @@ pub struct ReplicatedCommand {
     pub args: Vec<Bytes>,
 }
 
+impl ReplicatedCommand {
+    /// Bytes the command takes in a log entry, framing included (an estimate that never
+    /// undercounts by much: what the entry-size limits compare against).
+    pub fn size(&self) -> usize {
+        self.args.iter().map(|a| a.len() + 16).sum::<usize>() + 8
+    }
+}
+
 /// One log entry's payload: the pipelines (or whole MULTI/EXECs) of every client whose writes
 /// were waiting when the entry was proposed — group commit — with the leader's clock and a random
 /// seed so that every node applies them identically.
@@ -67,6 +75,13 @@ pub struct ClientGroup {
     /// The client's protocol, so the leader's apply produces the replies the client expects.
     pub proto: Protocol,
     pub commands: Vec<ReplicatedCommand>,
+}
+
+impl ClientGroup {
+    /// Bytes the group takes in a log entry.
+    pub fn size(&self) -> usize {
+        self.commands.iter().map(ReplicatedCommand::size).sum()
+    }
 }
 
 /// The replies each group's commands produced when the leader applied the entry.

@@ -61,7 +61,83 @@ fn members(node: &RaftNode) -> (Vec<Member>, RaftStatus) {
     (list, status)
 }
 
+/// Rows examined per storage read while counting a slot's keys.
+const SLOT_SCAN_PAGE: usize = 1024;
+
+/// CLUSTER COUNTKEYSINSLOT / GETKEYSINSLOT: subcommands that read the keyspace.
+pub(super) fn reads_keys(args: &[Bytes]) -> bool {
+    args.get(1).is_some_and(|sub| {
+        sub.eq_ignore_ascii_case(b"countkeysinslot") || sub.eq_ignore_ascii_case(b"getkeysinslot")
+    })
+}
+
+/// The live keys of `db` in `slot` (at most `limit` of them returned) and how many there are.
+/// One shard owns every slot, so kiwi keeps no per-slot index: this walks the whole database.
+fn keys_in_slot(
+    storage: &crate::storage::Storage,
+    db: usize,
+    slot: u16,
+    limit: usize,
+) -> Result<(usize, Vec<Bytes>), ReplyError> {
+    let now = crate::util::now_ms();
+    let (mut count, mut keys) = (0, Vec::new());
+    let mut after: Option<Bytes> = None;
+    loop {
+        let (rows, next) = storage.scan(db, after.as_deref(), SLOT_SCAN_PAGE, now)?;
+        for (key, _) in rows {
+            if key_slot(&key) == slot {
+                count += 1;
+                if keys.len() < limit {
+                    keys.push(key);
+                }
+            }
+        }
+        match next {
+            Some(next) => after = Some(next),
+            None => return Ok((count, keys)),
+        }
+    }
+}
+
 impl Connection {
+    /// CLUSTER COUNTKEYSINSLOT slot / GETKEYSINSLOT slot count, answered from this node's own
+    /// data (as a Redis replica answers from its own), off the network threads.
+    pub(super) async fn cluster_slot_keys(&self, args: &[Bytes]) -> Frame {
+        if self.state.cluster.get().is_none() {
+            return cluster_disabled();
+        }
+        let counting = args[1].eq_ignore_ascii_case(b"countkeysinslot");
+        let parsed = (|| {
+            let slot = crate::cmd::arg_i64(&args[2])?;
+            if counting {
+                return match u16::try_from(slot) {
+                    Ok(slot) if slot < SLOTS => Ok((slot, 0)),
+                    _ => Err(ReplyError::custom("ERR Invalid slot")),
+                };
+            }
+            let limit = crate::cmd::arg_i64(&args[3])?;
+            match (u16::try_from(slot), usize::try_from(limit)) {
+                (Ok(slot), Ok(limit)) if slot < SLOTS => Ok((slot, limit)),
+                _ => Err(ReplyError::custom("ERR Invalid slot or number of keys")),
+            }
+        })();
+        let (slot, limit) = match parsed {
+            Ok(parsed) => parsed,
+            Err(e) => return e.into(),
+        };
+        let state = self.state.clone();
+        let db = self.db;
+        let found =
+            tokio::task::spawn_blocking(move || keys_in_slot(&state.storage, db, slot, limit))
+                .await
+                .unwrap_or_else(|e| Err(ReplyError::custom(format!("ERR {e}"))));
+        match found {
+            Ok((count, _)) if counting => Frame::Integer(count as i64),
+            Ok((_, keys)) => Frame::Array(keys.into_iter().map(Frame::Bulk).collect()),
+            Err(e) => e.into(),
+        }
+    }
+
     /// CLUSTER subcommands.
     pub(super) fn cluster_command(&mut self, args: &[Bytes]) -> Reply {
         let Some(node) = self.state.cluster.get().cloned() else {

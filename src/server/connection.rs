@@ -299,6 +299,9 @@ impl Connection {
                         Some(self.publish_replicated(spec, args.clone()).await)
                     }
                     "watch" => Some(self.watch(&args).await),
+                    "cluster" if super::cluster_cmds::reads_keys(&args) => {
+                        Some(self.cluster_slot_keys(&args).await)
+                    }
                     _ => self.run_connection_command(spec.name, &args),
                 };
                 let failed = reply.as_ref().is_some_and(Frame::is_error);

@@ -263,6 +263,20 @@ impl Cluster {
         response.json().await.ok()
     }
 
+    /// One node's Raft view from its `/v1/status` (`last_log_index`, `purged_index`, ...).
+    pub async fn raft_status(&self, id: u64) -> Option<serde_json::Value> {
+        let url = format!("http://127.0.0.1:{}/v1/status", self.node(id).admin_port);
+        let response = self
+            .http
+            .get(url)
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+            .ok()?;
+        let status: serde_json::Value = response.json().await.ok()?;
+        status.get("raft").cloned()
+    }
+
     /// Waits until a majority of the running nodes that know of a leader name the same one
     /// (other than `not`) and that leader names itself; returns its id. (A node still joining
     /// knows of none.)

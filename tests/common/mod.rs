@@ -89,8 +89,11 @@ impl Kiwi {
     pub fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Kiwi {
         let admin_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiwi"));
-        cmd.arg("--single-node")
-            .arg("--port")
+        // `--init-cluster` among the extra flags starts a one-node Raft cluster instead.
+        if !extra.contains(&"--init-cluster") {
+            cmd.arg("--single-node");
+        }
+        cmd.arg("--port")
             .arg(port.to_string())
             .arg("--dir")
             .arg(dir)
@@ -179,12 +182,18 @@ pub struct Redis {
 impl Redis {
     /// Starts Debian's redis-server without persistence. Panics with a clear message if absent.
     pub fn start() -> Redis {
+        Redis::start_with(&[])
+    }
+
+    /// As [`Redis::start`], with extra flags (such as `--cluster-enabled yes`).
+    pub fn start_with(extra: &[&str]) -> Redis {
         let tmp = tempfile::tempdir().expect("create temp dir");
         let port = free_port();
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(tmp.path())
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -220,4 +229,14 @@ pub async fn call(client: &mut Client, args: &[&str]) -> Frame {
 /// Shorthand for a bulk reply.
 pub fn bulk(s: &str) -> Frame {
     Frame::Bulk(bytes::Bytes::copy_from_slice(s.as_bytes()))
+}
+
+/// The virtualenv with redis-py that `scripts/install-deps.sh` creates (override with
+/// `KIWI_PYTHON`).
+pub fn python() -> std::path::PathBuf {
+    if let Ok(path) = std::env::var("KIWI_PYTHON") {
+        return path.into();
+    }
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    std::path::PathBuf::from(home).join(".cache/kiwi/pyenv/bin/python")
 }
