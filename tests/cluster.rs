@@ -413,6 +413,68 @@ async fn redis_py_cluster_client_follows_the_leader() {
     eprintln!("{}", transcript.join("\n"));
 }
 
+/// The Rust `redis` crate's async cluster client finds the leader through the cluster protocol
+/// and follows it through a `kill -9` with the same connection object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rust_cluster_client_follows_the_leader() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let mut seeds: Vec<String> = addrs(&c).iter().map(|a| format!("redis://{a}")).collect();
+    seeds.sort_by_key(|a| a.ends_with(&c.node(leader).resp_addr()));
+    let client = redis::cluster::ClusterClientBuilder::new(seeds)
+        .connection_timeout(Duration::from_secs(1))
+        .response_timeout(Duration::from_secs(5))
+        .build()
+        .expect("cluster client");
+    let mut conn = client
+        .get_async_connection()
+        .await
+        .expect("connect to the cluster");
+    let set = |key: String, value: usize| {
+        let mut conn = conn.clone();
+        async move {
+            // Retried until the new leader answers: SET is safe to send again.
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let sent: redis::RedisResult<()> = redis::cmd("SET")
+                    .arg(&key)
+                    .arg(value)
+                    .query_async(&mut conn)
+                    .await;
+                match sent {
+                    Ok(()) => return,
+                    Err(e) if std::time::Instant::now() < deadline => {
+                        eprintln!("SET {key}: {e}; retrying");
+                        sleep(Duration::from_millis(100)).await;
+                    }
+                    Err(e) => panic!("SET {key} failed for 30 s: {e}"),
+                }
+            }
+        }
+    };
+    for i in 0..200 {
+        set(format!("rust:{i}"), i).await;
+    }
+    c.kill(leader);
+    let started = std::time::Instant::now();
+    for i in 200..300 {
+        set(format!("rust:{i}"), i).await;
+    }
+    eprintln!(
+        "100 writes through the failover took {:?}",
+        started.elapsed()
+    );
+    for i in 0..300 {
+        let value: Option<usize> = redis::cmd("GET")
+            .arg(format!("rust:{i}"))
+            .query_async(&mut conn)
+            .await
+            .expect("GET after the failover");
+        assert_eq!(value, Some(i), "rust:{i}");
+    }
+}
+
 async fn write_with_retries(addr: &str, key: &str, value: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(15);
     loop {
