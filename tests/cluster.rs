@@ -268,6 +268,64 @@ async fn partition_isolates_the_leader() {
 }
 
 /// One write that must succeed within 15 s (retried on errors; SET is idempotent).
+/// WATCH in cluster mode: clients on every node increment one counter with the optimistic-locking
+/// pattern (WATCH, GET, MULTI, SET, EXEC, retried when EXEC answers nil). A transaction must not
+/// commit over a write its client did not see, even one already in the log but not yet applied
+/// on the client's node: the final value is exactly the number of committed transactions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_guards_transactions_across_nodes() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    c.wait_leader(None).await;
+    const WORKERS: usize = 6;
+    const INCREMENTS: u64 = 25;
+    let mut workers = Vec::new();
+    for (worker, addr) in addrs(&c).iter().cycle().take(WORKERS).enumerate() {
+        let addr = addr.clone();
+        workers.push(tokio::spawn(async move {
+            let mut client = Client::connect(&addr).await.expect("connect");
+            let (mut committed, mut aborted) = (0, 0);
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while committed < INCREMENTS {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "worker {worker} on {addr}: {committed} commits, {aborted} aborts in 60 s"
+                );
+                let watched = client.call(&["WATCH", "counter"]).await.expect("WATCH");
+                assert_eq!(watched, Frame::ok());
+                let value: u64 = match client.call(&["GET", "counter"]).await.expect("GET") {
+                    Frame::Bulk(b) => String::from_utf8_lossy(&b).parse().expect("a number"),
+                    Frame::Null => 0,
+                    other => panic!("GET counter: {other:?}"),
+                };
+                let next = (value + 1).to_string();
+                client.queue(&["MULTI"]);
+                client.queue(&["SET", "counter", next.as_str()]);
+                client.queue(&["EXEC"]);
+                client.flush().await.expect("flush");
+                for _ in 0..2 {
+                    client.read_reply().await.expect("queued");
+                }
+                match client.read_reply().await.expect("EXEC") {
+                    Frame::Array(_) => committed += 1,
+                    Frame::NullArray => aborted += 1,
+                    other => panic!("EXEC: {other:?}"),
+                }
+            }
+            (committed, aborted)
+        }));
+    }
+    let (mut committed, mut aborted) = (0, 0);
+    for worker in workers {
+        let (c, a) = worker.await.expect("worker");
+        committed += c;
+        aborted += a;
+    }
+    let data = verify::converge(&c).await;
+    eprintln!("{committed} transactions committed, {aborted} aborted by WATCH");
+    assert_eq!(data.get("counter"), Some(&committed.to_string()));
+}
+
 /// A write larger than one log entry (`raft-max-entry-size`, 4 MB by default) is refused with an
 /// error rather than wedging replication; a pipeline larger than one entry goes as several, in
 /// order; a transaction larger than one entry is refused whole.

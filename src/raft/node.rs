@@ -12,6 +12,7 @@ use super::network::{CallError, Network};
 use super::state_machine::Shared;
 use super::types::{
     ClientGroup, ForwardReply, ForwardRequest, NodeAddr, Proposal, Raft, ReplicatedCommand,
+    WatchGuard,
 };
 use crate::admin::status::{MemberStatus, RaftStatus};
 use crate::error::ReplyError;
@@ -142,25 +143,22 @@ impl RaftNode {
                 .await;
         }
         if let Some(transaction) = &transaction {
-            // WATCH is checked where the client is: a watched key written (applied here) since
-            // WATCH aborts the transaction before it is proposed.
+            // A watched key already written here aborts at once; the guards catch the writes
+            // this node has not applied yet, where the transaction is applied.
             if transaction.dirty.load(Ordering::Acquire) {
                 return Ok(None);
             }
         }
-        let is_transaction = transaction.is_some();
+        let guards = transaction.map(|t| t.guards);
         match self.route().await? {
-            Route::Leader if writes => self
-                .propose(commands, proto, is_transaction)
-                .await
-                .map(Some),
+            Route::Leader if writes => self.propose(commands, proto, guards).await,
             Route::Leader => {
                 self.read_barrier().await?;
                 self.local()?
                     .submit_local(commands, proto, client, None)
                     .await
             }
-            Route::Forward(leader) => self.forward(&leader, commands, proto, is_transaction).await,
+            Route::Forward(leader) => self.forward(&leader, commands, proto, guards).await,
         }
     }
 
@@ -168,21 +166,24 @@ impl RaftNode {
     /// A transaction is one entry; a pipeline too large for one entry goes, in order, as several,
     /// and a single command larger than an entry is refused: an entry must be able to reach a
     /// follower within openraft's append deadline.
+    /// `transaction` holds a transaction's WATCH guards; `None` for a plain pipeline.
     async fn propose(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
-        transaction: bool,
-    ) -> Result<Vec<Frame>, ReplyError> {
+        transaction: Option<Vec<WatchGuard>>,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        let is_transaction = transaction.is_some();
         let group = ClientGroup {
             proto,
             commands: commands.iter().map(replicated).collect(),
+            guards: transaction.unwrap_or_default(),
         };
         let total = group.size();
         if total <= self.entry_limit {
-            return self.propose_group(commands, group, transaction).await;
+            return self.propose_group(commands, group, is_transaction).await;
         }
-        if transaction {
+        if is_transaction {
             return Err(too_large("transaction", total, self.entry_limit));
         }
         let mut replies = Vec::with_capacity(commands.len());
@@ -200,7 +201,7 @@ impl RaftNode {
                 }
             };
             match outcome {
-                Ok(part_replies) => replies.extend(part_replies),
+                Ok(part_replies) => replies.extend(part_replies.unwrap_or_default()),
                 // Later parts are not proposed: the client learns which commands ran.
                 Err(err) => {
                     replies.extend((0..count).map(|_| Frame::from(err.clone())));
@@ -208,18 +209,20 @@ impl RaftNode {
                 }
             }
         }
-        Ok(replies)
+        Ok(Some(replies))
     }
 
-    /// Queues one group for the next log entry and returns its replies.
+    /// Queues one group for the next log entry and returns its replies (`None`: a transaction
+    /// whose watched keys had changed).
     async fn propose_group(
         &self,
         commands: Vec<QueuedCommand>,
         group: ClientGroup,
         transaction: bool,
-    ) -> Result<Vec<Frame>, ReplyError> {
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let (reply, answer) = oneshot::channel();
         let proto = group.proto;
+        let guards = transaction.then(|| group.guards.clone());
         if self.queue.try_send(Pending { group, reply }).is_err() {
             return Err(ReplyError::custom(
                 "BUSY too many writes waiting for the Raft log (raft-max-pending-proposals)",
@@ -235,10 +238,7 @@ impl RaftNode {
             Ok(Ok(replies)) => Ok(replies),
             // Not appended anywhere: safe to hand to the leader.
             Ok(Err(Rejected::Forward(leader))) => {
-                match self.forward(&leader, commands, proto, transaction).await? {
-                    Some(replies) => Ok(replies),
-                    None => Err(ReplyError::custom("EXECABORT transaction aborted")),
-                }
+                self.forward(&leader, commands, proto, guards).await
             }
             Ok(Err(Rejected::Failed(err))) => Err(err),
             Err(_) => Err(ReplyError::custom("ERR server is shutting down")),
@@ -262,18 +262,20 @@ impl RaftNode {
         Ok(())
     }
 
-    /// Hands a pipeline to the leader's admin port and returns its replies.
+    /// Hands a pipeline (or a transaction, with its WATCH guards) to the leader's admin port and
+    /// returns its replies.
     async fn forward(
         &self,
         leader: &NodeAddr,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
-        transaction: bool,
+        transaction: Option<Vec<WatchGuard>>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let request = ForwardRequest {
             proto,
-            transaction,
+            transaction: transaction.is_some(),
             commands: commands.iter().map(replicated).collect(),
+            guards: transaction.unwrap_or_default(),
         };
         let answer: Result<ForwardReply, CallError> = self
             .network
@@ -304,9 +306,11 @@ impl RaftNode {
                 args: command.args,
             });
         }
+        let guards = request.guards;
         let transaction = request.transaction.then(|| Transaction {
             dirty: Default::default(),
             live_watched: Vec::new(),
+            guards,
         });
         match self
             .submit(commands, request.proto, &self.forwarded, transaction, false)
@@ -373,6 +377,7 @@ fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize
                 ClientGroup {
                     proto,
                     commands: replicated,
+                    guards: Vec::new(),
                 },
             ));
         }
@@ -391,6 +396,7 @@ fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize
             ClientGroup {
                 proto,
                 commands: replicated,
+                guards: Vec::new(),
             },
         ));
     }
@@ -407,7 +413,7 @@ fn too_large(what: &str, size: usize, limit: usize) -> ReplyError {
 /// A pipeline waiting for the log.
 struct Pending {
     group: ClientGroup,
-    reply: oneshot::Sender<Result<Vec<Frame>, Rejected>>,
+    reply: oneshot::Sender<Result<Option<Vec<Frame>>, Rejected>>,
 }
 
 /// Why a pipeline was not applied.
@@ -478,7 +484,7 @@ impl RaftNode {
             Ok(Ok(response)) => {
                 let mut applied = response.data.replies.into_iter();
                 for reply in replies {
-                    let _ = reply.send(Ok(applied.next().unwrap_or_default()));
+                    let _ = reply.send(Ok(applied.next().unwrap_or(Some(Vec::new()))));
                 }
                 return;
             }

@@ -21,7 +21,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::types::{
-    Applied, LogId, Proposal, SnapshotDir, SnapshotMeta, StoredMembership, TypeConfig,
+    Applied, LogId, Proposal, SnapshotDir, SnapshotMeta, StoredMembership, TypeConfig, WatchGuard,
 };
 use crate::cmd::lookup;
 use crate::runtime::{execute_one, QueuedCommand};
@@ -164,7 +164,8 @@ fn position_at(base: &AppliedPosition, plan: &[Planned], completed: usize) -> Ap
     position
 }
 
-/// A command of an apply job and where its reply goes.
+/// A step of an apply job — a command, or the WATCH check that opens a guarded transaction —
+/// and where its reply goes.
 struct Step {
     /// Index of its entry in the plan, and of its group in the entry.
     entry: usize,
@@ -172,7 +173,29 @@ struct Step {
     clock_ms: u64,
     seed: u64,
     proto: crate::resp::Protocol,
-    command: QueuedCommand,
+    action: Action,
+}
+
+enum Action {
+    /// Skip the rest of the group unless every watched key still has its fingerprint. Counted
+    /// as a command of the entry, so a restart in the middle of the group does not check again
+    /// against the group's own writes.
+    Check(Vec<WatchGuard>),
+    Run(QueuedCommand),
+}
+
+/// True when every guarded key still holds what it held when watched.
+fn guards_hold(state: &ServerState, guards: &[WatchGuard], now: u64) -> Result<bool> {
+    for guard in guards {
+        let current = state
+            .storage
+            .fingerprint(guard.db as usize, &guard.key, now)
+            .map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        if current != guard.fingerprint {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Runs the entries' commands as one apply job on the calling thread.
@@ -208,26 +231,30 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                 for (group, commands) in groups.into_iter().enumerate() {
                     applied
                         .replies
-                        .push(Vec::with_capacity(commands.commands.len()));
-                    for command in commands.commands {
+                        .push(Some(Vec::with_capacity(commands.commands.len())));
+                    let check = (!commands.guards.is_empty()).then_some(commands.guards);
+                    let actions = check.map(Action::Check).into_iter().chain(
+                        commands.commands.into_iter().filter_map(|command| {
+                            let spec = command.args.first().and_then(|name| lookup(name))?;
+                            Some(Action::Run(QueuedCommand {
+                                db: command.db as usize,
+                                spec,
+                                args: command.args,
+                            }))
+                        }),
+                    );
+                    for action in actions {
                         index += 1;
                         if index as usize <= skip {
                             continue;
                         }
-                        let Some(spec) = command.args.first().and_then(|name| lookup(name)) else {
-                            continue;
-                        };
                         steps.push(Step {
                             entry: plan.len(),
                             group,
                             clock_ms: clock,
                             seed: seed.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                             proto: commands.proto,
-                            command: QueuedCommand {
-                                db: command.db as usize,
-                                spec,
-                                args: command.args,
-                            },
+                            action,
                         });
                     }
                 }
@@ -253,14 +280,36 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         let value = postcard::to_allocvec(&position).unwrap_or_default();
         (APPLIED_KEY.to_vec(), value)
     }));
+    // Groups whose WATCH check failed: their remaining commands are skipped.
+    let mut aborted: Vec<(usize, usize)> = Vec::new();
     for (index, step) in steps.into_iter().enumerate() {
         storage.job_command(index);
-        let reply = match step.command.spec.name {
+        if aborted.contains(&(step.entry, step.group)) {
+            continue;
+        }
+        let command = match step.action {
+            Action::Check(guards) => {
+                match guards_hold(&shared.state, &guards, step.clock_ms) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        aborted.push((step.entry, step.group));
+                        results[step.entry].replies[step.group] = None;
+                    }
+                    Err(error) => {
+                        storage.end_job();
+                        return Err(error);
+                    }
+                }
+                continue;
+            }
+            Action::Run(command) => command,
+        };
+        let reply = match command.spec.name {
             // Delivered on every node to its own subscribers; the leader's count is the reply.
             name @ ("publish" | "spublish") => {
                 let state = &shared.state;
                 let limit = state.config().client_output_buffer_limit.pubsub;
-                let args = &step.command.args;
+                let args = &command.args;
                 let receivers =
                     state
                         .pubsub
@@ -268,10 +317,12 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                 crate::resp::Frame::Integer(receivers as i64)
             }
             _ => crate::util::replaying(step.clock_ms, step.seed, || {
-                execute_one(&shared.state, step.command, step.proto, &shared.client)
+                execute_one(&shared.state, command, step.proto, &shared.client)
             }),
         };
-        results[step.entry].replies[step.group].push(reply);
+        if let Some(replies) = &mut results[step.entry].replies[step.group] {
+            replies.push(reply);
+        }
     }
     let failed = storage.end_job();
     if let Some((_, error)) = failed.first() {

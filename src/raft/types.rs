@@ -7,6 +7,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::resp::{Frame, Protocol};
+pub use crate::storage::watch::WatchGuard;
 
 openraft::declare_raft_types!(
     /// Kiwi's Raft: commands in the log, RocksDB checkpoints as snapshots.
@@ -75,6 +76,9 @@ pub struct ClientGroup {
     /// The client's protocol, so the leader's apply produces the replies the client expects.
     pub proto: Protocol,
     pub commands: Vec<ReplicatedCommand>,
+    /// A transaction's WATCHed keys: the group is skipped (EXEC answers nil) unless they all
+    /// still hold what they held when watched.
+    pub guards: Vec<WatchGuard>,
 }
 
 impl ClientGroup {
@@ -84,10 +88,11 @@ impl ClientGroup {
     }
 }
 
-/// The replies each group's commands produced when the leader applied the entry.
+/// The replies each group's commands produced when the leader applied the entry; `None` for a
+/// transaction skipped because a watched key had changed.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Applied {
-    pub replies: Vec<Vec<Frame>>,
+    pub replies: Vec<Option<Vec<Frame>>>,
 }
 
 /// A snapshot on disk: a directory holding a RocksDB checkpoint.
@@ -103,6 +108,8 @@ pub struct ForwardRequest {
     /// EXEC: run the commands as one transaction.
     pub transaction: bool,
     pub commands: Vec<ReplicatedCommand>,
+    /// The transaction's WATCHed keys.
+    pub guards: Vec<WatchGuard>,
 }
 
 /// The leader's answer to a forwarded pipeline: its replies, `None` when a transaction aborted,

@@ -51,6 +51,8 @@ pub struct Transaction {
     pub dirty: DirtyFlag,
     /// Watched keys that existed (unexpired) when watched: expiring since then is a change too.
     pub live_watched: Vec<(usize, Bytes)>,
+    /// Cluster mode: the watched keys' fingerprints, checked where the transaction is applied.
+    pub guards: Vec<crate::storage::watch::WatchGuard>,
 }
 
 /// The network side's handle on the storage runtime.

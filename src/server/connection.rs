@@ -16,7 +16,7 @@ use crate::runtime::{QueuedCommand, StorageClient};
 use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
-use crate::storage::watch::DirtyFlag;
+use crate::storage::watch::{DirtyFlag, WatchGuard};
 
 use super::transaction::{runs_inside_multi, Queued};
 
@@ -68,6 +68,8 @@ pub(super) struct Connection {
     /// Keys this connection WATCHes, and those of them that existed when watched.
     pub watched: Vec<(usize, Bytes)>,
     pub live_watched: Vec<(usize, Bytes)>,
+    /// Cluster mode: fingerprints of the watched keys as this node held them when watched.
+    pub watch_guards: Vec<WatchGuard>,
     /// Set by any write to a watched key.
     pub watch_dirty: DirtyFlag,
     /// While EXEC runs a queued (P|S)(UN)SUBSCRIBE: its confirmations, collected for EXEC's reply.
@@ -99,6 +101,7 @@ pub async fn serve(
         multi_failed: false,
         watched: Vec::new(),
         live_watched: Vec::new(),
+        watch_guards: Vec::new(),
         watch_dirty: DirtyFlag::default(),
         captured_notifications: None,
         subs: Subscriptions::new(state.pubsub.clone(), client.clone()),

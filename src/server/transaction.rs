@@ -11,6 +11,7 @@ use crate::cmd::{self, CommandSpec, Handler};
 use crate::error::ReplyError;
 use crate::resp::Frame;
 use crate::runtime::{QueuedCommand, Transaction};
+use crate::storage::watch::WatchGuard;
 
 /// A command queued between MULTI and EXEC.
 pub(super) struct Queued {
@@ -78,6 +79,7 @@ impl Connection {
             .watches
             .unwatch(&watched, &self.watch_dirty);
         self.live_watched.clear();
+        self.watch_guards.clear();
         self.watch_dirty.store(false, Ordering::Release);
     }
 
@@ -106,6 +108,9 @@ impl Connection {
                 args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
             })
             .collect();
+        if self.state.cluster.get().is_some() {
+            return self.watch_in_cluster(keys).await;
+        }
         match self
             .storage
             .execute(lookups, self.proto, &self.client)
@@ -117,6 +122,39 @@ impl Connection {
                         self.live_watched.push((self.db, key));
                     }
                 }
+                Frame::ok()
+            }
+            Err(err) => err.into(),
+        }
+    }
+
+    /// Cluster mode: writes already in the log but not yet applied here could slip between a
+    /// check on this node and the transaction, so the keys' fingerprints as this node holds them
+    /// now travel with the transaction and are compared where it is applied, at its place in the
+    /// log. (A change and its undoing in between go unnoticed; Redis would abort.)
+    async fn watch_in_cluster(&mut self, keys: Vec<Bytes>) -> Frame {
+        let state = self.state.clone();
+        let db = self.db;
+        // The clock reads on this node use: a key expiring in between fails the check, as in
+        // Redis an expired watched key aborts the transaction.
+        let now = crate::util::now_ms();
+        let taken = tokio::task::spawn_blocking(move || {
+            keys.into_iter()
+                .map(|key| {
+                    let fingerprint = state.storage.fingerprint(db, &key, now)?;
+                    Ok(WatchGuard {
+                        db: db as u32,
+                        key,
+                        fingerprint,
+                    })
+                })
+                .collect::<Result<Vec<_>, ReplyError>>()
+        })
+        .await
+        .unwrap_or_else(|e| Err(ReplyError::custom(format!("ERR {e}"))));
+        match taken {
+            Ok(guards) => {
+                self.watch_guards.extend(guards);
                 Frame::ok()
             }
             Err(err) => err.into(),
@@ -161,6 +199,7 @@ impl Connection {
         let transaction = Transaction {
             dirty: self.watch_dirty.clone(),
             live_watched: std::mem::take(&mut self.live_watched),
+            guards: std::mem::take(&mut self.watch_guards),
         };
         let result = self
             .storage

@@ -12,6 +12,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::meta::KeyType;
+use crate::error::ReplyError;
+
 /// A transaction's "a watched key changed" flag (Redis's CLIENT_DIRTY_CAS).
 pub type DirtyFlag = Arc<AtomicBool>;
 
@@ -79,6 +82,50 @@ impl Watches {
         for key in keys.into_iter().filter(|k| existed(k)) {
             self.touch(db, &key);
         }
+    }
+}
+
+/// A watched key and the fingerprint of its state when it was watched: in cluster mode the
+/// transaction travels with its guards and is applied only where every key still has that
+/// fingerprint. The state at one point of the log is the same on every node, so every node
+/// takes the same decision, however far behind the client's own node was.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WatchGuard {
+    pub db: u32,
+    pub key: Bytes,
+    pub fingerprint: [u8; 16],
+}
+
+impl super::Storage {
+    /// A digest of what a client can observe of a key — type, expiry, value or every member —
+    /// all zeros when it is missing or expired. Internal details (a collection's version) stay
+    /// out, since they may differ between nodes holding the same data. Costs O(members).
+    pub fn fingerprint(&self, db: usize, key: &[u8], now: u64) -> Result<[u8; 16], ReplyError> {
+        use super::collection::Space;
+        use sha2::{Digest, Sha256};
+        let _guard = self.lock(db, key);
+        let Some(meta) = self.get_raw(db, key)?.filter(|m| !m.is_expired(now)) else {
+            return Ok([0; 16]);
+        };
+        let mut digest = Sha256::new();
+        digest.update([meta.kind as u8]);
+        digest.update(meta.expire_at.to_be_bytes());
+        let framed = |digest: &mut Sha256, bytes: &[u8]| {
+            digest.update((bytes.len() as u64).to_be_bytes());
+            digest.update(bytes);
+        };
+        if meta.kind == KeyType::String {
+            framed(&mut digest, &meta.body);
+        } else if let Some(collection) = self.read_collection(db, key, meta.kind, now)? {
+            collection.scan(Space::Members, None, false, |field, value| {
+                framed(&mut digest, field);
+                framed(&mut digest, value);
+                Ok(true)
+            })?;
+        }
+        let mut fingerprint = [0; 16];
+        fingerprint.copy_from_slice(&digest.finalize()[..16]);
+        Ok(fingerprint)
     }
 }
 
