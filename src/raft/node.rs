@@ -367,19 +367,23 @@ impl Part {
 fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize) -> Vec<Part> {
     let proto = group.proto;
     let mut parts = Vec::new();
-    let mut current = (Vec::new(), Vec::new(), 0usize);
+    let mut current: (Vec<QueuedCommand>, Vec<ReplicatedCommand>, usize) = Default::default();
+    let close = |current: &mut (Vec<QueuedCommand>, Vec<ReplicatedCommand>, usize),
+                 parts: &mut Vec<Part>| {
+        if !current.0.is_empty() {
+            let (commands, replicated, _) = std::mem::take(current);
+            let group = ClientGroup {
+                proto,
+                commands: replicated,
+                guards: Vec::new(),
+            };
+            parts.push(Part::Entry(commands, group));
+        }
+    };
     for (command, replicated) in commands.into_iter().zip(group.commands) {
         let size = replicated.size();
-        if current.2 + size > limit && !current.0.is_empty() {
-            let (commands, replicated, _) = std::mem::take(&mut current);
-            parts.push(Part::Entry(
-                commands,
-                ClientGroup {
-                    proto,
-                    commands: replicated,
-                    guards: Vec::new(),
-                },
-            ));
+        if current.2 + size > limit {
+            close(&mut current, &mut parts);
         }
         if size > limit {
             parts.push(Part::Oversized(size));
@@ -389,17 +393,7 @@ fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize
         current.1.push(replicated);
         current.2 += size;
     }
-    if !current.0.is_empty() {
-        let (commands, replicated, _) = current;
-        parts.push(Part::Entry(
-            commands,
-            ClientGroup {
-                proto,
-                commands: replicated,
-                guards: Vec::new(),
-            },
-        ));
-    }
+    close(&mut current, &mut parts);
     parts
 }
 
@@ -609,5 +603,56 @@ impl crate::admin::ClusterView for RaftNode {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn set(value_len: usize) -> QueuedCommand {
+        QueuedCommand {
+            db: 0,
+            spec: crate::cmd::lookup(b"set").expect("SET is in the command table"),
+            args: vec![
+                Bytes::from_static(b"SET"),
+                Bytes::from_static(b"k"),
+                Bytes::from(vec![b'v'; value_len]),
+            ],
+        }
+    }
+
+    #[test]
+    fn a_pipeline_is_cut_in_order_and_oversized_commands_stand_alone() {
+        let commands: Vec<QueuedCommand> = [100, 100, 5000, 600, 600].map(set).into();
+        let group = ClientGroup {
+            proto: Protocol::Resp2,
+            commands: commands.iter().map(replicated).collect(),
+            guards: Vec::new(),
+        };
+        let shape: Vec<String> = split_pipeline(commands, group, 1000)
+            .into_iter()
+            .map(|part| match part {
+                Part::Entry(commands, group) => {
+                    assert_eq!(commands.len(), group.commands.len());
+                    assert!(group.size() <= 1000);
+                    let lens: Vec<usize> = commands.iter().map(|c| c.args[2].len()).collect();
+                    format!("entry{lens:?}")
+                }
+                Part::Oversized(size) => format!("oversized({size})"),
+            })
+            .collect();
+        let oversized = set(5000);
+        let size = replicated(&oversized).size();
+        assert_eq!(
+            shape,
+            [
+                "entry[100, 100]".to_string(),
+                format!("oversized({size})"),
+                "entry[600]".to_string(),
+                "entry[600]".to_string(),
+            ]
+        );
     }
 }

@@ -247,12 +247,9 @@ impl Cluster {
             .collect()
     }
 
-    /// One node's view of the membership (asked on its admin port directly, not the proxy).
-    pub async fn members(&self, id: u64) -> Option<Members> {
-        let url = format!(
-            "http://127.0.0.1:{}/v1/cluster/members",
-            self.node(id).admin_port
-        );
+    /// GETs a JSON document from one node's admin port directly (not through its proxy).
+    async fn admin_get<T: serde::de::DeserializeOwned>(&self, id: u64, path: &str) -> Option<T> {
+        let url = format!("http://127.0.0.1:{}{path}", self.node(id).admin_port);
         let response = self
             .http
             .get(url)
@@ -263,17 +260,14 @@ impl Cluster {
         response.json().await.ok()
     }
 
+    /// One node's view of the membership.
+    pub async fn members(&self, id: u64) -> Option<Members> {
+        self.admin_get(id, "/v1/cluster/members").await
+    }
+
     /// One node's Raft view from its `/v1/status` (`last_log_index`, `purged_index`, ...).
     pub async fn raft_status(&self, id: u64) -> Option<serde_json::Value> {
-        let url = format!("http://127.0.0.1:{}/v1/status", self.node(id).admin_port);
-        let response = self
-            .http
-            .get(url)
-            .timeout(Duration::from_secs(2))
-            .send()
-            .await
-            .ok()?;
-        let status: serde_json::Value = response.json().await.ok()?;
+        let status: serde_json::Value = self.admin_get(id, "/v1/status").await?;
         status.get("raft").cloned()
     }
 
