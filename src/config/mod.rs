@@ -176,7 +176,7 @@ options! {
     cluster_read_mode: String = "linearizable".into(), "cluster-read-mode", true;
     /// Milliseconds between the leader's heartbeats.
     raft_heartbeat_interval: u64 = 100, "raft-heartbeat-interval", false;
-    /// Milliseconds without a leader before a follower starts an election (randomized up to twice this).
+    /// Milliseconds of election timeout, randomized up to 1.5× this; a follower campaigns after hearing nothing from the leader for the timeout plus openraft's leader lease (1.5× this), so failover takes about 2.5–3× this.
     raft_election_timeout: u64 = 1000, "raft-election-timeout", false;
     /// Applied log entries since the last snapshot that trigger a new snapshot.
     raft_snapshot_logs: u64 = 20000, "raft-snapshot-logs", false;

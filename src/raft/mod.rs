@@ -62,7 +62,9 @@ pub async fn start(
             cluster_name: "kiwi".into(),
             heartbeat_interval: c.raft_heartbeat_interval,
             election_timeout_min: c.raft_election_timeout,
-            election_timeout_max: 2 * c.raft_election_timeout,
+            // openraft 0.9 adds a leader lease as long as the longest timeout before a follower
+            // may campaign: a narrow range keeps failover near 2.5–3 election timeouts.
+            election_timeout_max: c.raft_election_timeout + c.raft_election_timeout / 2,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(c.raft_snapshot_logs),
             max_in_snapshot_log_to_keep: c.raft_logs_kept,
             // Entries carry whole pipelines; keep each append RPC to a sane size.
