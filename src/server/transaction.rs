@@ -100,6 +100,9 @@ impl Connection {
                 .watch(self.db, key.clone(), &self.watch_dirty);
             self.watched.push((self.db, key.clone()));
         }
+        if self.state.cluster.get().is_some() {
+            return self.watch_in_cluster(keys).await;
+        }
         let lookups = keys
             .iter()
             .map(|key| QueuedCommand {
@@ -108,9 +111,6 @@ impl Connection {
                 args: vec![Bytes::from_static(b"EXISTS"), key.clone()],
             })
             .collect();
-        if self.state.cluster.get().is_some() {
-            return self.watch_in_cluster(keys).await;
-        }
         match self
             .storage
             .execute(lookups, self.proto, &self.client)
