@@ -466,6 +466,14 @@ fn pop(
         for (member, score) in &popped {
             zset.remove(&mut batch, member, *score);
         }
+        // Every score row up to the last one popped is gone now: later pops start past them.
+        if let Some((member, score)) = popped.last() {
+            let last = index_key(*score, member);
+            match max {
+                true => zset.coll.lower_score_ceiling(&last),
+                false => zset.coll.raise_score_floor(&last),
+            }
+        }
         zset.save(&mut batch);
         store.commit(batch)?;
         return Ok(Some((key.clone(), popped)));

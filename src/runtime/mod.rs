@@ -242,14 +242,16 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
     }
 }
 
-/// True when a watched key was written, or expired, since WATCH.
+/// True when a watched key was written, or expired, since WATCH. (A key that was live when
+/// watched and is now expired — or already removed by the expiry sweep, which flags no one — has
+/// changed.)
 fn watch_failed(state: &ServerState, transaction: &Transaction) -> bool {
     if transaction.dirty.load(Ordering::Acquire) {
         return true;
     }
     let now = crate::util::now_ms();
     transaction.live_watched.iter().any(|(db, key)| {
-        matches!(state.storage.get_raw(*db, key), Ok(Some(meta)) if meta.is_expired(now))
+        !matches!(state.storage.get_raw(*db, key), Ok(Some(meta)) if !meta.is_expired(now))
     })
 }
 

@@ -1,10 +1,11 @@
 //! Collections — hashes, sets, lists and sorted sets — as a header in the metadata row plus one
 //! RocksDB row per member.
 //!
-//! The header (`version u64 · size u64 · flags u8`, lists add `head u64 · tail u64`) makes
-//! HLEN/SCARD/LLEN/ZCARD one read, and the version makes DEL O(1): members live under
-//! `db · key · version`, so a new version hides every older member at once, and the old version's
-//! range is dropped with one range tombstone (see `Batch::delete`).
+//! The header (`version u64 · size u64 · flags u8`, lists add `head u64 · tail u64`, sorted sets
+//! the bounds of their live score rows) makes HLEN/SCARD/LLEN/ZCARD one read, and the version
+//! makes DEL O(1): members live under `db · key · version`, so a new version hides every older
+//! member at once, and the old version's range is dropped with one range tombstone (see
+//! `Batch::delete`).
 //!
 //! A [`Collection`] is one command's view of one key: it reads members (its own pending writes
 //! first, then the running job's overlay, then RocksDB), records writes into the caller's
@@ -32,7 +33,7 @@ const LIST_ORIGIN: u64 = 1 << 63;
 const FLAG_EXPANDED: u8 = 1;
 
 /// The collection header kept in the metadata row's body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     pub version: u64,
     /// Number of members (list length, hash fields, ...).
@@ -44,6 +45,12 @@ pub struct Header {
     pub head: u64,
     /// Lists only: index one past the last element.
     pub tail: u64,
+    /// Sorted sets only: every live score row is at or above `floor` and below `ceiling`. Pops
+    /// move them past the rows they delete, so the next pop (or range) seeks straight to the
+    /// live rows instead of stepping over the tombstones of every member popped before — which
+    /// made draining a sorted set quadratic.
+    pub floor: Option<Bytes>,
+    pub ceiling: Option<Bytes>,
 }
 
 impl Header {
@@ -55,6 +62,8 @@ impl Header {
             expanded: false,
             head: LIST_ORIGIN,
             tail: LIST_ORIGIN,
+            floor: None,
+            ceiling: None,
         }
     }
 
@@ -76,6 +85,22 @@ impl Header {
             header.head = word(17)?;
             header.tail = word(25)?;
         }
+        if meta.kind == KeyType::ZSet && b.len() > 17 {
+            // Each bound: a u32 length (u32::MAX = none), then the row.
+            let mut at = 17;
+            let mut bound = || -> Option<Option<Bytes>> {
+                let len = u32::from_be_bytes(b.get(at..at + 4)?.try_into().ok()?);
+                at += 4;
+                if len == u32::MAX {
+                    return Some(None);
+                }
+                let row = b.get(at..at + len as usize)?;
+                at += len as usize;
+                Some(Some(b.slice_ref(row)))
+            };
+            header.floor = bound()?;
+            header.ceiling = bound()?;
+        }
         Some(header)
     }
 
@@ -88,8 +113,27 @@ impl Header {
             out.extend_from_slice(&self.head.to_be_bytes());
             out.extend_from_slice(&self.tail.to_be_bytes());
         }
+        if kind == KeyType::ZSet && (self.floor.is_some() || self.ceiling.is_some()) {
+            for bound in [&self.floor, &self.ceiling] {
+                match bound {
+                    Some(row) => {
+                        out.extend_from_slice(&(row.len() as u32).to_be_bytes());
+                        out.extend_from_slice(row);
+                    }
+                    None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+                }
+            }
+        }
         Bytes::from(out)
     }
+}
+
+/// The smallest row after `row`.
+fn successor(row: &[u8]) -> Bytes {
+    let mut next = Vec::with_capacity(row.len() + 1);
+    next.extend_from_slice(row);
+    next.push(0);
+    Bytes::from(next)
 }
 
 /// Which column family a member row lives in.
@@ -369,10 +413,33 @@ impl Collection<'_> {
     }
 
     /// Adds a row to the sorted-set score index; `value` carries what the key cannot (the sign of
-    /// a zero score, which sorts with +0).
+    /// a zero score, which sorts with +0). Widens the live-row bounds to include it.
     pub fn put_score(&mut self, batch: &mut Batch<'_>, entry: &[u8], value: Vec<u8>) {
+        let header = &mut self.header;
+        if header.floor.as_deref().is_some_and(|floor| entry < floor) {
+            header.floor = Some(Bytes::copy_from_slice(entry));
+        }
+        if header
+            .ceiling
+            .as_deref()
+            .is_some_and(|ceiling| entry >= ceiling)
+        {
+            header.ceiling = Some(successor(entry));
+        }
         let row = self.row_key(entry);
         batch.raw(CF_ZSET_SCORE, OpKind::Put, row, value);
+    }
+
+    /// After deleting every score row up to and including `entry` (pops from the low end): the
+    /// live rows now start after it.
+    pub fn raise_score_floor(&mut self, entry: &[u8]) {
+        self.header.floor = Some(successor(entry));
+    }
+
+    /// After deleting every score row from `entry` up (pops from the high end): the live rows now
+    /// end before it.
+    pub fn lower_score_ceiling(&mut self, entry: &[u8]) {
+        self.header.ceiling = Some(Bytes::copy_from_slice(entry));
     }
 
     /// Removes a row from the sorted-set score index.
@@ -394,10 +461,27 @@ impl Collection<'_> {
     ) -> StorageResult<()> {
         self.store.settle();
         let mut ro = ReadOptions::default();
-        let upper = subkey_prefix(self.store.phys(self.db), &self.key, self.header.version + 1);
-        ro.set_iterate_lower_bound(self.prefix.clone());
+        let mut lower = self.prefix.clone();
+        let mut upper = subkey_prefix(self.store.phys(self.db), &self.key, self.header.version + 1);
+        if space == Space::Scores {
+            if let Some(floor) = &self.header.floor {
+                lower = self.row_key(floor);
+            }
+            if let Some(ceiling) = &self.header.ceiling {
+                upper = self.row_key(ceiling);
+            }
+        }
+        // A seek outside the bounds starts at the nearest bound.
+        let start = from
+            .map(|field| self.row_key(field))
+            .map(|row| match reverse {
+                false => row.max(lower.clone()),
+                true if row >= upper => Vec::new(),
+                true => row,
+            });
+        let start = start.filter(|row| !row.is_empty());
+        ro.set_iterate_lower_bound(lower);
         ro.set_iterate_upper_bound(upper);
-        let start = from.map(|field| self.row_key(field));
         // The raw iterator lends each row instead of allocating two boxes per row.
         let mut iter = self
             .store

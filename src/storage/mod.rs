@@ -723,7 +723,7 @@ impl Storage {
             batch.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
             if let Some(meta) = self.get_raw(db, key)? {
                 if meta.expire_at == *at && meta.is_expired(now_ms) {
-                    batch.delete(db, key, &meta);
+                    batch.delete_expired(db, key, &meta);
                     self.expired_keys.fetch_add(1, Ordering::Relaxed);
                 }
             }
@@ -1034,9 +1034,21 @@ impl Batch<'_> {
         self.remove_row(db, key, old, true);
     }
 
+    /// Removes a key that has already expired (the active expiry sweep). Its watchers are not
+    /// flagged: as in Redis, a key already expired when WATCHed is unchanged by its removal, and
+    /// one that expired after WATCH fails EXEC's own check.
+    pub fn delete_expired(&mut self, db: usize, key: &[u8], old: &Meta) {
+        self.drop_row(db, key, old, true);
+    }
+
     /// Deletes a key's row; `drop_members` is false when the command already deleted them.
     fn remove_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
         self.storage.watches.touch(db, key);
+        self.drop_row(db, key, old, drop_members);
+    }
+
+    /// Deletes a key's row without flagging its watchers.
+    fn drop_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Delete, meta_key(phys, key), Vec::new());
         if old.expire_at != 0 {
