@@ -128,7 +128,7 @@ pub fn pairs_reply(pairs: impl IntoIterator<Item = (Frame, Frame)>, nested: bool
 const SAMPLE_IN_MEMORY: usize = 1024;
 /// Rows read after a random seek, one of which is picked: smooths the bias of seeking into a
 /// keyspace whose rows are not evenly spread.
-const PICK_WINDOW: usize = 64;
+const PICK_WINDOW: usize = 16;
 
 /// Picks `count` random rows of `space`: distinct ones (at most the whole collection) or, with
 /// `repeat`, exactly `count` rows that may repeat. Small collections, and big requests, are
@@ -175,9 +175,17 @@ pub fn random_rows(
             // Unlucky draws: finish with one exact pass (reservoir sampling).
             return reservoir(coll, space, count);
         }
+        // Each later byte within what the first and last rows hold there: random bytes outside
+        // the keys' alphabet (digits, say) would land every probe on a few boundaries, where the
+        // tombstones of earlier picks then pile up and every later pick steps over them.
         let mut probe = last[..shared].to_vec();
         probe.push(rng.gen_range(low..=high));
-        probe.extend_from_slice(&rng.gen::<[u8; 8]>());
+        for at in shared + 1..first.len().max(last.len()).min(shared + 24) {
+            let (a, b) = (first.get(at), last.get(at));
+            let lo = *a.min(b).unwrap_or(&0);
+            let hi = *a.max(b).unwrap_or(&u8::MAX);
+            probe.push(rng.gen_range(lo.min(hi)..=hi.max(lo)));
+        }
         let window = rows_from(coll, space, &probe, PICK_WINDOW)?;
         if window.is_empty() {
             continue;
