@@ -13,7 +13,7 @@ use clap::Parser;
 
 use super::conn::Handshake;
 use super::keys::KeyPattern;
-use super::run::Limit;
+use super::run::{Limit, Load};
 use super::workload::{unknown_test, Template, Test, ValueSpec};
 
 /// `kiwi-bench` flags.
@@ -257,20 +257,9 @@ pub enum Dest {
 #[derive(Clone)]
 pub struct Config {
     pub targets: Vec<Target>,
-    pub handshake: Handshake,
-    pub cluster: bool,
     pub tests: Vec<Arc<Test>>,
-    pub threads: usize,
-    pub clients: usize,
-    pub pipeline: usize,
-    pub limit: Limit,
-    pub warmup: Duration,
-    pub rate: Option<f64>,
-    pub keys: KeyPattern,
-    pub keyspace: u64,
+    pub load: Load,
     pub data_size: (usize, usize),
-    pub values: Arc<ValueSpec>,
-    pub seed: u64,
     pub preload: bool,
     pub verify: bool,
     pub rounds: usize,
@@ -345,27 +334,29 @@ impl Config {
             .max(1);
         Ok(Config {
             targets,
-            handshake: Handshake {
-                user: args.user,
-                password: args.password,
-                resp3: args.resp3,
-            },
-            cluster: args.cluster,
             tests,
-            threads,
-            clients,
-            pipeline,
-            limit,
-            warmup: args
-                .warmup
-                .or(profile.warmup_secs.map(Duration::from_secs))
-                .unwrap_or_default(),
-            rate,
-            keys,
-            keyspace,
+            load: Load {
+                handshake: Handshake {
+                    user: args.user,
+                    password: args.password,
+                    resp3: args.resp3,
+                },
+                cluster: args.cluster,
+                threads,
+                clients,
+                pipeline,
+                limit,
+                warmup: args
+                    .warmup
+                    .or(profile.warmup_secs.map(Duration::from_secs))
+                    .unwrap_or_default(),
+                rate,
+                keys,
+                keyspace,
+                values: Arc::new(ValueSpec::new(data_size.0, data_size.1, seed)),
+                seed,
+            },
             data_size,
-            values: Arc::new(ValueSpec::new(data_size.0, data_size.1, seed)),
-            seed,
             preload: args.preload || profile.preload,
             verify: args.verify,
             rounds,
@@ -491,7 +482,7 @@ mod tests {
     fn flags_beat_profiles_beat_defaults() {
         let c = resolve(&[]).expect("defaults");
         assert_eq!(
-            (c.clients, c.pipeline, c.limit),
+            (c.load.clients, c.load.pipeline, c.load.limit),
             (50, 1, Limit::Requests(100_000))
         );
         assert_eq!(
@@ -499,9 +490,9 @@ mod tests {
             ["set", "get"]
         );
         let c = resolve(&["--profile", "cache"]).expect("cache");
-        assert_eq!(c.keys, KeyPattern::Zipf { exponent: 0.99 });
+        assert_eq!(c.load.keys, KeyPattern::Zipf { exponent: 0.99 });
         assert_eq!(
-            (c.data_size, c.preload, c.limit),
+            (c.data_size, c.preload, c.load.limit),
             ((64, 1024), true, Limit::Duration(Duration::from_secs(30)))
         );
         assert_eq!(c.tests.len(), 1);
@@ -518,7 +509,7 @@ mod tests {
         ])
         .expect("override");
         assert_eq!(
-            (c.limit, c.keys),
+            (c.load.limit, c.load.keys),
             (Limit::Requests(10), KeyPattern::Sequential)
         );
         assert_eq!(c.tests[0].name, "ping");

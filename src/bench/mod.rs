@@ -65,9 +65,9 @@ pub fn main(args: Args) -> anyhow::Result<bool> {
                 }
                 let progress = show_progress.then(|| Arc::new(Progress::new(label)));
                 let mut plan = plan_for(&config, target, test.clone(), progress);
-                plan.limit = round_share(config.limit, config.rounds, round);
+                plan.load.limit = round_share(config.load.limit, config.rounds, round);
                 // Each round draws other keys; every target gets the same ones in a round.
-                plan.seed = config.seed.wrapping_add(round as u64);
+                plan.load.seed = config.load.seed.wrapping_add(round as u64);
                 let stats = run::run(&plan)
                     .with_context(|| format!("run {} against {}", test.name, target.name))?;
                 sum.merge_round(&stats);
@@ -86,7 +86,7 @@ pub fn main(args: Args) -> anyhow::Result<bool> {
             let verify_rows = verify(&config, target)?;
             verified &= verify_rows
                 .iter()
-                .all(|r| r.errors == 0 && r.mismatches == 0 && r.requests == config.keyspace);
+                .all(|r| r.errors == 0 && r.mismatches == 0 && r.requests == config.load.keyspace);
             rows.extend(verify_rows);
         }
     }
@@ -119,19 +119,8 @@ fn plan_for(
 ) -> Plan {
     Plan {
         addr: target.addr.clone(),
-        handshake: config.handshake.clone(),
-        cluster: config.cluster,
         test,
-        threads: config.threads,
-        clients: config.clients,
-        pipeline: config.pipeline,
-        limit: config.limit,
-        warmup: config.warmup,
-        rate: config.rate,
-        keys: config.keys,
-        keyspace: config.keyspace,
-        values: config.values.clone(),
-        seed: config.seed,
+        load: config.load.clone(),
         check_values: false,
         progress,
     }
@@ -157,11 +146,11 @@ fn sweep(
 ) -> anyhow::Result<Plan> {
     let template = Template::parse(line).map_err(anyhow::Error::msg)?;
     let mut plan = plan_for(config, target, Arc::new(Test::single(name, template)), None);
-    plan.keys = KeyPattern::Sequential;
-    plan.limit = Limit::Requests(config.keyspace);
-    plan.warmup = Duration::ZERO;
-    plan.rate = None;
-    plan.pipeline = plan.pipeline.max(16);
+    plan.load.keys = KeyPattern::Sequential;
+    plan.load.limit = Limit::Requests(config.load.keyspace);
+    plan.load.warmup = Duration::ZERO;
+    plan.load.rate = None;
+    plan.load.pipeline = plan.load.pipeline.max(16);
     plan.check_values = check_values;
     Ok(plan)
 }
@@ -169,7 +158,10 @@ fn sweep(
 /// Writes every key once so that reads hit (not reported).
 fn preload(config: &Config, target: &Target) -> anyhow::Result<()> {
     if !config.quiet {
-        eprintln!("preloading {} keys on {}", config.keyspace, target.name);
+        eprintln!(
+            "preloading {} keys on {}",
+            config.load.keyspace, target.name
+        );
     }
     let stats = run::run(&sweep(
         config,
@@ -208,14 +200,14 @@ fn fill_list(config: &Config, target: &Target) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut conn = Conn::connect(&target.addr, &config.handshake).await?;
+        let mut conn = Conn::connect(&target.addr, &config.load.handshake).await?;
         conn.expect_ok(&["DEL", "mylist"]).await?;
         let push = Template::parse("RPUSH mylist __data__").map_err(anyhow::Error::msg)?;
         let mut fill = Fill::new(
-            Rng::new(config.seed),
-            KeyGen::new(KeyPattern::Uniform, config.keyspace, 0),
-            config.keyspace,
-            config.values.clone(),
+            Rng::new(config.load.seed),
+            KeyGen::new(KeyPattern::Uniform, config.load.keyspace, 0),
+            config.load.keyspace,
+            config.load.values.clone(),
         );
         let mut out = Vec::new();
         for _ in 0..LRANGE_LIST_LEN {
@@ -290,7 +282,7 @@ fn emit(dest: &Dest, text: &str) -> anyhow::Result<()> {
 
 /// The settings a reader needs to reproduce the numbers.
 fn settings(config: &Config) -> serde_json::Value {
-    let (requests, duration_secs) = match config.limit {
+    let (requests, duration_secs) = match config.load.limit {
         Limit::Requests(n) => (Some(n), None),
         Limit::Duration(d) => (None, Some(d.as_secs_f64())),
     };
@@ -298,20 +290,20 @@ fn settings(config: &Config) -> serde_json::Value {
         "targets": config.targets.iter().map(|t| serde_json::json!({"name": t.name, "addr": t.addr})).collect::<Vec<_>>(),
         "profile": config.profile,
         "tests": config.tests.iter().map(|t| t.name.clone()).collect::<Vec<_>>(),
-        "clients": config.clients,
-        "threads": config.threads,
-        "pipeline": config.pipeline,
+        "clients": config.load.clients,
+        "threads": config.load.threads,
+        "pipeline": config.load.pipeline,
         "requests": requests,
         "duration_secs": duration_secs,
-        "warmup_secs": config.warmup.as_secs_f64(),
-        "rate": config.rate,
-        "key_pattern": config.keys.to_string(),
-        "keyspace": config.keyspace,
+        "warmup_secs": config.load.warmup.as_secs_f64(),
+        "rate": config.load.rate,
+        "key_pattern": config.load.keys.to_string(),
+        "keyspace": config.load.keyspace,
         "data_size": [config.data_size.0, config.data_size.1],
-        "seed": config.seed,
+        "seed": config.load.seed,
         "rounds": config.rounds,
-        "resp3": config.handshake.resp3,
-        "cluster": config.cluster,
+        "resp3": config.load.handshake.resp3,
+        "cluster": config.load.cluster,
     })
 }
 

@@ -28,14 +28,13 @@ pub enum Limit {
     Duration(Duration),
 }
 
-/// Everything one run of one test against one server needs.
+/// How the load is shaped: the settings every test against every target shares, resolved once
+/// from flags and profile ([`super::args::Config`]) and carried by each [`Plan`].
 #[derive(Clone)]
-pub struct Plan {
-    pub addr: String,
+pub struct Load {
     pub handshake: Handshake,
     /// Follow `MOVED` redirections instead of counting them as errors.
     pub cluster: bool,
-    pub test: Arc<Test>,
     pub threads: usize,
     pub clients: usize,
     pub pipeline: usize,
@@ -48,6 +47,14 @@ pub struct Plan {
     pub keyspace: u64,
     pub values: Arc<ValueSpec>,
     pub seed: u64,
+}
+
+/// Everything one run of one test against one server needs.
+#[derive(Clone)]
+pub struct Plan {
+    pub addr: String,
+    pub test: Arc<Test>,
+    pub load: Load,
     /// Check every bulk reply against the value `--verify` wrote for its key.
     pub check_values: bool,
     pub progress: Option<Arc<Progress>>,
@@ -64,8 +71,8 @@ struct Clock {
 
 /// Runs `plan` to completion and returns the merged counters.
 pub fn run(plan: &Plan) -> anyhow::Result<TestStats> {
-    let clients = plan.clients.max(1);
-    let threads = plan.threads.clamp(1, clients);
+    let clients = plan.load.clients.max(1);
+    let threads = plan.load.threads.clamp(1, clients);
     let barrier = Arc::new(Barrier::new(threads + 1));
     let start: Arc<OnceLock<Instant>> = Arc::new(OnceLock::new());
     let failure: Arc<Mutex<Option<anyhow::Error>>> = Arc::new(Mutex::new(None));
@@ -90,7 +97,7 @@ pub fn run(plan: &Plan) -> anyhow::Result<TestStats> {
     let _ = start.set(now);
     barrier.wait();
     if let Some(progress) = &plan.progress {
-        progress.watch(&handles, now + plan.warmup);
+        progress.watch(&handles, now + plan.load.warmup);
     }
     let mut total = TestStats::new(plan.test.templates.len());
     for handle in handles {
@@ -136,7 +143,7 @@ fn worker(
         rt.block_on(async {
             let mut conns = Vec::with_capacity(ids.len());
             for _ in ids {
-                conns.push(Conn::connect(&plan.addr, &plan.handshake).await?);
+                conns.push(Conn::connect(&plan.addr, &plan.load.handshake).await?);
             }
             anyhow::Ok(conns)
         })
@@ -151,9 +158,9 @@ fn worker(
         return total;
     };
     let clock = Clock {
-        record_from: start + plan.warmup,
-        end: match plan.limit {
-            Limit::Duration(d) => Some(start + plan.warmup + d),
+        record_from: start + plan.load.warmup,
+        end: match plan.load.limit {
+            Limit::Duration(d) => Some(start + plan.load.warmup + d),
             Limit::Requests(_) => None,
         },
     };
@@ -204,26 +211,26 @@ struct Client {
 
 impl Client {
     fn new(conn: Conn, plan: &Plan, id: usize, start: Instant) -> Client {
-        let clients = plan.clients.max(1) as u64;
+        let clients = plan.load.clients.max(1) as u64;
         let id64 = id as u64;
-        let budget = match plan.limit {
+        let budget = match plan.load.limit {
             Limit::Requests(n) => Some(n / clients + u64::from(id64 < n % clients)),
             Limit::Duration(_) => None,
         };
         // Sequential walks start where the previous connection's share ends, so a run of
         // `keyspace` requests (preload, --verify) touches every key exactly once.
-        let walk_start = match plan.limit {
+        let walk_start = match plan.load.limit {
             Limit::Requests(n) => id64 * (n / clients) + id64.min(n % clients),
-            Limit::Duration(_) => id64 * (plan.keyspace / clients),
+            Limit::Duration(_) => id64 * (plan.load.keyspace / clients),
         };
-        let seed = plan.seed ^ (id64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
+        let seed = plan.load.seed ^ (id64 + 1).wrapping_mul(0xA24B_AED4_963E_E407);
         let fill = Fill::new(
             Rng::new(seed),
-            KeyGen::new(plan.keys, plan.keyspace, walk_start),
-            plan.keyspace,
-            plan.values.clone(),
+            KeyGen::new(plan.load.keys, plan.load.keyspace, walk_start),
+            plan.load.keyspace,
+            plan.load.values.clone(),
         );
-        let schedule = plan.rate.map(|rate| {
+        let schedule = plan.load.rate.map(|rate| {
             let spacing = Duration::from_secs_f64(clients as f64 / rate.max(1e-6));
             // Stagger connections over one spacing so they do not all fire at once.
             (
@@ -235,7 +242,7 @@ impl Client {
             conn,
             fill,
             out: Vec::with_capacity(16 * 1024),
-            batch: VecDeque::with_capacity(plan.pipeline),
+            batch: VecDeque::with_capacity(plan.load.pipeline),
             stats: TestStats::new(plan.test.templates.len()),
             budget,
             schedule,
@@ -269,8 +276,8 @@ impl Client {
             }
             let recording = now >= clock.record_from;
             let n = match self.budget {
-                Some(left) if recording => left.min(plan.pipeline as u64) as usize,
-                _ => plan.pipeline,
+                Some(left) if recording => left.min(plan.load.pipeline as u64) as usize,
+                _ => plan.load.pipeline,
             };
             if n == 0 {
                 return Ok(());
@@ -309,7 +316,7 @@ impl Client {
             self.out.clear();
             let first_new = self.batch.len();
             while open
-                && self.batch.len() < plan.pipeline
+                && self.batch.len() < plan.load.pipeline
                 && due <= now + EARLY
                 && self.budget != Some(0)
             {
@@ -327,7 +334,7 @@ impl Client {
             }
             if self.batch.is_empty() {
                 if let Some(addr) = redirect.take() {
-                    self.conn = Conn::connect(&addr, &plan.handshake).await?;
+                    self.conn = Conn::connect(&addr, &plan.load.handshake).await?;
                 }
                 if !open {
                     return Ok(());
@@ -335,7 +342,7 @@ impl Client {
                 tokio::time::sleep_until(due.checked_sub(EARLY).unwrap_or(due).into()).await;
                 continue;
             }
-            let may_send = open && self.batch.len() < plan.pipeline;
+            let may_send = open && self.batch.len() < plan.load.pipeline;
             let reply = if may_send {
                 tokio::select! {
                     reply = self.conn.next_reply() => reply?,
@@ -349,7 +356,7 @@ impl Client {
             };
             // Requests already in flight cannot be resent without breaking the schedule: the
             // redirected one counts as a MOVED error, and the connection moves once idle.
-            if let (true, Reply::Error(ErrorKind::Moved, text)) = (plan.cluster, &reply) {
+            if let (true, Reply::Error(ErrorKind::Moved, text)) = (plan.load.cluster, &reply) {
                 let addr = scan::redirect_address(self.conn.bytes(text.clone()));
                 redirect = addr.map(str::to_string).or(redirect);
             }
@@ -375,7 +382,7 @@ impl Client {
         const MAX_REDIRECTS: usize = 3;
         let mut sent_bytes = std::mem::take(&mut self.out);
         for attempt in 0..=MAX_REDIRECTS {
-            let follow = plan.cluster && attempt < MAX_REDIRECTS;
+            let follow = plan.load.cluster && attempt < MAX_REDIRECTS;
             let mut moved: Vec<(usize, Sent)> = Vec::new();
             let mut target = None;
             let mut start = 0;
@@ -395,7 +402,7 @@ impl Client {
                 sent.end = again.len();
                 self.batch.push_back(sent);
             }
-            self.conn = Conn::connect(&addr, &plan.handshake).await?;
+            self.conn = Conn::connect(&addr, &plan.load.handshake).await?;
             self.conn.send(&again).await?;
             sent_bytes = again;
         }
@@ -437,6 +444,7 @@ impl Client {
         if plan.check_values {
             let good = match &reply {
                 Reply::Bulk(range) => plan
+                    .load
                     .values
                     .matches(sent.key, self.conn.bytes(range.clone())),
                 _ => false,
