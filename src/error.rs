@@ -81,6 +81,16 @@ pub enum ReplyError {
     /// A single storage operation failed (I/O, corruption) — reported verbatim.
     #[error("ERR storage error: {0}")]
     Storage(String),
+    /// Cluster mode: the command was refused before it could reach the Raft log (no leader, the
+    /// leader unreachable). Cluster clients retry it, so it is only ever sent when the command
+    /// was certainly not executed.
+    #[error("CLUSTERDOWN {0}")]
+    ClusterDown(String),
+    /// Cluster mode: the write may or may not have been applied (the leader was lost after it was
+    /// sent and no answer could be had within the retry window). Deliberately an `ERR`: clients
+    /// surface it to the caller instead of retrying, which could apply the write twice.
+    #[error("ERR outcome unknown: {0}; the write may or may not have been applied")]
+    OutcomeUnknown(String),
     /// Anything with a one-off text; prefer a named variant when the text recurs.
     #[error("{0}")]
     Custom(String),

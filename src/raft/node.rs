@@ -12,7 +12,7 @@ use super::network::{CallError, Network};
 use super::state_machine::Shared;
 use super::types::{
     ClientGroup, ForwardReply, ForwardRequest, NodeAddr, Proposal, Raft, ReplicatedCommand,
-    WatchGuard,
+    RequestId, WatchGuard,
 };
 use crate::admin::status::{MemberStatus, RaftStatus};
 use crate::error::ReplyError;
@@ -117,7 +117,7 @@ impl RaftNode {
                 .await
                 .is_err()
             {
-                return Err(ReplyError::custom("CLUSTERDOWN The cluster has no leader"));
+                return Err(no_leader());
             }
         }
     }
@@ -130,6 +130,21 @@ impl RaftNode {
         client: &Arc<ClientHandle>,
         transaction: Option<Transaction>,
         stale_ok: bool,
+    ) -> Result<Option<Vec<Frame>>, ReplyError> {
+        self.submit_as(commands, proto, client, transaction, stale_ok, None)
+            .await
+    }
+
+    /// [`submit`](Self::submit) for a pipeline that may arrive more than once (forwarded by a
+    /// follower): its writes are proposed under `request`, which the state machine runs once.
+    async fn submit_as(
+        &self,
+        commands: Vec<QueuedCommand>,
+        proto: Protocol,
+        client: &Arc<ClientHandle>,
+        transaction: Option<Transaction>,
+        stale_ok: bool,
+        request: Option<RequestId>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let writes = transaction.is_some() || commands.iter().any(|c| replicated_command(c.spec));
         // Introspection (INFO, CONFIG, SLOWLOG ...) describes this node, wherever it is sent.
@@ -151,14 +166,17 @@ impl RaftNode {
         }
         let guards = transaction.map(|t| t.guards);
         match self.route().await? {
-            Route::Leader if writes => self.propose(commands, proto, guards).await,
+            Route::Leader if writes => self.propose(commands, proto, guards, request).await,
             Route::Leader => {
                 self.read_barrier().await?;
                 self.local()?
                     .submit_local(commands, proto, client, None)
                     .await
             }
-            Route::Forward(leader) => self.forward(&leader, commands, proto, guards).await,
+            Route::Forward(leader) => {
+                let request = request.unwrap_or_else(RequestId::random);
+                self.forward(leader, commands, proto, guards, request).await
+            }
         }
     }
 
@@ -166,15 +184,18 @@ impl RaftNode {
     /// A transaction is one entry; a pipeline too large for one entry goes, in order, as several,
     /// and a single command larger than an entry is refused: an entry must be able to reach a
     /// follower within openraft's append deadline.
-    /// `transaction` holds a transaction's WATCH guards; `None` for a plain pipeline.
+    /// `transaction` holds a transaction's WATCH guards; `None` for a plain pipeline. `request`
+    /// names a forwarded pipeline (each part of a split one gets its own id, derived from it).
     async fn propose(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
         transaction: Option<Vec<WatchGuard>>,
+        request: Option<RequestId>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let is_transaction = transaction.is_some();
         let group = ClientGroup {
+            request,
             proto,
             commands: commands.iter().map(replicated).collect(),
             guards: transaction.unwrap_or_default(),
@@ -188,7 +209,10 @@ impl RaftNode {
         }
         let mut replies = Vec::with_capacity(commands.len());
         let mut failed: Option<ReplyError> = None;
-        for part in split_pipeline(commands, group, self.entry_limit) {
+        for (n, part) in split_pipeline(commands, group, self.entry_limit)
+            .into_iter()
+            .enumerate()
+        {
             let count = part.len();
             let outcome = match (&failed, part) {
                 (Some(err), _) => Err(err.clone()),
@@ -196,7 +220,8 @@ impl RaftNode {
                     replies.push(too_large("command", size, self.entry_limit).into());
                     continue;
                 }
-                (None, Part::Entry(commands, group)) => {
+                (None, Part::Entry(commands, mut group)) => {
+                    group.request = request.map(|r| RequestId(r.0.wrapping_add(n as u128)));
                     self.propose_group(commands, group, false).await
                 }
             };
@@ -222,6 +247,7 @@ impl RaftNode {
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let (reply, answer) = oneshot::channel();
         let proto = group.proto;
+        let request = group.request;
         let guards = transaction.then(|| group.guards.clone());
         if self.queue.try_send(Pending { group, reply }).is_err() {
             return Err(ReplyError::custom(
@@ -236,12 +262,16 @@ impl RaftNode {
         };
         match answer {
             Ok(Ok(replies)) => Ok(replies),
-            // Not appended anywhere: safe to hand to the leader.
+            // Refused by openraft, or removed from the log before it committed: never applied
+            // here, so safe to hand to the leader (under the same id, if it has one).
             Ok(Err(Rejected::Forward(leader))) => {
-                self.forward(&leader, commands, proto, guards).await
+                let request = request.unwrap_or_else(RequestId::random);
+                Box::pin(self.forward(leader, commands, proto, guards, request)).await
             }
             Ok(Err(Rejected::Failed(err))) => Err(err),
-            Err(_) => Err(ReplyError::custom("ERR server is shutting down")),
+            Err(_) => Err(ReplyError::OutcomeUnknown(
+                "the server shut down while the write was proposed".into(),
+            )),
         }
     }
 
@@ -255,41 +285,115 @@ impl RaftNode {
             return Ok(());
         }
         let covers = self.reads_requested.load(Ordering::Acquire);
-        self.raft.ensure_linearizable().await.map_err(|e| {
-            ReplyError::custom(format!("CLUSTERDOWN read not confirmed by a quorum: {e}"))
-        })?;
+        self.raft
+            .ensure_linearizable()
+            .await
+            .map_err(|e| ReplyError::ClusterDown(format!("read not confirmed by a quorum: {e}")))?;
         self.reads_confirmed.fetch_max(covers, Ordering::AcqRel);
         Ok(())
     }
 
     /// Hands a pipeline (or a transaction, with its WATCH guards) to the leader's admin port and
     /// returns its replies.
+    ///
+    /// When the leader is lost after the pipeline may have reached it (the connection broke, the
+    /// answer is late, leadership moved), the outcome is unknown — so the pipeline is sent again,
+    /// under the same request id, to whichever node leads now. The state machine runs an id once
+    /// and answers later copies with the first one's replies, so a resend turns an unknown
+    /// outcome into the definite one. Only when no leader answers within `raft-proposal-timeout`
+    /// is the client told the outcome is unknown.
     async fn forward(
         &self,
-        leader: &NodeAddr,
+        leader: NodeAddr,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
         transaction: Option<Vec<WatchGuard>>,
+        request: RequestId,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        let request = ForwardRequest {
+        let body = ForwardRequest {
+            request,
             proto,
             transaction: transaction.is_some(),
             commands: commands.iter().map(replicated).collect(),
-            guards: transaction.unwrap_or_default(),
+            guards: transaction.clone().unwrap_or_default(),
         };
-        let answer: Result<ForwardReply, CallError> = self
-            .network
-            .call(&leader.admin_addr, "/raft/forward", &request, None)
-            .await;
-        match answer {
-            Ok(ForwardReply::Replies(replies)) => Ok(replies),
-            Ok(ForwardReply::Error(text)) => Err(ReplyError::custom(text)),
-            Err(CallError::Unreachable(_)) => Err(ReplyError::custom(
-                "CLUSTERDOWN the leader is unreachable from this node",
-            )),
-            Err(err) => Err(ReplyError::custom(format!(
-                "TRYAGAIN forwarding to the leader failed ({err}); the write may or may not have been applied"
-            ))),
+        let window = Duration::from_millis(self.machine.state.config().raft_proposal_timeout)
+            .min(MAX_RESEND_WINDOW);
+        let deadline = tokio::time::Instant::now() + window;
+        let mut leader = leader;
+        // Set once an attempt may have reached a leader: why the outcome is not known.
+        let mut maybe_sent: Option<String> = None;
+        let mut pause = RESEND_PAUSE;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if remaining.is_zero() {
+                break;
+            }
+            let call =
+                self.network
+                    .call(&leader.admin_addr, "/raft/forward", &body, Some(remaining));
+            let answer = tokio::select! {
+                answer = call => Some(answer),
+                _ = self.leadership_leaves(&leader) => None,
+            };
+            match answer {
+                Some(Ok(ForwardReply::Replies(replies))) => return Ok(replies),
+                // Certainly not applied; but if an earlier attempt may have been, only a later
+                // answer can tell.
+                Some(Ok(ForwardReply::Refused(text))) if maybe_sent.is_none() => {
+                    return Err(ReplyError::custom(text))
+                }
+                Some(Ok(ForwardReply::Refused(_))) => {}
+                Some(Ok(ForwardReply::Unknown(text))) => maybe_sent = Some(text),
+                // Never sent: the connection could not be made.
+                Some(Err(CallError::Unreachable(_))) => {}
+                Some(Err(err)) => {
+                    maybe_sent = Some(format!("forwarding to the leader failed ({err})"))
+                }
+                None => maybe_sent = Some("leadership moved while the write was forwarded".into()),
+            }
+            tokio::time::sleep(pause.min(remaining)).await;
+            pause = (pause * 2).min(MAX_RESEND_PAUSE);
+            match self.route().await {
+                Ok(Route::Forward(next)) => leader = next,
+                // This node leads now: it proposes the pipeline itself, under the same id.
+                Ok(Route::Leader) => {
+                    let proposed =
+                        Box::pin(self.propose(commands, proto, transaction, Some(request)));
+                    return match (proposed.await, maybe_sent) {
+                        (Err(err), Some(why)) if !matches!(err, ReplyError::OutcomeUnknown(_)) => {
+                            Err(ReplyError::OutcomeUnknown(why))
+                        }
+                        (outcome, _) => outcome,
+                    };
+                }
+                Err(no_leader) if maybe_sent.is_none() => return Err(no_leader),
+                Err(_) => {}
+            }
+        }
+        Err(match maybe_sent {
+            Some(why) => ReplyError::OutcomeUnknown(why),
+            None => ReplyError::ClusterDown("the leader is unreachable from this node".into()),
+        })
+    }
+
+    /// Resolves once this node knows of a leader other than `leader`: an answer from `leader`
+    /// may then never come (it is paused or cut off), and the new leader can give it.
+    async fn leadership_leaves(&self, leader: &NodeAddr) {
+        let mut metrics = self.raft.metrics();
+        loop {
+            {
+                let m = metrics.borrow_and_update();
+                let current = m
+                    .current_leader
+                    .and_then(|id| m.membership_config.membership().get_node(&id).cloned());
+                if current.is_some_and(|current| current != *leader) {
+                    return;
+                }
+            }
+            if metrics.changed().await.is_err() {
+                return std::future::pending().await;
+            }
         }
     }
 
@@ -298,7 +402,7 @@ impl RaftNode {
         let mut commands = Vec::with_capacity(request.commands.len());
         for command in request.commands {
             let Some(spec) = command.args.first().and_then(|n| crate::cmd::lookup(n)) else {
-                return ForwardReply::Error("ERR unknown command in forwarded pipeline".into());
+                return ForwardReply::Refused("ERR unknown command in forwarded pipeline".into());
             };
             commands.push(QueuedCommand {
                 db: command.db as usize,
@@ -312,21 +416,39 @@ impl RaftNode {
             live_watched: Vec::new(),
             guards,
         });
-        match self
-            .submit(commands, request.proto, &self.forwarded, transaction, false)
-            .await
-        {
+        let submitted = self.submit_as(
+            commands,
+            request.proto,
+            &self.forwarded,
+            transaction,
+            false,
+            Some(request.request),
+        );
+        match submitted.await {
             Ok(replies) => ForwardReply::Replies(replies),
-            Err(err) => ForwardReply::Error(err.to_string()),
+            Err(err @ ReplyError::OutcomeUnknown(_)) => ForwardReply::Unknown(err.to_string()),
+            Err(err) => ForwardReply::Refused(err.to_string()),
         }
     }
 }
 
+/// Longest a follower keeps resending a forwarded pipeline whose outcome is unknown (bounded
+/// also by `raft-proposal-timeout`): well inside the time the state machine remembers applied
+/// requests, so a late copy is always recognised.
+const MAX_RESEND_WINDOW: Duration =
+    Duration::from_millis(super::state_machine::DONE_GENERATION_MS * 2 / 3);
+/// First pause before a resend; it doubles up to [`MAX_RESEND_PAUSE`].
+const RESEND_PAUSE: Duration = Duration::from_millis(20);
+const MAX_RESEND_PAUSE: Duration = Duration::from_millis(500);
+
 /// A write whose fate is unknown: it may still commit. Never retried by the server.
 fn unconfirmed() -> ReplyError {
-    ReplyError::custom(
-        "TIMEOUT the write was not confirmed in time; it may or may not have been applied",
-    )
+    ReplyError::OutcomeUnknown("not confirmed within raft-proposal-timeout".into())
+}
+
+/// Refused before anything reached the log.
+fn no_leader() -> ReplyError {
+    ReplyError::ClusterDown("The cluster has no leader".into())
 }
 
 /// Commands that go through the log: writes, and PUBLISH (applied on every node, it reaches the
@@ -373,6 +495,7 @@ fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize
         if !current.0.is_empty() {
             let (commands, replicated, _) = std::mem::take(current);
             let group = ClientGroup {
+                request: None,
                 proto,
                 commands: replicated,
                 guards: Vec::new(),
@@ -485,12 +608,11 @@ impl RaftNode {
             Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(forward)))) => {
                 match forward.leader_node {
                     Some(leader) => Rejected::Forward(leader),
-                    None => Rejected::Failed(ReplyError::custom(
-                        "CLUSTERDOWN The cluster has no leader",
-                    )),
+                    None => Rejected::Failed(no_leader()),
                 }
             }
-            Ok(Err(err)) => Rejected::Failed(ReplyError::custom(format!("ERR raft: {err}"))),
+            // A fatal Raft error (storage failed, Raft stopped): the entry may be in the log.
+            Ok(Err(err)) => Rejected::Failed(ReplyError::OutcomeUnknown(format!("raft: {err}"))),
             // Never retried: the entry may still commit.
             Err(_) => Rejected::Failed(unconfirmed()),
         };
@@ -567,6 +689,10 @@ impl RaftNode {
             format!("raft_purged_index:{}", s.purged_index.unwrap_or(0)),
             format!("raft_elections:{}", s.elections_total),
             format!("raft_snapshots:{}", s.snapshots_total),
+            format!(
+                "raft_resends_answered:{}",
+                self.machine.resends_answered.load(Ordering::Relaxed)
+            ),
         ];
         lines.extend(s.members.iter().map(|m| {
             format!(
@@ -627,6 +753,7 @@ mod tests {
     fn a_pipeline_is_cut_in_order_and_oversized_commands_stand_alone() {
         let commands: Vec<QueuedCommand> = [100, 100, 5000, 600, 600].map(set).into();
         let group = ClientGroup {
+            request: None,
             proto: Protocol::Resp2,
             commands: commands.iter().map(replicated).collect(),
             guards: Vec::new(),

@@ -21,7 +21,8 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::types::{
-    Applied, LogId, Proposal, SnapshotDir, SnapshotMeta, StoredMembership, TypeConfig, WatchGuard,
+    Applied, LogId, Proposal, RequestId, SnapshotDir, SnapshotMeta, StoredMembership, TypeConfig,
+    WatchGuard,
 };
 use crate::cmd::lookup;
 use crate::runtime::{execute_one, QueuedCommand};
@@ -35,6 +36,83 @@ type Result<T> = std::result::Result<T, StorageError<u64>>;
 pub const APPLIED_KEY: &[u8] = b"raft:applied";
 /// The file beside a checkpoint that describes it.
 const META_FILE: &str = "kiwi-snapshot.meta";
+
+/// Prefix of the rows that remember the forwarded requests already applied, with their replies:
+/// `raft:done: · generation u64 · request id u128`, big-endian. The generation is the replicated
+/// clock divided by [`DONE_GENERATION_MS`], so every node keeps and drops the same rows.
+const DONE_PREFIX: &[u8] = b"raft:done:";
+/// A request is remembered for the generation it was applied in and the next one: at least this
+/// long by the replicated clock. Followers stop resending a request well before
+/// (`node::MAX_RESEND_WINDOW`), so a copy of an applied request is always recognised.
+pub const DONE_GENERATION_MS: u64 = 30_000;
+/// Replies larger than this are not kept: a late copy of such a request learns that it was
+/// applied, not what it answered.
+const DONE_REPLIES_LIMIT: usize = 64 * 1024;
+
+/// What the state machine remembers of an applied forwarded request.
+#[derive(Debug, Serialize, Deserialize)]
+struct Done {
+    /// The entry that applied it: a replay of that same entry after a crash is not a copy.
+    log_index: u64,
+    replies: Kept,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Kept {
+    Replies(Option<Vec<crate::resp::Frame>>),
+    /// Larger than [`DONE_REPLIES_LIMIT`].
+    TooLarge,
+    /// Its first commands were applied before a crash; their replies went with the process.
+    Lost,
+}
+
+impl Kept {
+    /// The replies a copy of the request gets: the original ones, or for each command an error
+    /// that says the request was applied (a definite answer, never a reason to retry).
+    fn replies(self, commands: usize) -> Option<Vec<crate::resp::Frame>> {
+        let why = match self {
+            Kept::Replies(replies) => return replies,
+            Kept::TooLarge => "its replies were too large to keep",
+            Kept::Lost => "its replies were lost in a restart",
+        };
+        let text = format!("ERR the write was applied, but {why}");
+        Some(vec![
+            crate::error::ReplyError::custom(text).into();
+            commands
+        ])
+    }
+}
+
+fn done_key(generation: u64, request: RequestId) -> Vec<u8> {
+    let mut key = DONE_PREFIX.to_vec();
+    key.extend_from_slice(&generation.to_be_bytes());
+    key.extend_from_slice(&request.0.to_be_bytes());
+    key
+}
+
+/// What an earlier entry applying `request` kept, looked up at replicated time `clock_ms` by the
+/// entry at `log_index`.
+fn remembered(
+    shared: &Shared,
+    request: RequestId,
+    clock_ms: u64,
+    log_index: u64,
+) -> Result<Option<Kept>> {
+    let generation = clock_ms / DONE_GENERATION_MS;
+    for generation in [generation, generation.saturating_sub(1)] {
+        let raw = shared
+            .state
+            .storage
+            .read_bookkeeping(&done_key(generation, request))
+            .map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        let Some(raw) = raw else { continue };
+        let done: Done = postcard::from_bytes(&raw).map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        if done.log_index != log_index {
+            return Ok(Some(done.replies));
+        }
+    }
+    Ok(None)
+}
 
 /// How far the log has been applied to the data.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -63,6 +141,10 @@ pub struct Shared {
     pub clock_ms: AtomicU64,
     /// Snapshots built or installed since start.
     pub snapshots_total: AtomicU64,
+    /// Generations of remembered requests below this one have been deleted.
+    done_swept: AtomicU64,
+    /// Copies of already applied forwarded requests answered from what was kept.
+    pub resends_answered: AtomicU64,
     client: Arc<ClientHandle>,
 }
 
@@ -112,6 +194,8 @@ impl StateMachine {
             position: Mutex::new(AppliedPosition::default()),
             clock_ms: AtomicU64::new(0),
             snapshots_total: AtomicU64::new(0),
+            done_swept: AtomicU64::new(0),
+            resends_answered: AtomicU64::new(0),
             client: ClientHandle::detached(),
         });
         let position = shared
@@ -174,6 +258,9 @@ struct Step {
     seed: u64,
     proto: crate::resp::Protocol,
     action: Action,
+    /// The last step of a forwarded request's group: after it, remember the request. `complete`
+    /// is false when a crash interrupted the group before, so some of its replies are gone.
+    closes: Option<(RequestId, bool)>,
 }
 
 enum Action {
@@ -206,6 +293,11 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
     let mut steps: Vec<Step> = Vec::new();
     let mut results: Vec<Applied> = Vec::with_capacity(entries.len());
     let mut clock = base.clock_ms;
+    // Forwarded requests first met in this call, and the later copies that take their replies.
+    let mut first_copy: std::collections::HashMap<RequestId, (usize, usize)> = Default::default();
+    let mut copies: Vec<((usize, usize), (usize, usize))> = Vec::new();
+    // Forwarded requests with no command to run (all unknown to this node): remembered at once.
+    let mut unstepped: Vec<(RequestId, u64, usize)> = Vec::new();
     for entry in entries {
         let log_id = entry.log_id;
         let skip = match base.partial {
@@ -229,9 +321,27 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                 clock = clock.max(clock_ms);
                 let mut index = 0u64;
                 for (group, commands) in groups.into_iter().enumerate() {
+                    if let Some(request) = commands.request {
+                        // A copy of a request an earlier entry applied: answered, not run again.
+                        if let Some(kept) = remembered(shared, request, clock, log_id.index)? {
+                            shared.resends_answered.fetch_add(1, Ordering::Relaxed);
+                            applied.replies.push(kept.replies(commands.commands.len()));
+                            continue;
+                        }
+                        let here = (plan.len(), group);
+                        if let Some(&first) = first_copy.get(&request) {
+                            shared.resends_answered.fetch_add(1, Ordering::Relaxed);
+                            copies.push((here, first));
+                            applied.replies.push(None);
+                            continue;
+                        }
+                        first_copy.insert(request, here);
+                    }
                     applied
                         .replies
                         .push(Some(Vec::with_capacity(commands.commands.len())));
+                    let group_start = steps.len();
+                    let interrupted = index < skip as u64;
                     let check = (!commands.guards.is_empty()).then_some(commands.guards);
                     let actions = check.map(Action::Check).into_iter().chain(
                         commands.commands.into_iter().filter_map(|command| {
@@ -255,7 +365,17 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                             seed: seed.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                             proto: commands.proto,
                             action,
+                            closes: None,
                         });
+                    }
+                    // Remembered after its last step; a group a crash left fully applied was
+                    // remembered then.
+                    if let Some(request) = commands.request {
+                        match steps[group_start..].last_mut() {
+                            Some(last) => last.closes = Some((request, !interrupted)),
+                            None if !interrupted => unstepped.push((request, clock, plan.len())),
+                            None => {}
+                        }
                     }
                 }
             }
@@ -280,14 +400,26 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         let value = postcard::to_allocvec(&position).unwrap_or_default();
         (APPLIED_KEY.to_vec(), value)
     }));
+    forget_old_requests(shared, base.clock_ms);
+    for (request, clock_ms, entry) in unstepped {
+        remember(
+            shared,
+            request,
+            clock_ms,
+            &plan,
+            entry,
+            Kept::Replies(Some(Vec::new())),
+        );
+    }
     // Groups whose WATCH check failed: their remaining commands are skipped.
     let mut aborted: Vec<(usize, usize)> = Vec::new();
     for (index, step) in steps.into_iter().enumerate() {
         storage.job_command(index);
-        if aborted.contains(&(step.entry, step.group)) {
-            continue;
-        }
+        let closing = step
+            .closes
+            .map(|(request, complete)| (request, complete, step.entry, step.group, step.clock_ms));
         let command = match step.action {
+            _ if aborted.contains(&(step.entry, step.group)) => None,
             Action::Check(guards) => {
                 match guards_hold(&shared.state, &guards, step.clock_ms) {
                     Ok(true) => {}
@@ -300,28 +432,24 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                         return Err(error);
                     }
                 }
-                continue;
+                None
             }
-            Action::Run(command) => command,
+            Action::Run(command) => Some(command),
         };
-        let reply = match command.spec.name {
-            // Delivered on every node to its own subscribers; the leader's count is the reply.
-            name @ ("publish" | "spublish") => {
-                let state = &shared.state;
-                let limit = state.config().client_output_buffer_limit.pubsub;
-                let args = &command.args;
-                let receivers =
-                    state
-                        .pubsub
-                        .publish(&args[1], &args[2], name == "spublish", &limit);
-                crate::resp::Frame::Integer(receivers as i64)
+        if let Some(command) = command {
+            let reply = run_step(shared, command, step.clock_ms, step.seed, step.proto);
+            if let Some(replies) = &mut results[step.entry].replies[step.group] {
+                replies.push(reply);
             }
-            _ => crate::util::replaying(step.clock_ms, step.seed, || {
-                execute_one(&shared.state, command, step.proto, &shared.client)
-            }),
-        };
-        if let Some(replies) = &mut results[step.entry].replies[step.group] {
-            replies.push(reply);
+        }
+        // The group's last step has run: remember the request with its replies.
+        if let Some((request, complete, entry, group, clock_ms)) = closing {
+            let kept = if complete {
+                Kept::Replies(results[entry].replies[group].clone())
+            } else {
+                Kept::Lost
+            };
+            remember(shared, request, clock_ms, &plan, entry, kept);
         }
     }
     let failed = storage.end_job();
@@ -329,10 +457,73 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         // The data and the applied position were not written: Raft must not go on.
         return Err(sm_err(ErrorVerb::Write, error));
     }
+    for ((entry, group), (first_entry, first_group)) in copies {
+        results[entry].replies[group] = results[first_entry].replies[first_group].clone();
+    }
     let total = plan.last().map_or(0, |p| p.first + p.len);
     *position = position_at(&base, &plan, total);
     shared.clock_ms.store(position.clock_ms, Ordering::Release);
     Ok(results)
+}
+
+/// Runs one replicated command with the entry's clock and seed.
+fn run_step(
+    shared: &Shared,
+    command: QueuedCommand,
+    clock_ms: u64,
+    seed: u64,
+    proto: crate::resp::Protocol,
+) -> crate::resp::Frame {
+    match command.spec.name {
+        // Delivered on every node to its own subscribers; the leader's count is the reply.
+        name @ ("publish" | "spublish") => {
+            let state = &shared.state;
+            let limit = state.config().client_output_buffer_limit.pubsub;
+            let args = &command.args;
+            let receivers = state
+                .pubsub
+                .publish(&args[1], &args[2], name == "spublish", &limit);
+            crate::resp::Frame::Integer(receivers as i64)
+        }
+        _ => crate::util::replaying(clock_ms, seed, || {
+            execute_one(&shared.state, command, proto, &shared.client)
+        }),
+    }
+}
+
+/// Records in the running apply job that the entry `plan[entry]` applied `request`.
+fn remember(
+    shared: &Shared,
+    request: RequestId,
+    clock_ms: u64,
+    plan: &[Planned],
+    entry: usize,
+    kept: Kept,
+) {
+    let log_index = plan[entry].log_id.index;
+    let encode = |replies| postcard::to_allocvec(&Done { log_index, replies }).ok();
+    let value = match encode(kept) {
+        Some(value) if value.len() <= DONE_REPLIES_LIMIT => value,
+        _ => match encode(Kept::TooLarge) {
+            Some(value) => value,
+            None => return,
+        },
+    };
+    let key = done_key(clock_ms / DONE_GENERATION_MS, request);
+    shared.state.storage.job_put_bookkeeping(key, value);
+}
+
+/// Deletes, with the running apply job, the remembered requests of generations no copy can be
+/// looked up in any more (older than the one before the current).
+fn forget_old_requests(shared: &Shared, clock_ms: u64) {
+    let keep_from = (clock_ms / DONE_GENERATION_MS).saturating_sub(1);
+    if shared.done_swept.load(Ordering::Acquire) >= keep_from {
+        return;
+    }
+    let from = done_key(0, RequestId(0));
+    let to = done_key(keep_from, RequestId(0));
+    shared.state.storage.job_delete_bookkeeping(from, to);
+    shared.done_swept.store(keep_from, Ordering::Release);
 }
 
 /// Runs blocking storage work from the state machine's task: in place on a multi-threaded

@@ -70,9 +70,26 @@ pub struct Proposal {
     pub groups: Vec<ClientGroup>,
 }
 
+/// Names a forwarded pipeline across resends. A follower that lost its connection to the leader
+/// sends the pipeline again under the same id; the state machine runs an id once and answers a
+/// later copy with the replies it kept, so a resend can never apply a write twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RequestId(pub u128);
+
+impl RequestId {
+    /// A fresh random id (128 bits: collisions are out of the question).
+    pub fn random() -> RequestId {
+        RequestId(rand::random())
+    }
+}
+
 /// One client's pipeline within an entry.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClientGroup {
+    /// Set for pipelines forwarded by a follower, which may be sent more than once; `None` for
+    /// the leader's own clients, whose pipelines are proposed once (openraft refuses, and never
+    /// applies, an entry it answers `ForwardToLeader` for).
+    pub request: Option<RequestId>,
     /// The client's protocol, so the leader's apply produces the replies the client expects.
     pub proto: Protocol,
     pub commands: Vec<ReplicatedCommand>,
@@ -104,6 +121,8 @@ pub struct SnapshotDir {
 /// A pipeline a follower hands to the leader (plain clients talk to any node).
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ForwardRequest {
+    /// The same for every resend of this pipeline.
+    pub request: RequestId,
     pub proto: Protocol,
     /// EXEC: run the commands as one transaction.
     pub transaction: bool,
@@ -112,10 +131,13 @@ pub struct ForwardRequest {
     pub guards: Vec<WatchGuard>,
 }
 
-/// The leader's answer to a forwarded pipeline: its replies, `None` when a transaction aborted,
-/// or an error for every command.
+/// The leader's answer to a forwarded pipeline: its replies (`None` when a transaction aborted),
+/// or an error for every command, which says whether the pipeline was certainly not applied.
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ForwardReply {
     Replies(Option<Vec<Frame>>),
-    Error(String),
+    /// Not applied (no leader, queue full, too large...): the text is the client's error.
+    Refused(String),
+    /// Perhaps applied: the follower may send the same request again to learn the outcome.
+    Unknown(String),
 }

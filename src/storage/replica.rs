@@ -6,6 +6,7 @@ use std::path::Path;
 use rocksdb::checkpoint::Checkpoint;
 use rocksdb::{ColumnFamilyDescriptor, IteratorMode, Options, WriteBatch, DB};
 
+use super::job::{Op, OpKind, JOB};
 use super::keys::ALL_CFS;
 use super::{add_counts, Storage, StorageResult};
 
@@ -16,6 +17,30 @@ impl Storage {
     /// Reads one bookkeeping row of the default column family (the Raft applied position).
     pub fn read_bookkeeping(&self, key: &[u8]) -> StorageResult<Option<Vec<u8>>> {
         Ok(self.db.get_cf(self.cf("default"), key)?)
+    }
+
+    /// Adds a bookkeeping row to the running apply job: it commits with the job's data and its
+    /// applied position, so a crash keeps all three or none.
+    pub fn job_put_bookkeeping(&self, key: Vec<u8>, value: Vec<u8>) {
+        self.job_bookkeeping(OpKind::Put, key, value);
+    }
+
+    /// Deletes the bookkeeping rows in `[from, to)` with the running apply job.
+    pub fn job_delete_bookkeeping(&self, from: Vec<u8>, to: Vec<u8>) {
+        self.job_bookkeeping(OpKind::DeleteRange, from, to);
+    }
+
+    fn job_bookkeeping(&self, kind: OpKind, key: Vec<u8>, value: Vec<u8>) {
+        JOB.with(|j| {
+            if let Some(state) = j.borrow_mut().as_mut() {
+                state.record(Op {
+                    cf: "default",
+                    kind,
+                    key,
+                    value,
+                });
+            }
+        });
     }
 
     /// Writes one bookkeeping row durably.

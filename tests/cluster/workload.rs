@@ -1,6 +1,11 @@
-//! Concurrent client load for fault tests: clients spread over the nodes run SET/GET/INCR on a
+//! Concurrent client load for fault tests: clients hop between the nodes and run SET/GET/INCR on a
 //! few hot keys (recorded for the linearizability check) and SETs of unique keys (for the
 //! lost-write check), each with invoke and completion times and the outcome as the client saw it.
+//!
+//! Outcomes are read the way cluster clients read them: an error word that Redis Cluster clients
+//! retry on their own (`CLUSTERDOWN`, `TRYAGAIN`, `MOVED`, ...) is a definite failure, so a server
+//! that sends one for a write it applied is caught — the checker then finds the write's effect
+//! with no write to explain it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -83,15 +88,16 @@ pub struct Load {
 }
 
 impl Load {
-    /// Starts `clients` clients, client i talking to `addrs[i % addrs.len()]`.
+    /// Starts `clients` clients, client i first talking to `addrs[i % addrs.len()]`, then hopping
+    /// to a random node now and then and after every failed connection.
     pub fn start(addrs: &[String], clients: usize, seed: u64) -> Load {
         let running = Arc::new(AtomicBool::new(true));
         let started = Instant::now();
         let clients = (0..clients)
             .map(|i| {
-                let addr = addrs[i % addrs.len()].clone();
                 let rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
-                tokio::spawn(client(i, addr, rng, running.clone(), started))
+                let addrs = addrs.to_vec();
+                tokio::spawn(client(i, addrs, rng, running.clone(), started))
             })
             .collect();
         Load {
@@ -115,15 +121,30 @@ impl Load {
     }
 }
 
+/// Error words that promise the command was not executed: Redis Cluster clients retry them on
+/// their own. `BUSY` is Kiwi's full proposal queue (a refusal clients do not retry).
+pub const NOT_EXECUTED: [&str; 8] = [
+    "CLUSTERDOWN",
+    "TRYAGAIN",
+    "MOVED",
+    "ASK",
+    "LOADING",
+    "READONLY",
+    "MASTERDOWN",
+    "BUSY",
+];
+
+/// True for an error that promises its command was not executed.
+pub fn not_executed(error: &str) -> bool {
+    NOT_EXECUTED.contains(&error.split(' ').next().unwrap_or_default())
+}
+
 /// What the reply to a write tells about whether it was applied.
 fn write_outcome(reply: Result<Frame, ()>) -> Outcome {
     match reply {
         Ok(Frame::Simple(_)) => Outcome::Ok,
         Ok(Frame::Integer(n)) => Outcome::Int(n),
-        // Refused before reaching the log: no leader, leader unreachable, queue full.
-        Ok(Frame::Error(e)) if e.starts_with("CLUSTERDOWN") || e.starts_with("BUSY") => {
-            Outcome::Fail
-        }
+        Ok(Frame::Error(e)) if not_executed(&e) => Outcome::Fail,
         _ => Outcome::Unknown,
     }
 }
@@ -136,17 +157,28 @@ fn read_outcome(reply: Result<Frame, ()>) -> Outcome {
     }
 }
 
+/// Chance, per operation, that a client moves to another node.
+const HOP_PERCENT: u32 = 10;
+
 async fn client(
     id: usize,
-    addr: String,
+    addrs: Vec<String>,
     mut rng: StdRng,
     running: Arc<AtomicBool>,
     started: Instant,
 ) -> History {
     let mut history = History::default();
     let mut conn: Option<Client> = None;
+    let mut addr = addrs[id % addrs.len()].clone();
     let mut seq = 0u64;
     while running.load(Ordering::Acquire) {
+        if conn.is_none() || rng.gen_range(0..100) < HOP_PERCENT {
+            let next = addrs[rng.gen_range(0..addrs.len())].clone();
+            if next != addr {
+                addr = next;
+                conn = None;
+            }
+        }
         let Some(c) = connected(&mut conn, &addr).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
