@@ -75,6 +75,10 @@ pub enum ReplyError {
     /// probe write succeeds again.
     #[error("MISCONF Kiwi is unable to persist to disk ({0}); writes are refused until the storage engine recovers, reads still work")]
     StorageUnavailable(String),
+    /// The data reached `max-db-size`: commands that grow it are refused, like Redis past
+    /// `maxmemory`.
+    #[error("OOM command not allowed when the data size > 'max-db-size'.")]
+    OverQuota,
     /// The storage runtime's queue stayed full past `storage-queue-timeout`.
     #[error("BUSY Kiwi storage runtime is overloaded, try again later")]
     Overloaded,

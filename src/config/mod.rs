@@ -146,6 +146,10 @@ options! {
     storage_queue_depth: usize = 1024, "storage-queue-depth", false;
     /// Milliseconds a pipeline may wait for room in the storage queue before the client gets BUSY.
     storage_queue_timeout: u64 = 5000, "storage-queue-timeout", true;
+    /// Largest data size on disk (table files plus memtables); past it, commands that grow the data (`denyoom` ones: SET, LPUSH, ...) get an OOM error while reads and deletes work (0 = no limit).
+    max_db_size: ByteSize = ByteSize(0), "max-db-size", true;
+    /// Bytes kept in a reserve file in the data directory while there is room; a restart on a full disk frees it so that recovery can proceed (0 = none).
+    disk_reserve: ByteSize = ByteSize(64 << 20), "disk-reserve", false;
     /// RocksDB flush and compaction threads.
     rocksdb_max_background_jobs: i32 = 4, "rocksdb-max-background-jobs", false;
     /// Size of one memtable before it is flushed.

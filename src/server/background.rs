@@ -64,6 +64,7 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         let sweep_ms = slice.elapsed().as_millis() as u64;
         state.latency.observe(sweep_ms, || "expire-cycle");
         storage.probe();
+        storage.check_quota(state.config().max_db_size.0);
         // Compacting a deleted big collection's range can take seconds: never on this thread,
         // which also syncs the WAL.
         if reclaimer.as_ref().is_none_or(|h| h.is_finished()) && storage.reclaim_pending() {

@@ -260,6 +260,12 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
+        if spec.flags.contains(&"denyoom") && self.state.storage.over_quota() {
+            cmd::stats::reject(spec);
+            self.fail_multi();
+            self.push_reply(ReplyError::OverQuota.into());
+            return;
+        }
         if !matches!(spec.handler, Handler::Connection) {
             self.feed_monitors(spec, &args);
         }

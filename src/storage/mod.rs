@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod collection;
+mod disk;
 mod job;
 pub mod keys;
 pub mod locks;
@@ -87,6 +88,8 @@ pub struct Storage {
     pub watches: watch::Watches,
     /// Clients blocked on keys; every write that stores a key wakes them.
     pub waiters: waiters::Waiters,
+    /// The data size reached `max-db-size` (see `storage/disk.rs`).
+    over_quota: std::sync::atomic::AtomicBool,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -136,14 +139,22 @@ impl Storage {
         // Lets the WAL append of one write group overlap the memtable inserts of the previous one.
         opts.set_enable_pipelined_write(true);
 
-        let cf_descriptors = ALL_CFS.iter().map(|name| {
-            let mut cf = cf_options(config, &cache);
-            if *name == "default" {
-                cf.set_merge_operator_associative("kiwi-add-i64", add_counts);
-            }
-            ColumnFamilyDescriptor::new(*name, cf)
-        });
-        let db = DB::open_cf_descriptors(&opts, dir, cf_descriptors).map_err(|e| {
+        let open = || {
+            let cf_descriptors = ALL_CFS.iter().map(|name| {
+                let mut cf = cf_options(config, &cache);
+                if *name == "default" {
+                    cf.set_merge_operator_associative("kiwi-add-i64", add_counts);
+                }
+                ColumnFamilyDescriptor::new(*name, cf)
+            });
+            DB::open_cf_descriptors(&opts, dir, cf_descriptors)
+        };
+        let opened = match open() {
+            // Recovery needs room to flush the log: the disk reserve makes it.
+            Err(e) if disk::is_no_space(&e) && disk::release_reserve(dir) => open(),
+            other => other,
+        };
+        let db = opened.map_err(|e| {
             let text = e.to_string();
             if text.contains("LOCK") && (text.contains("lock") || text.contains("Resource")) {
                 StorageError::Locked(dir.display().to_string())
@@ -151,6 +162,7 @@ impl Storage {
                 StorageError::Rocks(e)
             }
         })?;
+        disk::fill_reserve(dir, config.disk_reserve.0);
 
         let databases = config.databases;
         let storage = Storage {
@@ -167,6 +179,7 @@ impl Storage {
             reclaim: Default::default(),
             watches: Default::default(),
             waiters: Default::default(),
+            over_quota: Default::default(),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
