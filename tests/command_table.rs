@@ -7,7 +7,8 @@
 //!   refuses them, which checks what the table says the command does with each key.
 //!
 //! A command added to the table (or known to Redis) with keys but without an example here fails
-//! `every_command_with_keys_has_an_example`.
+//! `every_command_with_keys_has_an_example`. And every command's (and subcommand's) COMMAND INFO
+//! name, arity, flags and first/last/step key positions are Redis's.
 
 mod common;
 
@@ -287,6 +288,86 @@ fn every_command_with_keys_has_an_example() {
             "example of a command kiwi does not have: {example}"
         );
     }
+}
+
+/// COMMAND INFO's name, arity, flags and first/last/step (fields 0 to 5) of a command or
+/// subcommand reply, and its subcommands' replies.
+fn info_head(info: &Frame) -> (Vec<Frame>, Vec<Frame>) {
+    let Frame::Array(fields) = info else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut head: Vec<Frame> = fields.iter().take(6).cloned().collect();
+    // RESP2 sends the flags as an array, RESP3 as a set; both list them in Redis's order.
+    if let Some(Frame::Set(flags)) = head.get(2).cloned() {
+        head[2] = Frame::Array(flags);
+    }
+    let subs = match fields.get(9) {
+        Some(Frame::Array(subs)) => subs.clone(),
+        _ => Vec::new(),
+    };
+    (head, subs)
+}
+
+#[test]
+fn command_info_matches_redis() {
+    let kiwi = Kiwi::start(&[]);
+    let redis = Redis::start();
+    let mut failures = Vec::new();
+    let mut subs_compared = 0;
+    common::runtime().block_on(async {
+        let mut k = connect(&kiwi.addr(), false).await;
+        let mut r = connect(&redis.addr(), false).await;
+        for c in COMMANDS {
+            let ask = ["COMMAND", "INFO", c.name];
+            let (Frame::Array(ours), Frame::Array(theirs)) = (
+                common::call(&mut k, &ask).await,
+                common::call(&mut r, &ask).await,
+            ) else {
+                panic!("COMMAND INFO {} is not an array", c.name)
+            };
+            let (our_head, our_subs) = info_head(&ours[0]);
+            let (their_head, their_subs) = info_head(&theirs[0]);
+            if our_head != their_head {
+                failures.push(format!(
+                    "{}\n    redis: {their_head:?}\n    kiwi:  {our_head:?}",
+                    c.name
+                ));
+            }
+            // Kiwi's subcommands, except the two of later Redis versions it also accepts.
+            for our_sub in &our_subs {
+                let (our_head, _) = info_head(our_sub);
+                let name = match our_head.first() {
+                    Some(Frame::Bulk(name)) => String::from_utf8_lossy(name).into_owned(),
+                    other => panic!("subcommand name {other:?}"),
+                };
+                if matches!(name.as_str(), "client|setinfo" | "client|no-touch") {
+                    continue;
+                }
+                let theirs = their_subs
+                    .iter()
+                    .map(info_head)
+                    .find(|(h, _)| h.first() == our_head.first());
+                subs_compared += 1;
+                match theirs {
+                    Some((their_head, _)) if our_head == their_head => {}
+                    Some((their_head, _)) => failures.push(format!(
+                        "{name}\n    redis: {their_head:?}\n    kiwi:  {our_head:?}"
+                    )),
+                    None => failures.push(format!("{name}: not a Redis 7.0 subcommand")),
+                }
+            }
+        }
+    });
+    assert!(
+        failures.is_empty(),
+        "{} COMMAND INFO replies differ from redis-server:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    assert!(
+        subs_compared > 50,
+        "only {subs_compared} subcommands compared"
+    );
 }
 
 /// Sends `args` to both servers and describes the difference, if any.

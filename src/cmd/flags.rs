@@ -134,7 +134,7 @@ impl Flags {
         (Flags::SKIP_MONITOR, "skip_monitor"),
         (Flags::SKIP_SLOWLOG, "skip_slowlog"),
         (Flags::FAST, "fast"),
-        (Flags::NO_AUTH, "no-auth"),
+        (Flags::NO_AUTH, "no_auth"),
         (Flags::NO_MULTI, "no_multi"),
         (Flags::MOVABLEKEYS, "movablekeys"),
         (Flags::ALLOW_BUSY, "allow_busy"),

@@ -223,7 +223,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("acl", -2, NONE, [], "server", "6.0.0", Net, "Manages ACL users and shows the connection's user.", subs: ACL_SUBS),
     cmd!("slowlog", -2, NONE, [], "server", "2.2.12", St(slowlog::slowlog), "Reads or clears the log of slow commands.", subs: SLOWLOG_SUBS),
     cmd!("latency", -2, NONE, [], "server", "2.8.13", St(latency::latency), "Reports latency spikes recorded by the latency monitor.", subs: LATENCY_SUBS),
-    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE, [], "server", "1.0.0", Net, "Stops the server gracefully."),
+    cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, [], "server", "1.0.0", Net, "Stops the server gracefully."),
     // blocking pops
     cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, [range(1, -2, 1; RW | ACCESS | DELETE)], "list", "2.0.0", St(blocking::blpop), "Pops the first element of the first non-empty list, waiting up to a timeout for one."),
     cmd!("brpop", -3, WRITE | NOSCRIPT | BLOCKING, [range(1, -2, 1; RW | ACCESS | DELETE)], "list", "2.0.0", St(blocking::brpop), "Pops the last element of the first non-empty list, waiting up to a timeout for one."),
@@ -242,12 +242,12 @@ pub static COMMANDS: &[CommandSpec] = &[
     // connection
     cmd!("monitor", 1, ADMIN | NOSCRIPT | LOADING | STALE, [], "server", "1.0.0", Net, "Streams every command the server runs, from every client, as it runs."),
     cmd!("ping", -1, FAST | WHILE_SUBSCRIBED, [], "connection", "1.0.0", Net, "Checks the connection."),
-    cmd!("echo", 2, FAST, [], "connection", "1.0.0", Net, "Returns the given string."),
+    cmd!("echo", 2, LOADING | STALE | FAST, [], "connection", "1.0.0", Net, "Returns the given string."),
     cmd!("select", 2, LOADING | STALE | FAST, [], "connection", "1.0.0", Net, "Selects the database of the connection."),
-    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, [], "connection", "1.0.0", Net, "Authenticates the connection.", secrets: slowlog::auth_secrets),
-    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH, [], "connection", "6.0.0", Net, "Negotiates the protocol version and authenticates.", secrets: slowlog::hello_secrets),
-    cmd!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NOW_IN_MULTI | WHILE_SUBSCRIBED, [], "connection", "1.0.0", Net, "Closes the connection."),
-    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | NOW_IN_MULTI | WHILE_SUBSCRIBED, [], "connection", "6.2.0", Net, "Resets the connection's state."),
+    cmd!("auth", -2, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, [], "connection", "1.0.0", Net, "Authenticates the connection.", secrets: slowlog::auth_secrets),
+    cmd!("hello", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY, [], "connection", "6.0.0", Net, "Negotiates the protocol version and authenticates.", secrets: slowlog::hello_secrets),
+    cmd!("quit", -1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NOW_IN_MULTI | WHILE_SUBSCRIBED, [], "connection", "1.0.0", Net, "Closes the connection."),
+    cmd!("reset", 1, NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NOW_IN_MULTI | WHILE_SUBSCRIBED, [], "connection", "6.2.0", Net, "Resets the connection's state."),
     cmd!("client", -2, NOT_PAUSED, [], "connection", "2.4.0", Net, "Inspects and manages client connections.", subs: CLIENT_SUBS),
     // pubsub
     cmd!("subscribe", -2, PUBSUB | NOSCRIPT | LOADING | STALE | WHILE_SUBSCRIBED, [], "pubsub", "2.0.0", Net, "Listens to channels."),
@@ -309,11 +309,11 @@ static COMMAND_SUBS: &[SubSpec] = &[
 /// CLUSTER's subcommands.
 #[rustfmt::skip]
 static CLUSTER_SUBS: &[SubSpec] = &[
-    sub!("info", 2, LOADING | STALE, [], "Returns the cluster's state."),
-    sub!("myid", 2, LOADING | STALE, [], "Returns this node's id."),
-    sub!("nodes", 2, LOADING | STALE, [], "Returns the members in CLUSTER NODES format."),
-    sub!("slots", 2, LOADING | STALE, [], "Returns the slot ranges and their nodes."),
-    sub!("shards", 2, LOADING | STALE, [], "Returns the shards and their nodes."),
+    sub!("info", 2, STALE, [], "Returns the cluster's state."),
+    sub!("myid", 2, STALE, [], "Returns this node's id."),
+    sub!("nodes", 2, STALE, [], "Returns the members in CLUSTER NODES format."),
+    sub!("slots", 2, STALE, [], "Returns the slot ranges and their nodes."),
+    sub!("shards", 2, STALE, [], "Returns the shards and their nodes."),
     sub!("keyslot", 3, STALE, [], "Returns the hash slot of a key."),
     sub!("countkeysinslot", 3, STALE, [], "Counts this node's keys in a hash slot (walks the whole database)."),
     sub!("getkeysinslot", 4, STALE, [], "Returns up to count of this node's keys in a hash slot (walks the whole database)."),

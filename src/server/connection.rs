@@ -253,6 +253,13 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
+        if self.multi.is_some() && spec.flags.contains(Flags::NO_MULTI) {
+            cmd::stats::reject(spec);
+            self.fail_multi();
+            let err = ReplyError::custom("ERR Command not allowed inside a transaction");
+            self.push_reply(err.into());
+            return;
+        }
         let refusal = self.acl_refusal(spec, &args);
         if let Some(err) = refusal.or_else(|| self.subscribed_refusal(spec, &args)) {
             cmd::stats::reject(spec);

@@ -503,7 +503,7 @@ impl Acl {
     }
 
     /// Whether `user` may run this call: its command (or subcommand) and every key it names.
-    /// AUTH and HELLO (`no-auth`) are always allowed, so a restricted user can switch users.
+    /// AUTH and HELLO (`no_auth`) are always allowed, so a restricted user can switch users.
     pub fn check(&self, user: &str, spec: &CommandSpec, args: &[Bytes]) -> Result<(), ReplyError> {
         if spec.flags.contains(Flags::NO_AUTH) {
             return Ok(());
