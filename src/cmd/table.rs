@@ -16,18 +16,24 @@ use super::{
     strings, zset, CommandSpec, Handler, SubSpec,
 };
 
+/// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.
+macro_rules! key_specs {
+    ($($kind:ident($($arg:expr),* $(; $($flag:ident)|+)?)),*) => {
+        &[$($kind($($arg,)* $(KeyFlags::of(&[$(KeyFlags::$flag),+]))?)),*]
+    };
+}
+
 macro_rules! cmd {
     (
         $name:literal, $arity:literal, $($flag:ident)|+,
-        [$($kind:ident($($arg:expr),* $(; $($key_flag:ident)|+)?)),*],
-        $group:literal, $since:literal, $handler:expr, $summary:literal
+        [$($keys:tt)*], $group:literal, $since:literal, $handler:expr, $summary:literal
         $(, subs: $subs:expr)? $(, secrets: $secrets:expr)?
     ) => {
         CommandSpec {
             name: $name,
             arity: $arity,
             flags: Flags::of(&[$(Flags::$flag),+]),
-            keys: &[$($kind($($arg,)* $(KeyFlags::of(&[$(KeyFlags::$key_flag),+]))?)),*],
+            keys: key_specs!($($keys)*),
             group: $group,
             summary: $summary,
             since: $since,
@@ -43,13 +49,13 @@ macro_rules! cmd {
 macro_rules! sub {
     (
         $name:literal, $arity:literal, $($flag:ident)|+,
-        [$($kind:ident($($arg:expr),* $(; $($key_flag:ident)|+)?)),*], $summary:literal
+        [$($keys:tt)*], $summary:literal
     ) => {
         SubSpec {
             name: $name,
             arity: $arity,
             flags: Flags::of(&[$(Flags::$flag),+]),
-            keys: &[$($kind($($arg,)* $(KeyFlags::of(&[$(KeyFlags::$key_flag),+]))?)),*],
+            keys: key_specs!($($keys)*),
             summary: $summary,
         }
     };
