@@ -15,7 +15,6 @@ mod common;
 
 use std::path::Path;
 
-use kiwi::resp::client::Client;
 use kiwi::resp::Frame;
 
 #[derive(Clone, Copy, PartialEq)]
@@ -58,17 +57,7 @@ fn sorted(frame: Frame) -> Frame {
     }
 }
 
-/// A reply and its exact bytes on the wire.
-type Reply = (Frame, bytes::Bytes);
-
-async fn exchange(
-    client: &mut Client,
-    args: &[Vec<u8>],
-) -> Result<Reply, kiwi::resp::client::ClientError> {
-    client.queue(args);
-    client.flush().await?;
-    client.read_reply_with_bytes().await
-}
+use common::{connect, exchange, Reply};
 
 fn same(a: &Reply, b: &Reply, mode: Compare) -> bool {
     match mode {
@@ -82,18 +71,6 @@ fn same(a: &Reply, b: &Reply, mode: Compare) -> bool {
 /// Replays one script against both servers; returns a description of every mismatch. With
 /// `resp3`, both connections switch to RESP3 (`HELLO 3`) before the script starts, so every script
 /// also checks RESP3 reply types.
-/// Opens a connection, switched to RESP3 when asked.
-async fn connect(addr: &str, resp3: bool) -> Client {
-    let mut c = Client::connect(addr).await.expect("connect");
-    if resp3 {
-        assert!(matches!(
-            c.call(&["HELLO", "3"]).await.expect("hello"),
-            Frame::Map(_)
-        ));
-    }
-    c
-}
-
 async fn replay(script: &Path, kiwi_addr: &str, redis_addr: &str, resp3: bool) -> Vec<String> {
     let text = std::fs::read_to_string(script).expect("read script");
     // Connection 1 of each server exists from the start; `[N] CMD` lines open more on first use.

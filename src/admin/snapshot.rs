@@ -12,7 +12,7 @@ use axum::Json;
 
 use super::status::*;
 use super::{Admin, ApiError};
-use crate::cmd::stats;
+use crate::cmd::{stats, Flags};
 use crate::state::ServerState;
 use crate::util::histogram::quantile_us;
 
@@ -62,7 +62,7 @@ pub(crate) fn collect(state: &ServerState) -> Result<Status, ApiError> {
         let calls = load(&stat.calls);
         if spec.is_write() {
             writes += calls;
-        } else if spec.flags.contains(&"readonly") {
+        } else if spec.flags.contains(Flags::READONLY) {
             reads += calls;
         }
         let latency = stat.latency.counts();

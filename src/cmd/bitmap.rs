@@ -9,7 +9,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::strings::{count_lookup, max_bulk, modify_string, read_string, Rewrite};
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_i64, is_opt, Ctx, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::meta::{KeyType, Meta, StrEncoding};
@@ -527,6 +527,24 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 /// BITFIELD key [GET|SET|INCRBY|OVERFLOW ...].
+/// BITFIELD's key flags, as Redis's `bitfieldGetKeys` decides them: read-only while the
+/// subcommands are well-formed GETs (and OVERFLOWs), read-write from the first SET or INCRBY
+/// or anything it cannot read.
+pub fn bitfield_key_flags(args: &[Bytes]) -> KeyFlags {
+    let mut i = 2;
+    while i < args.len() {
+        let remaining = args.len() - i - 1;
+        if is_opt(&args[i], "get") && remaining >= 2 {
+            i += 3;
+        } else if is_opt(&args[i], "overflow") && remaining >= 1 {
+            i += 2;
+        } else {
+            return KeyFlags::of(&[KeyFlags::RW, KeyFlags::ACCESS, KeyFlags::UPDATE]);
+        }
+    }
+    KeyFlags::of(&[KeyFlags::RO, KeyFlags::ACCESS])
+}
+
 pub fn bitfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     bitfield_generic(ctx, args, false)
 }

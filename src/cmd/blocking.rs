@@ -9,18 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{list, zset, Ctx};
+use super::{list, zset, CommandSpec, Ctx, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::util::number::{is_long_double, parse_f64};
-
-/// True for the commands that block when there is nothing to pop.
-pub fn is_blocking(name: &str) -> bool {
-    matches!(
-        name,
-        "blpop" | "brpop" | "blmove" | "brpoplpush" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop"
-    )
-}
 
 /// Index of the timeout argument: last for the classic forms, first for BLMPOP/BZMPOP.
 fn timeout_index(name: &str, args: &[Bytes]) -> usize {
@@ -52,17 +44,19 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<Duration>> {
     Ok((millis > 0.0).then(|| Duration::from_millis(millis as u64)))
 }
 
-/// The timeout and the keys a blocked client waits on.
-pub fn timeout_and_keys(name: &str, args: &[Bytes]) -> CmdResult<(Option<Duration>, Vec<Bytes>)> {
-    let timeout = parse_timeout(&args[timeout_index(name, args)])?;
-    let keys = match name {
-        "blmove" | "brpoplpush" => vec![args[1].clone()],
-        "blmpop" | "bzmpop" => {
-            let n = super::arg_i64(&args[2]).unwrap_or(0).max(0) as usize;
-            args.iter().skip(3).take(n).cloned().collect()
-        }
-        _ => args[1..args.len() - 1].to_vec(),
-    };
+/// The timeout and the keys a blocked client waits on: the keys it pops from, which its table
+/// entry flags `delete` (BLMOVE waits on its source, not its destination).
+pub fn timeout_and_keys(
+    spec: &CommandSpec,
+    args: &[Bytes],
+) -> CmdResult<(Option<Duration>, Vec<Bytes>)> {
+    let timeout = parse_timeout(&args[timeout_index(spec.name, args)])?;
+    let keys = spec
+        .key_refs(args)
+        .into_iter()
+        .filter(|k| k.flags.contains(KeyFlags::DELETE))
+        .map(|k| args[k.index].clone())
+        .collect();
     Ok((timeout, keys))
 }
 

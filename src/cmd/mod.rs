@@ -1,16 +1,21 @@
 //! The command table and the execution context of storage-side commands.
 //!
-//! One [`CommandSpec`] per command is the single source of truth for its name, arity, flags, key
-//! positions and handler. The network runtime uses it to validate a request before anything
-//! crosses to storage; `COMMAND` replies from it; `docs/commands.md` is generated from it.
+//! One [`CommandSpec`] per command, one line in `table.rs`, is the single source of truth for its
+//! name, arity, flags ([`Flags`]: Redis's and Kiwi's own, such as "runs at once inside MULTI"),
+//! key specs ([`KeySpec`]: where the keys are and what the command does with each), secret
+//! arguments and handler. The network runtime uses it to validate a request before anything
+//! crosses to storage; ACL key checks, transaction locks, cluster routing and blocking waits read
+//! their keys from it; `COMMAND` replies from it; `docs/commands.md` is generated from it.
 //! Each family's handlers live in their own file.
 
 pub mod bitmap;
 pub mod blocking;
 pub mod collection;
+pub mod flags;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
+pub mod keys;
 pub mod keyspace;
 pub mod latency;
 pub mod list;
@@ -33,6 +38,8 @@ use crate::resp::Protocol;
 use crate::state::ServerState;
 use crate::storage::Storage;
 
+pub use flags::{Flags, KeyFlags};
+pub use keys::{KeyRef, KeySpec};
 pub use table::COMMANDS;
 
 /// Where a command runs.
@@ -45,55 +52,73 @@ pub enum Handler {
     Connection,
 }
 
-/// A subcommand of a container command (CONFIG GET, CLIENT LIST, ...).
+/// A subcommand of a container command (CONFIG GET, CLIENT LIST, OBJECT ENCODING, ...).
 pub struct SubSpec {
     pub name: &'static str,
     pub arity: i32,
-    pub flags: &'static [&'static str],
+    pub flags: Flags,
+    /// Key specs, counted in the whole call (OBJECT ENCODING's key is argument 2).
+    pub keys: &'static [KeySpec],
     pub summary: &'static str,
 }
 
-/// One command's metadata and handler.
+/// One command's metadata and handler: its line in the command table.
 pub struct CommandSpec {
     /// Lowercase name.
     pub name: &'static str,
     /// Redis arity: exact argument count including the name, or `-N` for "at least N".
     pub arity: i32,
-    /// Redis command flags (`write`, `readonly`, `fast`, `admin`, ...).
-    pub flags: &'static [&'static str],
-    /// Legacy key specification: first key index, last (-1 = last argument), step.
-    pub keys: (i32, i32, i32),
+    /// Redis's command flags and Kiwi's own properties of the command.
+    pub flags: Flags,
+    /// Where the keys of a call are and what the command does with them (a container command's
+    /// keys are on its subcommands).
+    pub keys: &'static [KeySpec],
     /// Redis documentation group (`string`, `generic`, `hyperloglog`, `connection`, `server`).
     pub group: &'static str,
     pub summary: &'static str,
     pub since: &'static str,
     pub subcommands: &'static [SubSpec],
     pub handler: Handler,
+    /// Whether argument `index` of a call is a secret the slow log and MONITOR hide.
+    pub secrets: Option<fn(&[Bytes], usize) -> bool>,
 }
 
 impl CommandSpec {
     /// True for commands that modify data (refused while the storage breaker is open).
     pub fn is_write(&self) -> bool {
-        self.flags.contains(&"write")
+        self.flags.contains(Flags::WRITE)
+    }
+
+    /// True for commands that go through the Raft log in cluster mode: writes, and the
+    /// [`Flags::REPLICATED`] ones (PUBLISH, SPUBLISH).
+    pub fn is_replicated(&self) -> bool {
+        self.flags.intersects(Flags::WRITE | Flags::REPLICATED)
+    }
+
+    /// The subcommand this call names, for a container command.
+    pub fn subcommand(&self, args: &[Bytes]) -> Option<&'static SubSpec> {
+        let name = args.get(1)?;
+        self.subcommands.iter().find(|s| is_opt(name, s.name))
+    }
+
+    /// The flags of this call: its subcommand's for a container command.
+    pub fn call_flags(&self, args: &[Bytes]) -> Flags {
+        self.subcommand(args).map_or(self.flags, |sub| sub.flags)
     }
 
     /// Whether this call runs a command or subcommand flagged `fast`; the latency monitor files
     /// its time under `fast-command` or `command` accordingly, as Redis does.
     pub fn is_fast(&self, args: &[Bytes]) -> bool {
-        let flags = args
-            .get(1)
-            .and_then(|name| self.subcommands.iter().find(|s| is_opt(name, s.name)))
-            .map_or(self.flags, |sub| sub.flags);
-        flags.contains(&"fast")
+        self.call_flags(args).contains(Flags::FAST)
     }
 
     /// ACL categories derived from group and flags, as COMMAND INFO reports them.
     pub fn categories(&self) -> Vec<String> {
         let mut cats = Vec::new();
-        if self.flags.contains(&"write") {
+        if self.flags.contains(Flags::WRITE) {
             cats.push("@write".to_string());
         }
-        if self.flags.contains(&"readonly") {
+        if self.flags.contains(Flags::READONLY) {
             cats.push("@read".to_string());
         }
         match self.group {
@@ -104,14 +129,14 @@ impl CommandSpec {
                 cats.push("@dangerous".into());
             }
             // Admin commands outside the server group (PFDEBUG) are @admin but not @dangerous.
-            other if self.flags.contains(&"admin") => {
+            other if self.flags.contains(Flags::ADMIN) => {
                 cats.push(format!("@{other}"));
                 cats.push("@admin".into());
             }
             other => cats.push(format!("@{other}")),
         }
         cats.push(
-            if self.flags.contains(&"fast") {
+            if self.flags.contains(Flags::FAST) {
                 "@fast"
             } else {
                 "@slow"
@@ -121,61 +146,48 @@ impl CommandSpec {
         cats
     }
 
-    /// Indexes of the key arguments in `args` (COMMAND GETKEYS, and routing later on).
-    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
-        if let Some(keys) = self.movable_key_indexes(args) {
-            return keys;
-        }
-        let (first, last, step) = self.keys;
-        if first <= 0 {
-            return Vec::new();
-        }
-        let last = if last < 0 {
-            args.len() as i32 + last
+    /// The key specs that apply to this call: its subcommand's for a container command.
+    pub fn key_specs(&self, args: &[Bytes]) -> &'static [KeySpec] {
+        if self.subcommands.is_empty() {
+            self.keys
         } else {
-            last
-        };
-        let mut out = Vec::new();
-        let mut i = first;
-        while i <= last && (i as usize) < args.len() {
-            out.push(i as usize);
-            i += step.max(1);
+            self.subcommand(args).map_or(&[], |sub| sub.keys)
         }
-        out
     }
 
-    /// Key positions of the commands whose keys follow a `numkeys` argument or an option
-    /// (`movablekeys` in Redis), which the fixed first/last/step triple cannot describe, and of
-    /// the shard pub/sub commands, whose key positions hold no keys. A malformed call has no keys.
-    fn movable_key_indexes(&self, args: &[Bytes]) -> Option<Vec<usize>> {
-        let counted = |numkeys_at: usize, before: &[usize]| -> Vec<usize> {
-            let first = numkeys_at + 1;
-            let count = args
-                .get(numkeys_at)
-                .and_then(|a| arg_i64(a).ok())
-                .and_then(|n| usize::try_from(n).ok())
-                .filter(|&n| n > 0 && first + n <= args.len());
-            match count {
-                Some(n) => before.iter().copied().chain(first..first + n).collect(),
-                None => Vec::new(),
-            }
-        };
-        Some(match self.name {
-            "zunion" | "zinter" | "zdiff" | "zintercard" | "sintercard" | "lmpop" | "zmpop" => {
-                counted(1, &[])
-            }
-            "zunionstore" | "zinterstore" | "zdiffstore" => counted(2, &[1]),
-            // Shard channels sit in key positions (cluster routing) but are flagged `not_key`,
-            // so COMMAND GETKEYS finds none.
-            "ssubscribe" | "sunsubscribe" | "spublish" => Vec::new(),
-            "sort" | "georadius" | "georadiusbymember" => {
-                let stores = (2..args.len()).filter(|&at| {
-                    is_opt(&args[at - 1], "store") || is_opt(&args[at - 1], "storedist")
-                });
-                std::iter::once(1).chain(stores).collect()
-            }
-            _ => return None,
-        })
+    /// Whether calls of this command (or of the subcommand this call names) name keys at all.
+    pub fn has_keys(&self, args: &[Bytes]) -> bool {
+        self.key_specs(args).iter().any(KeySpec::is_key)
+    }
+
+    /// The keys of a call with what the command does to each, in Redis's order (ACL key checks,
+    /// COMMAND GETKEYS and GETKEYSANDFLAGS). A malformed call has none.
+    pub fn key_refs(&self, args: &[Bytes]) -> Vec<KeyRef> {
+        keys::find_keys(self.key_specs(args), args)
+    }
+
+    /// Indexes of the key arguments in `args` (transaction locks, cluster routing, ...).
+    pub fn key_indexes(&self, args: &[Bytes]) -> Vec<usize> {
+        self.key_refs(args).into_iter().map(|k| k.index).collect()
+    }
+
+    /// COMMAND INFO's legacy (first, last, step) key positions, derived from the key specs.
+    pub fn legacy_keys(&self) -> (i32, i32, i32) {
+        keys::legacy_range(self.keys)
+    }
+
+    /// Whether this call reads and writes no data (INFO, CONFIG, SLOWLOG, OBJECT HELP ...): its
+    /// reply describes the node that runs it, wherever it is sent.
+    pub fn describes_node(&self, args: &[Bytes]) -> bool {
+        !self
+            .call_flags(args)
+            .intersects(Flags::READONLY | Flags::WRITE)
+    }
+
+    /// Whether argument `index` of this call is a secret (a password) that the slow log and
+    /// MONITOR show as `(redacted)`.
+    pub fn is_secret(&self, args: &[Bytes], index: usize) -> bool {
+        self.secrets.is_some_and(|secret| secret(args, index))
     }
 }
 
@@ -196,7 +208,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         .and_then(|s| BY_NAME.get(s).copied())
 }
 
-fn arity_ok(arity: i32, argc: usize) -> bool {
+pub(crate) fn arity_ok(arity: i32, argc: usize) -> bool {
     if arity >= 0 {
         argc == arity as usize
     } else {
@@ -280,7 +292,8 @@ pub fn reference_markdown() -> String {
             Handler::Storage(_) => "storage",
             Handler::Connection => "network",
         };
-        let mut row = |name: String, arity: i32, flags: &[&str], summary: &str| {
+        let mut row = |name: String, arity: i32, flags: Flags, summary: &str| {
+            let flags: Vec<&str> = flags.names().collect();
             out.push_str(&format!(
                 "| `{name}` | {arity} | {} | {} | {runs_on} | {summary} |\n",
                 c.group,
@@ -329,13 +342,107 @@ mod tests {
         );
     }
 
+    fn call(words: &str) -> Vec<Bytes> {
+        words
+            .split_whitespace()
+            .map(|w| Bytes::from(w.to_string()))
+            .collect()
+    }
+
     #[test]
     fn key_positions_follow_the_spec() {
-        let mset = lookup(b"mset").unwrap();
-        let args: Vec<Bytes> = ["mset", "a", "1", "b", "2"]
+        let keys = |words: &str| {
+            let args = call(words);
+            lookup(&args[0]).unwrap().key_indexes(&args)
+        };
+        assert_eq!(keys("mset a 1 b 2"), [1, 3]);
+        assert_eq!(keys("blmpop 0 2 a b left"), [3, 4]);
+        assert_eq!(keys("bzmpop 1.5 1 z min count 2"), [3]);
+        assert_eq!(keys("object encoding k"), [2]);
+        assert!(keys("object help").is_empty());
+        assert_eq!(keys("sort k get store by x store d limit 0 1"), [1, 7]);
+        assert!(keys("spublish channel message").is_empty());
+    }
+
+    #[test]
+    fn movablekeys_is_flagged_where_the_specs_move() {
+        for c in COMMANDS {
+            let legacy = keys::legacy_range(c.keys);
+            let moves = c
+                .keys
+                .iter()
+                .any(|k| !matches!(k, KeySpec::Range { .. } | KeySpec::Variable { .. }));
+            // SORT_RO: Redis declares its BY/GET patterns as a key spec that finds no key.
+            let expected = moves || c.name == "sort_ro";
+            assert_eq!(c.flags.contains(Flags::MOVABLEKEYS), expected, "{}", c.name);
+            if !moves && !c.keys.is_empty() {
+                assert_ne!(
+                    legacy,
+                    (0, 0, 0),
+                    "{} has keys COMMAND INFO cannot show",
+                    c.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn blocking_and_internal_properties_come_from_the_table() {
+        let with = |flag: Flags| -> Vec<&str> {
+            let mut names: Vec<&str> = COMMANDS
+                .iter()
+                .filter(|c| c.flags.contains(flag))
+                .map(|c| c.name)
+                .collect();
+            names.sort_unstable();
+            names
+        };
+        assert_eq!(
+            with(Flags::BLOCKING),
+            [
+                "blmove",
+                "blmpop",
+                "blpop",
+                "brpop",
+                "brpoplpush",
+                "bzmpop",
+                "bzpopmax",
+                "bzpopmin"
+            ]
+        );
+        assert_eq!(
+            with(Flags::NOW_IN_MULTI),
+            ["discard", "exec", "multi", "quit", "reset", "watch"]
+        );
+        assert_eq!(with(Flags::REPLICATED), ["publish", "spublish"]);
+        // Every blocking command pops from (and so waits on) keys its entry flags `delete`.
+        for c in COMMANDS
             .iter()
-            .map(|s| Bytes::from(*s))
-            .collect();
-        assert_eq!(mset.key_indexes(&args), vec![1, 3]);
+            .filter(|c| c.flags.contains(Flags::BLOCKING))
+        {
+            let deletes = |k: &KeySpec| match k {
+                KeySpec::Range { flags, .. } | KeySpec::Counted { flags, .. } => {
+                    flags.contains(KeyFlags::DELETE)
+                }
+                _ => false,
+            };
+            assert!(c.keys.iter().any(deletes), "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn node_local_commands_are_the_ones_without_data() {
+        for c in COMMANDS {
+            if !matches!(c.handler, Handler::Storage(_)) || c.is_write() {
+                continue;
+            }
+            let args = if c.name == "object" {
+                call("object encoding k")
+            } else {
+                vec![Bytes::from_static(c.name.as_bytes())]
+            };
+            let by_group = matches!(c.group, "server" | "connection") && c.name != "dbsize";
+            assert_eq!(c.describes_node(&args), by_group, "{}", c.name);
+        }
     }
 }

@@ -406,19 +406,25 @@ fn status_set(items: impl IntoIterator<Item = String>) -> Frame {
     )
 }
 
+/// A set of status strings, as Redis sends flag lists.
+fn names_set<'a>(names: impl Iterator<Item = &'a str>) -> Frame {
+    status_set(names.map(str::to_string))
+}
+
 fn command_info(spec: &CommandSpec) -> Frame {
-    let (first, last, step) = spec.keys;
+    let (first, last, step) = spec.legacy_keys();
     let subcommands = spec
         .subcommands
         .iter()
         .map(|sub| {
+            let (first, last, step) = super::keys::legacy_range(sub.keys);
             Frame::Array(vec![
                 Frame::text(format!("{}|{}", spec.name, sub.name)),
                 Frame::Integer(sub.arity as i64),
-                status_set(sub.flags.iter().map(|f| f.to_string())),
-                Frame::Integer(0),
-                Frame::Integer(0),
-                Frame::Integer(0),
+                names_set(sub.flags.names()),
+                Frame::Integer(first as i64),
+                Frame::Integer(last as i64),
+                Frame::Integer(step as i64),
                 status_set(spec.categories()),
                 Frame::Array(vec![]),
                 Frame::Array(vec![]),
@@ -429,7 +435,7 @@ fn command_info(spec: &CommandSpec) -> Frame {
     Frame::Array(vec![
         Frame::text(spec.name),
         Frame::Integer(spec.arity as i64),
-        status_set(spec.flags.iter().map(|f| f.to_string())),
+        names_set(spec.flags.names()),
         Frame::Integer(first as i64),
         Frame::Integer(last as i64),
         Frame::Integer(step as i64),
@@ -446,6 +452,41 @@ fn command_docs(spec: &CommandSpec) -> Frame {
         (Frame::text("since"), Frame::text(spec.since)),
         (Frame::text("group"), Frame::text(spec.group)),
     ])
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS of `call`, with Redis's checks in Redis's order: the
+/// command (and subcommand) must exist, have keys at all, have a valid arity, and the call must
+/// name its keys.
+fn command_getkeys(call: &[Bytes], with_flags: bool) -> CmdResult {
+    let invalid_command = || ReplyError::custom("ERR Invalid command specified");
+    let spec = lookup(&call[0]).ok_or_else(invalid_command)?;
+    let sub = match spec.subcommands.is_empty() || call.len() < 2 {
+        true => None,
+        false => Some(spec.subcommand(call).ok_or_else(invalid_command)?),
+    };
+    if !spec.has_keys(call) {
+        return Err(ReplyError::custom("ERR The command has no key arguments"));
+    }
+    if !super::arity_ok(sub.map_or(spec.arity, |s| s.arity), call.len()) {
+        return Err(ReplyError::custom(
+            "ERR Invalid number of arguments specified for command",
+        ));
+    }
+    let keys = spec.key_refs(call);
+    if keys.is_empty() {
+        return Err(ReplyError::custom(
+            "ERR Invalid arguments specified for command",
+        ));
+    }
+    let key = |k: &super::KeyRef| Frame::Bulk(call[k.index].clone());
+    Ok(Frame::Array(
+        keys.iter()
+            .map(|k| match with_flags {
+                false => key(k),
+                true => Frame::Array(vec![key(k), names_set(k.flags.names())]),
+            })
+            .collect(),
+    ))
 }
 
 pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -478,27 +519,9 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .collect(),
         ))
     } else if is_opt(sub, "getkeys") {
-        let spec =
-            lookup(&args[2]).ok_or_else(|| ReplyError::custom("ERR Invalid command specified"))?;
-        let call = &args[2..];
-        if super::check_arity(spec, call).is_err() {
-            return Err(ReplyError::custom(
-                "ERR Invalid number of arguments specified for command",
-            ));
-        }
-        let keys = spec.key_indexes(call);
-        if keys.is_empty() {
-            return Err(ReplyError::custom(if spec.flags.contains(&"movablekeys") {
-                "ERR Invalid arguments specified for command"
-            } else {
-                "ERR The command has no key arguments"
-            }));
-        }
-        Ok(Frame::Array(
-            keys.into_iter()
-                .map(|i| Frame::Bulk(call[i].clone()))
-                .collect(),
-        ))
+        command_getkeys(&args[2..], false)
+    } else if is_opt(sub, "getkeysandflags") {
+        command_getkeys(&args[2..], true)
     } else if is_opt(sub, "list") {
         let filter = match args.len() {
             2 => None,
@@ -532,6 +555,8 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Return documentation details about multiple commands.",
             "GETKEYS <full-command>",
             "    Return the keys from a full command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full command.",
             "HELP",
             "    Print this help.",
         ]))

@@ -1,10 +1,10 @@
-//! SLOWLOG GET/LEN/RESET/HELP over the shared slow log, and which arguments the log must never
-//! show (passwords), decided where the commands' shapes are known.
+//! SLOWLOG GET/LEN/RESET/HELP over the shared slow log, and which arguments the log (and MONITOR)
+//! must never show: the passwords of AUTH, HELLO and CONFIG SET, whose table entries point here.
 
 use bytes::Bytes;
 
 use super::server::help_lines;
-use super::{is_opt, CommandSpec, Ctx};
+use super::{is_opt, Ctx};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::state::slowlog::SlowEntry;
@@ -68,29 +68,30 @@ fn entry_frame(entry: SlowEntry) -> Frame {
     ])
 }
 
-/// Whether argument `index` of a call is a secret the slow log shows as `(redacted)`, following
-/// Redis: AUTH's arguments (when the call has AUTH's shape), HELLO's AUTH username and password
-/// (options parsed before a bad one included), and the values of `requirepass` in a well-formed
-/// CONFIG SET, even when another option in it is unknown.
-pub fn is_secret(spec: &CommandSpec, args: &[Bytes], index: usize) -> bool {
-    match spec.name {
-        "auth" => args.len() <= 3 && index >= 1,
-        "hello" => hello_secrets(args).any(|at| at == index),
-        "config" => {
-            is_opt(&args[1], "set")
-                && args.len() >= 4
-                && args.len() % 2 == 0
-                && index >= 3
-                && index % 2 == 1
-                && is_opt(&args[index - 1], "requirepass")
-        }
-        _ => false,
-    }
+/// AUTH's secrets, as Redis redacts them: every argument when the call has AUTH's shape.
+pub fn auth_secrets(args: &[Bytes], index: usize) -> bool {
+    args.len() <= 3 && index >= 1
+}
+
+/// HELLO's secrets: the AUTH username and password (options parsed before a bad one included).
+pub fn hello_secrets(args: &[Bytes], index: usize) -> bool {
+    hello_secret_positions(args).any(|at| at == index)
+}
+
+/// CONFIG's secrets: the values of `requirepass` in a well-formed CONFIG SET, even when another
+/// option in it is unknown.
+pub fn config_secrets(args: &[Bytes], index: usize) -> bool {
+    is_opt(&args[1], "set")
+        && args.len() >= 4
+        && args.len() % 2 == 0
+        && index >= 3
+        && index % 2 == 1
+        && is_opt(&args[index - 1], "requirepass")
 }
 
 /// Positions of the credentials in `HELLO <version> [AUTH user pass] [SETNAME name]`, walking
 /// the options as HELLO does and stopping at the first it would reject.
-fn hello_secrets(args: &[Bytes]) -> impl Iterator<Item = usize> + '_ {
+fn hello_secret_positions(args: &[Bytes]) -> impl Iterator<Item = usize> + '_ {
     let version_ok = args
         .get(1)
         .and_then(|v| crate::util::number::parse_i64(v))
@@ -129,7 +130,7 @@ mod tests {
         let args = call(words);
         let spec = super::super::lookup(&args[0]).unwrap();
         (0..args.len())
-            .filter(|&i| is_secret(spec, &args, i))
+            .filter(|&i| spec.is_secret(&args, i))
             .collect()
     }
 

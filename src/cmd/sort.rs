@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 
 use super::collection::read;
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_i64, is_opt, Ctx, KeyFlags, KeyRef};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -270,6 +270,27 @@ fn apply_limit(items: Vec<Bytes>, limit: Option<(i64, i64)>) -> Vec<Bytes> {
         start.saturating_add(count as usize).min(items.len())
     };
     items.into_iter().skip(start).take(end - start).collect()
+}
+
+/// SORT's STORE key, found as Redis's `sortGetKeys` finds it: options are skipped with their
+/// arguments (LIMIT 2, GET and BY 1), and the last STORE wins.
+pub fn store_key(args: &[Bytes], out: &mut Vec<KeyRef>) {
+    let mut store = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is_opt(&args[i], "limit") {
+            i += 2;
+        } else if is_opt(&args[i], "get") || is_opt(&args[i], "by") {
+            i += 1;
+        } else if is_opt(&args[i], "store") && i + 1 < args.len() {
+            store = Some(i + 1);
+        }
+        i += 1;
+    }
+    if let Some(index) = store {
+        let flags = KeyFlags::of(&[KeyFlags::OW, KeyFlags::UPDATE]);
+        out.push(KeyRef { index, flags });
+    }
 }
 
 pub fn sort(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

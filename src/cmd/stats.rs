@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{CommandSpec, COMMANDS};
+use super::{CommandSpec, Flags, COMMANDS};
 use crate::state::clients::ClientHandle;
 use crate::state::ServerState;
 use crate::util::histogram::Histogram;
@@ -63,10 +63,10 @@ pub fn finished(
         }
     });
     // EXEC is not logged itself: the commands it ran are, one by one (Redis's skip_slowlog).
-    if !spec.flags.contains(&"skip_slowlog") {
-        state.slowlog.record(micros, client, args, |i| {
-            super::slowlog::is_secret(spec, args, i)
-        });
+    if !spec.flags.contains(Flags::SKIP_SLOWLOG) {
+        state
+            .slowlog
+            .record(micros, client, args, |i| spec.is_secret(args, i));
     }
 }
 

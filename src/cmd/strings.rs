@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_i64, is_opt, Ctx, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::state::stats::bump;
@@ -170,6 +170,16 @@ fn set_generic(
     }
     store.commit(batch)?;
     Ok(old_reply)
+}
+
+/// SET's key flags, as Redis's `setGetKeys` decides them: with a GET option among the options
+/// it reads the old value too.
+pub fn set_key_flags(args: &[Bytes]) -> KeyFlags {
+    if args.iter().skip(3).any(|a| is_opt(a, "get")) {
+        KeyFlags::of(&[KeyFlags::RW, KeyFlags::ACCESS, KeyFlags::UPDATE])
+    } else {
+        KeyFlags::of(&[KeyFlags::OW, KeyFlags::UPDATE])
+    }
 }
 
 pub fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {

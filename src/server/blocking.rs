@@ -21,7 +21,7 @@ use crate::runtime::QueuedCommand;
 impl Connection {
     /// Runs a blocking command outside MULTI until it pops something or times out.
     pub(super) async fn block(&mut self, spec: &'static CommandSpec, args: Vec<Bytes>) -> Frame {
-        let (timeout, keys) = match timeout_and_keys(spec.name, &args) {
+        let (timeout, keys) = match timeout_and_keys(spec, &args) {
             Ok(parsed) => parsed,
             Err(err) => return err.into(),
         };

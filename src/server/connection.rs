@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::cmd::{self, Handler};
+use crate::cmd::{self, Flags, Handler};
 use crate::error::ReplyError;
 use crate::resp::{Frame, ParseLimits, Protocol, RequestParser};
 use crate::runtime::{QueuedCommand, StorageClient};
@@ -18,7 +18,7 @@ use crate::state::stats::bump;
 use crate::state::ServerState;
 use crate::storage::watch::{DirtyFlag, WatchGuard};
 
-use super::transaction::{runs_inside_multi, Queued};
+use super::transaction::Queued;
 
 use super::pubsub::Subscriptions;
 
@@ -242,7 +242,7 @@ impl Connection {
             self.push_reply(ReplyError::unknown_command(&args[0], &args[1..]).into());
             return;
         };
-        if !self.authenticated && !spec.flags.contains(&"no-auth") {
+        if !self.authenticated && !spec.flags.contains(Flags::NO_AUTH) {
             cmd::stats::reject(spec);
             self.push_reply(ReplyError::NoAuth.into());
             return;
@@ -250,6 +250,13 @@ impl Connection {
         if let Err(err) = cmd::check_arity(spec, &args) {
             cmd::stats::reject(spec);
             self.fail_multi();
+            self.push_reply(err.into());
+            return;
+        }
+        if self.multi.is_some() && spec.flags.contains(Flags::NO_MULTI) {
+            cmd::stats::reject(spec);
+            self.fail_multi();
+            let err = ReplyError::custom("ERR Command not allowed inside a transaction");
             self.push_reply(err.into());
             return;
         }
@@ -269,15 +276,15 @@ impl Connection {
         if !matches!(spec.handler, Handler::Connection) {
             self.feed_monitors(spec, &args);
         }
-        if self.multi.is_some() && !runs_inside_multi(spec.name) {
+        if self.multi.is_some() && !spec.flags.contains(Flags::NOW_IN_MULTI) {
             let queued = self.queue(spec, args);
             self.push_reply(queued);
             return;
         }
-        if spec.name != "client" {
+        if !spec.flags.contains(Flags::NOT_PAUSED) {
             self.state.pause.wait(spec.is_write()).await;
         }
-        if cmd::blocking::is_blocking(spec.name) {
+        if spec.flags.contains(Flags::BLOCKING) {
             // Each attempt is a storage command and is counted (and slow-logged) as one.
             self.flush_pending().await;
             let reply = self.block(spec, args).await;
@@ -332,13 +339,10 @@ impl Connection {
             return;
         }
         // Container commands (CONFIG GET, CLIENT LIST) carry their flags on the subcommand.
-        let sub = args.get(1).and_then(|name| {
-            spec.subcommands
-                .iter()
-                .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
-        });
-        let flags = sub.map_or(spec.flags, |s| s.flags);
-        if flags.iter().any(|f| matches!(*f, "admin" | "skip_monitor")) {
+        if spec
+            .call_flags(args)
+            .intersects(Flags::ADMIN | Flags::SKIP_MONITOR)
+        {
             return;
         }
         let limit = self.state.config().client_output_buffer_limit.pubsub;
@@ -346,7 +350,7 @@ impl Connection {
             &self.client,
             self.db,
             args,
-            |i| cmd::slowlog::is_secret(spec, args, i),
+            |i| spec.is_secret(args, i),
             &limit,
         );
     }

@@ -12,25 +12,12 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::connection::Connection;
-use crate::cmd::CommandSpec;
+use crate::cmd::{CommandSpec, Flags};
 use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
 use crate::state::clients::ClientHandle;
 use crate::state::pubsub::{Broker, Kind, Subscriber};
 use crate::state::stats::bump;
-
-/// Commands a RESP2 connection in pub/sub mode may still run.
-const ALLOWED_WHILE_SUBSCRIBED: &[&str] = &[
-    "subscribe",
-    "psubscribe",
-    "ssubscribe",
-    "unsubscribe",
-    "punsubscribe",
-    "sunsubscribe",
-    "ping",
-    "quit",
-    "reset",
-];
 
 /// What one connection listens to. Leaving the broker on drop means a closed or killed
 /// connection can never be left behind as a subscriber.
@@ -281,7 +268,7 @@ impl Connection {
     ) -> Option<ReplyError> {
         if self.proto != Protocol::Resp2
             || !self.subs.active()
-            || ALLOWED_WHILE_SUBSCRIBED.contains(&spec.name)
+            || spec.flags.contains(Flags::WHILE_SUBSCRIBED)
         {
             return None;
         }

@@ -19,14 +19,6 @@ pub(super) struct Queued {
     pub args: Vec<Bytes>,
 }
 
-/// Commands that run at once even inside MULTI (everything else is queued).
-pub(super) fn runs_inside_multi(name: &str) -> bool {
-    matches!(
-        name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
-
 impl Connection {
     pub(super) fn multi(&mut self) -> Frame {
         if self.multi.is_some() {

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use sha2::{Digest, Sha256};
 
-use crate::cmd::{is_opt, CommandSpec, COMMANDS};
+use crate::cmd::{is_opt, CommandSpec, Flags, COMMANDS};
 use crate::error::ReplyError;
 use crate::util::glob::glob_match;
 
@@ -503,9 +503,9 @@ impl Acl {
     }
 
     /// Whether `user` may run this call: its command (or subcommand) and every key it names.
-    /// AUTH and HELLO (`no-auth`) are always allowed, so a restricted user can switch users.
+    /// AUTH and HELLO (`no_auth`) are always allowed, so a restricted user can switch users.
     pub fn check(&self, user: &str, spec: &CommandSpec, args: &[Bytes]) -> Result<(), ReplyError> {
-        if spec.flags.contains(&"no-auth") {
+        if spec.flags.contains(Flags::NO_AUTH) {
             return Ok(());
         }
         let Some(user) = self.get(user) else {
@@ -521,12 +521,12 @@ impl Acl {
         if user.all_keys() {
             return Ok(());
         }
-        let read = spec.flags.contains(&"readonly");
-        let write = spec.is_write();
+        // Each key needs what the command does with it, as in Redis: `%R~` patterns allow the
+        // keys it reads (`access`), `%W~` the ones it changes (`insert`, `delete`, `update`).
         let denied = spec
-            .key_indexes(args)
+            .key_refs(args)
             .into_iter()
-            .any(|i| !user.allows_key(&args[i], read, write));
+            .any(|k| !user.allows_key(&args[k.index], k.flags.needs_read(), k.flags.needs_write()));
         if denied {
             return Err(ReplyError::custom(
                 "NOPERM this user has no permissions to access one of the keys used as arguments",

@@ -218,6 +218,32 @@ impl Drop for Redis {
     }
 }
 
+/// A reply and its exact bytes on the wire.
+pub type Reply = (Frame, bytes::Bytes);
+
+/// Sends one command and returns its reply with the bytes it came in, to compare replies
+/// byte for byte (`$-1` is not `_`, `*2` is not `%1`).
+pub async fn exchange<A: AsRef<[u8]>>(
+    client: &mut Client,
+    args: &[A],
+) -> Result<Reply, kiwi::resp::client::ClientError> {
+    client.queue(args);
+    client.flush().await?;
+    client.read_reply_with_bytes().await
+}
+
+/// Opens a connection, switched to RESP3 when asked.
+pub async fn connect(addr: &str, resp3: bool) -> Client {
+    let mut c = Client::connect(addr).await.expect("connect");
+    if resp3 {
+        assert!(matches!(
+            c.call(&["HELLO", "3"]).await.expect("hello"),
+            Frame::Map(_)
+        ));
+    }
+    c
+}
+
 /// Sends one command and returns the reply, panicking on I/O errors.
 pub async fn call(client: &mut Client, args: &[&str]) -> Frame {
     client
