@@ -146,11 +146,9 @@ impl RaftNode {
         stale_ok: bool,
         request: Option<RequestId>,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        let writes = transaction.is_some() || commands.iter().any(|c| replicated_command(c.spec));
+        let writes = transaction.is_some() || commands.iter().any(|c| c.spec.is_replicated());
         // Introspection (INFO, CONFIG, SLOWLOG ...) describes this node, wherever it is sent.
-        let about_this_node = commands
-            .iter()
-            .all(|c| matches!(c.spec.group, "server" | "connection") && c.spec.name != "dbsize");
+        let about_this_node = commands.iter().all(|c| c.spec.describes_node(&c.args));
         if !writes && (stale_ok || about_this_node) {
             return self
                 .local()?
@@ -449,12 +447,6 @@ fn unconfirmed() -> ReplyError {
 /// Refused before anything reached the log.
 fn no_leader() -> ReplyError {
     ReplyError::ClusterDown("The cluster has no leader".into())
-}
-
-/// Commands that go through the log: writes, and PUBLISH (applied on every node, it reaches the
-/// subscribers of every node).
-fn replicated_command(spec: &crate::cmd::CommandSpec) -> bool {
-    spec.is_write() || matches!(spec.name, "publish" | "spublish")
 }
 
 fn replicated(command: &QueuedCommand) -> ReplicatedCommand {

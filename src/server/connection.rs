@@ -267,7 +267,7 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
-        if spec.flags.contains(&"denyoom") && self.state.storage.over_quota() {
+        if spec.flags.contains(Flags::DENYOOM) && self.state.storage.over_quota() {
             cmd::stats::reject(spec);
             self.fail_multi();
             self.push_reply(ReplyError::OverQuota.into());
