@@ -123,21 +123,9 @@ impl RaftNode {
     }
 
     /// Runs a pipeline (or a transaction) in cluster mode; `None` when a transaction aborted.
+    /// `request` names a pipeline that may arrive more than once (forwarded by a follower): its
+    /// writes are proposed under it, and the state machine runs it once.
     pub async fn submit(
-        &self,
-        commands: Vec<QueuedCommand>,
-        proto: Protocol,
-        client: &Arc<ClientHandle>,
-        transaction: Option<Transaction>,
-        stale_ok: bool,
-    ) -> Result<Option<Vec<Frame>>, ReplyError> {
-        self.submit_as(commands, proto, client, transaction, stale_ok, None)
-            .await
-    }
-
-    /// [`submit`](Self::submit) for a pipeline that may arrive more than once (forwarded by a
-    /// follower): its writes are proposed under `request`, which the state machine runs once.
-    async fn submit_as(
         &self,
         commands: Vec<QueuedCommand>,
         proto: Protocol,
@@ -414,7 +402,7 @@ impl RaftNode {
             live_watched: Vec::new(),
             guards,
         });
-        let submitted = self.submit_as(
+        let submitted = self.submit(
             commands,
             request.proto,
             &self.forwarded,

@@ -98,7 +98,7 @@ impl StorageClient {
             Some(node) => {
                 let stale_ok = client.readonly.load(Ordering::Relaxed)
                     || self.state.config().cluster_read_mode == "stale";
-                node.submit(commands, proto, client, transaction, stale_ok)
+                node.submit(commands, proto, client, transaction, stale_ok, None)
                     .await
             }
             None => {

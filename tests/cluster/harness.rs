@@ -88,7 +88,7 @@ impl Node {
              cluster-node-id {id}\ncluster-secret {SECRET}\ncluster-announce-admin-port {proxy}\n\
              raft-heartbeat-interval {hb}\nraft-election-timeout {el}\nraft-snapshot-logs {snap}\n\
              raft-logs-kept {kept}\nraft-proposal-timeout {pt}\n\
-             storage-threads 2\nnetwork-threads 2\nmemory 64MB\n",
+             storage-threads 2\nnetwork-threads 2\nmemory 64MB\ndisk-reserve 0\n",
             port = self.port,
             admin = self.admin_port,
             dir = self.root.join("data").display(),

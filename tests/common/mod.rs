@@ -104,6 +104,9 @@ impl Kiwi {
                 "network-threads=2",
                 "--set",
                 "memory=64MB",
+                // No 64 MB disk reserve per test node (tests/disk.rs sets its own).
+                "--set",
+                "disk-reserve=0",
             ])
             .arg("--set")
             .arg(format!("admin-port={admin_port}"))
