@@ -75,7 +75,8 @@ pub enum ConfigValue {
 }
 
 impl ConfigValue {
-    fn into_text(self) -> String {
+    /// The value as `CONFIG SET` takes it.
+    pub fn into_text(self) -> String {
         match self {
             ConfigValue::Text(s) => s,
             ConfigValue::Number(n) => n.to_string(),

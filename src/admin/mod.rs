@@ -32,6 +32,7 @@ use axum::Router;
 use tokio::sync::watch;
 
 pub use auth::Authorized;
+pub use control::{CheckpointRequest, ConfigChange, ConfigValue};
 pub use error::{ApiError, JsonBody};
 use status::RaftStatus;
 

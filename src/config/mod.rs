@@ -7,6 +7,7 @@
 
 mod value;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -219,8 +220,11 @@ impl Config {
         config
     }
 
-    /// Applies `key value` lines. Comments (`#`) and blank lines are skipped.
+    /// Applies `key value` lines. Comments (`#`) and blank lines are skipped. An error names the
+    /// line: the one that failed to parse, or for a cross-field check the line that set the key
+    /// it names (line 0 when that key kept its default).
     pub fn apply_text(&mut self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let mut set_at: HashMap<&'static str, usize> = HashMap::new();
         for (index, raw) in text.lines().enumerate() {
             let line = raw.trim();
             if line.is_empty() || line.starts_with('#') {
@@ -238,21 +242,28 @@ impl Config {
                 .into_iter()
                 .map(|w| String::from_utf8_lossy(&w).into_owned())
                 .collect();
-            let key = words[0].to_ascii_lowercase();
-            // Multi-word values (bind, client-output-buffer-limit) are joined; every other option
-            // takes exactly one word.
-            let value = words[1..].join(" ");
+            // A line with no words (it starts with a NUL byte, which ends a line for the word
+            // splitter as in Redis) is skipped, as Redis skips it.
+            let Some(key) = words.first().map(|w| w.to_ascii_lowercase()) else {
+                continue;
+            };
             if words.len() < 2 {
                 return Err(err(&key, "missing value".into()));
             }
             if words.len() > 2 && !MULTI_WORD_OPTIONS.contains(&key.as_str()) {
                 return Err(err(&key, "takes exactly one value".into()));
             }
-            self.set(&key, &value).map_err(|m| err(&key, m))?;
+            // Multi-word values (bind, client-output-buffer-limit) are joined; every other option
+            // takes exactly one word.
+            let value = words[1..].join(" ");
+            let spec =
+                find_option(&key).ok_or_else(|| err(&key, "unknown configuration key".into()))?;
+            (spec.set)(self, &value).map_err(|m| err(&key, m))?;
+            set_at.insert(spec.name, index + 1);
         }
         self.validate().map_err(|(key, message)| ConfigError {
             file: file.to_string(),
-            line: 0,
+            line: set_at.get(key.as_str()).copied().unwrap_or(0),
             key,
             message,
         })
@@ -355,11 +366,12 @@ impl Config {
         let mut out = String::new();
         for raw in original.lines() {
             let trimmed = raw.trim();
-            let key = trimmed
-                .split_whitespace()
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
+            // The key as the reader sees it (it may be quoted), so every line that set an option
+            // is replaced and none is left behind to set it again.
+            let key = crate::resp::parse::split_args(trimmed.as_bytes())
+                .and_then(|words| words.into_iter().next())
+                .map(|word| String::from_utf8_lossy(&word).to_ascii_lowercase())
+                .unwrap_or_default();
             match find_option(&key) {
                 Some(spec) if !trimmed.starts_with('#') => {
                     if seen.insert(spec.name) {
@@ -387,14 +399,32 @@ pub fn find_option(name: &str) -> Option<&'static OptionSpec> {
     OPTIONS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
+/// A value as one word of a configuration line that reads back exactly: bare when it is plain
+/// printable ASCII, otherwise in double quotes with `\\`, `\"`, `\n`-style and `\xHH` escapes
+/// (what Redis's `sdscatrepr` writes, and what [`crate::resp::parse::split_args`] reads).
 fn quote(value: String) -> String {
-    if value.is_empty() {
-        "\"\"".into()
-    } else if value.contains(' ') && !value.contains('"') {
-        format!("\"{value}\"")
-    } else {
-        value
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'"' | b'\'' | b'\\'));
+    if plain {
+        return value;
     }
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for byte in value.bytes() {
+        match byte {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            b' '..=b'~' => out.push(char::from(byte)),
+            other => out.push_str(&format!("\\x{other:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Markdown reference of every option, generated for `docs/configuration.md`.
@@ -485,6 +515,67 @@ mod tests {
             .apply_text("client-output-buffer-limit pubsub 1mb\n", "x.conf")
             .unwrap_err();
         assert!(err.message.contains("Wrong number of arguments"), "{err}");
+    }
+
+    /// Found by the `config_file` fuzz target: a line starting with a NUL byte has no words
+    /// (the word splitter stops at NUL, as Redis's does), and indexing its first word panicked.
+    #[test]
+    fn lines_without_words_are_skipped() {
+        let mut c = Config::default();
+        c.apply_text("\0\nport 5\n\0 ignored\n", "x.conf").unwrap();
+        assert_eq!(c.port, 5);
+    }
+
+    /// Found by the `config_file` fuzz target: CONFIG REWRITE wrote values holding quotes,
+    /// apostrophes or control bytes bare or half-quoted, so the file no longer read back.
+    #[test]
+    fn rewrite_writes_values_that_read_back() {
+        let mut c = Config::default();
+        for value in [
+            "it's",
+            "a \"b\" c",
+            "two\nlines",
+            "back\\slash",
+            "tab\tx",
+            "nul\0byte",
+            "€",
+            "",
+        ] {
+            c.set("requirepass", value).unwrap();
+            let text = c.rewritten("");
+            let mut again = Config::default();
+            again
+                .apply_text(&text, "x.conf")
+                .unwrap_or_else(|e| panic!("{value:?}: {e}\n{text}"));
+            assert_eq!(again.requirepass, value);
+        }
+    }
+
+    /// Found by the `config_file` fuzz target: a line whose key is quoted was not recognised by
+    /// CONFIG REWRITE, which kept it and dropped a later line of the same key instead.
+    #[test]
+    fn rewrite_replaces_quoted_keys() {
+        let original = "port 6\n\"port\" 5\nport 7\n";
+        let mut c = Config::default();
+        c.apply_text(original, "x.conf").unwrap();
+        assert_eq!(c.port, 7);
+        let mut again = Config::default();
+        again.apply_text(&c.rewritten(original), "x.conf").unwrap();
+        assert_eq!(again.port, 7);
+    }
+
+    #[test]
+    fn validation_errors_name_the_line_that_set_the_key() {
+        let err = Config::default()
+            .apply_text("port 1\nhz 0\n", "x.conf")
+            .unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (2, "hz"));
+        assert!(err.to_string().starts_with("x.conf:2: 'hz':"), "{err}");
+        // A key left at its default is named without a line.
+        let err = Config::default()
+            .apply_text("raft-heartbeat-interval 900\n", "x.conf")
+            .unwrap_err();
+        assert_eq!((err.line, err.key.as_str()), (0, "raft-election-timeout"));
     }
 
     #[test]

@@ -69,7 +69,7 @@ impl Client {
     pub async fn read_reply_with_bytes(&mut self) -> Result<(Frame, bytes::Bytes), ClientError> {
         loop {
             let mut pos = 0;
-            if let Some(frame) = parse_at(&self.buf, &mut pos)? {
+            if let Some(frame) = parse_at(&self.buf, &mut pos, 0)? {
                 let wire = self.buf.split_to(pos).freeze();
                 return Ok((frame, wire));
             }
@@ -106,7 +106,7 @@ pub fn encode_command<A: AsRef<[u8]>>(args: &[A], out: &mut BytesMut) {
 /// Parses one complete reply from `buf`, consuming it; `None` if more bytes are needed.
 pub fn parse_reply(buf: &mut BytesMut) -> Result<Option<Frame>, ClientError> {
     let mut pos = 0;
-    match parse_at(buf, &mut pos)? {
+    match parse_at(buf, &mut pos, 0)? {
         Some(frame) => {
             buf.advance(pos);
             Ok(Some(frame))
@@ -129,9 +129,19 @@ fn number(text: &[u8]) -> Result<i64, ClientError> {
         .ok_or_else(|| ClientError::Malformed(String::from_utf8_lossy(text).into_owned()))
 }
 
-fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, ClientError> {
+/// Deepest nesting of aggregates accepted in a reply. Redis's deepest replies (COMMAND DOCS)
+/// nest a handful of levels; the limit keeps a hostile or broken server from overflowing the
+/// stack with `*1\r\n*1\r\n...`.
+const MAX_DEPTH: usize = 256;
+
+fn parse_at(buf: &[u8], pos: &mut usize, depth: usize) -> Result<Option<Frame>, ClientError> {
     if *pos >= buf.len() {
         return Ok(None);
+    }
+    if depth > MAX_DEPTH {
+        return Err(ClientError::Malformed(format!(
+            "reply nested deeper than {MAX_DEPTH} levels"
+        )));
     }
     let kind = buf[*pos];
     *pos += 1;
@@ -175,13 +185,15 @@ fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, ClientError> {
                 return Ok(Some(Frame::NullArray));
             }
             let count = if matches!(kind, b'%' | b'|') {
-                2 * n
+                // A map of n pairs holds 2n values; a claimed n past i64::MAX / 2 cannot be.
+                n.checked_mul(2)
+                    .ok_or_else(|| ClientError::Malformed(text_owned()))?
             } else {
                 n
             } as usize;
             let mut items = Vec::with_capacity(count.min(1024));
             for _ in 0..count {
-                match parse_at(buf, pos)? {
+                match parse_at(buf, pos, depth + 1)? {
                     Some(item) => items.push(item),
                     None => return Ok(None),
                 }
@@ -213,6 +225,33 @@ fn parse_at(buf: &[u8], pos: &mut usize) -> Result<Option<Frame>, ClientError> {
 mod tests {
     use super::*;
     use crate::resp::Protocol;
+
+    /// Found by the `resp_reply` fuzz target: a map (`%`) or attribute (`|`) count past
+    /// i64::MAX / 2 overflowed when doubled (a panic in debug builds, a wrapped count in release).
+    /// Deep nesting is bounded too, so a hostile server cannot overflow the client's stack.
+    #[test]
+    fn lying_counts_and_deep_nesting_are_errors() {
+        for input in [
+            &b"%4611686018427387904\r\n"[..],
+            b"|9223372036854775807\r\n",
+        ] {
+            let mut buf = BytesMut::from(input);
+            assert!(matches!(
+                parse_reply(&mut buf),
+                Err(ClientError::Malformed(_))
+            ));
+        }
+        let mut deep = BytesMut::from(&b"*1\r\n".repeat(100_000)[..]);
+        assert!(matches!(
+            parse_reply(&mut deep),
+            Err(ClientError::Malformed(_))
+        ));
+        let mut limit = b"*1\r\n".repeat(MAX_DEPTH);
+        limit.extend_from_slice(b":1\r\n");
+        assert!(parse_reply(&mut BytesMut::from(&limit[..]))
+            .unwrap()
+            .is_some());
+    }
 
     #[test]
     fn parses_what_the_server_encodes() {

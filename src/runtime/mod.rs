@@ -203,43 +203,60 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
     while let Ok(job) = rx.recv_blocking() {
         stats.queued.fetch_sub(1, Ordering::Relaxed);
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        // All writes of the job are committed together before any of its replies is sent.
-        let storage = &state.storage;
-        match &job.transaction {
-            None => storage.begin_job(),
-            Some(transaction) => {
-                let keys = job.commands.iter().flat_map(|c| {
-                    let indexes = c.spec.key_indexes(&c.args);
-                    indexes.into_iter().map(|i| (c.db, &c.args[i][..]))
-                });
-                let watched = transaction.live_watched.iter().map(|(db, k)| (*db, &k[..]));
-                storage.begin_atomic_job(keys.chain(watched));
-                // With the keys locked no other write can land; check what happened before.
-                if watch_failed(&state, transaction) {
-                    storage.end_job();
-                    stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-                    let _ = job.reply.send(None);
-                    continue;
-                }
-            }
-        }
-        let mut replies: Vec<Frame> = job
-            .commands
-            .into_iter()
-            .enumerate()
-            .map(|(index, cmd)| {
-                state.storage.job_command(index);
-                execute_one(&state, cmd, job.proto, &job.client)
-            })
-            .collect();
-        for (index, error) in state.storage.end_job() {
-            bump(&stats.errors, 1);
-            replies[index] = Frame::Error(error);
-        }
+        let replies = run_job(
+            &state,
+            job.commands,
+            job.proto,
+            &job.client,
+            job.transaction.as_ref(),
+        );
         stats.in_flight.fetch_sub(1, Ordering::Relaxed);
         // The connection may have gone away meanwhile; its replies are simply dropped.
-        let _ = job.reply.send(Some(replies));
+        let _ = job.reply.send(replies);
     }
+}
+
+/// Runs one job's commands on this thread, as a storage worker does (the fuzz target calls it
+/// directly): all writes of the job are committed together before any reply is returned, and a
+/// transaction runs with its keys locked. `None` when a transaction was aborted because a
+/// watched key changed.
+pub fn run_job(
+    state: &ServerState,
+    commands: Vec<QueuedCommand>,
+    proto: Protocol,
+    client: &ClientHandle,
+    transaction: Option<&Transaction>,
+) -> Option<Vec<Frame>> {
+    let storage = &state.storage;
+    match transaction {
+        None => storage.begin_job(),
+        Some(transaction) => {
+            let keys = commands.iter().flat_map(|c| {
+                let indexes = c.spec.key_indexes(&c.args);
+                indexes.into_iter().map(|i| (c.db, &c.args[i][..]))
+            });
+            let watched = transaction.live_watched.iter().map(|(db, k)| (*db, &k[..]));
+            storage.begin_atomic_job(keys.chain(watched));
+            // With the keys locked no other write can land; check what happened before.
+            if watch_failed(state, transaction) {
+                storage.end_job();
+                return None;
+            }
+        }
+    }
+    let mut replies: Vec<Frame> = commands
+        .into_iter()
+        .enumerate()
+        .map(|(index, cmd)| {
+            storage.job_command(index);
+            execute_one(state, cmd, proto, client)
+        })
+        .collect();
+    for (index, error) in storage.end_job() {
+        bump(&state.stats.storage.errors, 1);
+        replies[index] = Frame::Error(error);
+    }
+    Some(replies)
 }
 
 /// True when a watched key was written, or expired, since WATCH. (A key that was live when
