@@ -105,8 +105,26 @@ impl Node {
     }
 
     /// Starts the process (on the same ports and directory as before) and waits for its ports.
+    /// A port that a parallel test's outgoing connection holds for a moment is waited out.
     fn spawn(&mut self, init: bool) {
         assert!(self.child.is_none(), "node {} already running", self.id);
+        for attempt in 1.. {
+            match self.try_spawn(init) {
+                Ok(child) => {
+                    self.child = Some(child);
+                    self.paused = false;
+                    return;
+                }
+                Err(why) if attempt < 8 && why.contains("in use") => {
+                    eprintln!("node {}: retrying a start whose port was taken", self.id);
+                    std::thread::sleep(Duration::from_millis(250));
+                }
+                Err(why) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn try_spawn(&mut self, init: bool) -> Result<Child, String> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiwi"));
         cmd.arg("--config").arg(self.root.join("kiwi.conf"));
         if init {
@@ -126,11 +144,11 @@ impl Node {
         for port in [self.port, self.admin_port] {
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 if let Ok(Some(status)) = child.try_wait() {
-                    panic!(
+                    return Err(format!(
                         "node {} exited during start-up with {status}:\n{}",
                         self.id,
                         self.log_tail()
-                    );
+                    ));
                 }
                 assert!(
                     Instant::now() < deadline,
@@ -140,8 +158,7 @@ impl Node {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
-        self.child = Some(child);
-        self.paused = false;
+        Ok(child)
     }
 
     fn signal(&self, name: &str) {

@@ -18,13 +18,14 @@ pub fn free_port() -> u16 {
         .expect("find a free port")
 }
 
-/// Waits until something answers PING on `port`.
-pub fn wait_ready(port: u16, child: &mut Child, what: &str) {
+/// Waits until something answers PING on `port`. `Err` carries the exit status when the process
+/// ended first, so callers can show its standard error (and retry a port taken meanwhile).
+pub fn wait_ready(port: u16, child: &mut Child, what: &str) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     let rt = runtime();
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("{what} exited during start-up with {status}");
+            return Err(format!("{what} exited during start-up with {status}"));
         }
         let ok = rt.block_on(async {
             let Ok(mut c) = Client::connect(&format!("127.0.0.1:{port}")).await else {
@@ -37,7 +38,7 @@ pub fn wait_ready(port: u16, child: &mut Child, what: &str) {
             }
         });
         if ok {
-            return;
+            return Ok(());
         }
         assert!(
             Instant::now() < deadline,
@@ -45,6 +46,33 @@ pub fn wait_ready(port: u16, child: &mut Child, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(25));
     }
+}
+
+/// How many times a start is tried when a port it was given got taken in the meantime: a port
+/// from [`free_port`] is free when asked, but a parallel test's outgoing connection can take it
+/// before the server binds it.
+const START_ATTEMPTS: usize = 8;
+
+/// A file for a child's standard error, so a failed start can say why.
+fn stderr_file() -> (tempfile::NamedTempFile, Stdio) {
+    let file = tempfile::NamedTempFile::new().expect("create a stderr file");
+    let handle = append_to(&file);
+    (file, Stdio::from(handle))
+}
+
+/// A handle that appends to `file`, so two streams sent to it do not overwrite each other.
+fn append_to(file: &tempfile::NamedTempFile) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(file.path())
+        .expect("open the stderr file")
+}
+
+/// The failure of a start, with the child's standard error; `true` when a port was taken.
+fn start_failure(reason: String, stderr: &tempfile::NamedTempFile) -> (String, bool) {
+    let text = std::fs::read_to_string(stderr.path()).unwrap_or_default();
+    let port_taken = text.contains("in use") || text.contains("os error 98");
+    (format!("{reason}:\n{text}"), port_taken)
 }
 
 /// A single-threaded tokio runtime for driving async clients from sync tests.
@@ -72,6 +100,8 @@ pub struct Kiwi {
     pub dir: PathBuf,
     pub child: Child,
     _tmp: Option<tempfile::TempDir>,
+    /// Its standard error, shown when a start fails.
+    _stderr: tempfile::NamedTempFile,
     pub extra: Vec<String>,
 }
 
@@ -80,19 +110,41 @@ impl Kiwi {
     pub fn start(extra: &[&str]) -> Kiwi {
         let tmp = tempfile::tempdir().expect("create temp dir");
         let dir = tmp.path().join("data");
-        let mut k = Kiwi::spawn(free_port(), &dir, extra);
+        let mut k = Kiwi::start_on(None, &dir, extra);
         k._tmp = Some(tmp);
         k
     }
 
     /// Starts kiwi on a given port and data directory (for restarts).
     pub fn spawn(port: u16, dir: &Path, extra: &[&str]) -> Kiwi {
+        Kiwi::start_on(Some(port), dir, extra)
+    }
+
+    /// Starts kiwi on `port` (a free one when `None`), retrying while a port it was given turns
+    /// out to be taken: a fresh port for a new node, the same one after a pause for a restart.
+    fn start_on(port: Option<u16>, dir: &Path, extra: &[&str]) -> Kiwi {
+        let mut attempt = 1;
+        loop {
+            match Kiwi::try_spawn(port.unwrap_or_else(free_port), dir, extra) {
+                Ok(kiwi) => return kiwi,
+                Err((why, true)) if attempt < START_ATTEMPTS => {
+                    eprintln!("retrying a start whose port was taken: {why}");
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(200));
+                }
+                Err((why, _)) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn try_spawn(port: u16, dir: &Path, extra: &[&str]) -> Result<Kiwi, (String, bool)> {
         let admin_port = free_port();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiwi"));
         // `--init-cluster` among the extra flags starts a one-node Raft cluster instead.
         if !extra.contains(&"--init-cluster") {
             cmd.arg("--single-node");
         }
+        let (stderr, child_stderr) = stderr_file();
         cmd.arg("--port")
             .arg(port.to_string())
             .arg("--dir")
@@ -112,17 +164,20 @@ impl Kiwi {
             .arg(format!("admin-port={admin_port}"))
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(child_stderr);
         let mut child = cmd.spawn().expect("spawn kiwi");
-        wait_ready(port, &mut child, "kiwi");
-        Kiwi {
+        if let Err(why) = wait_ready(port, &mut child, "kiwi") {
+            return Err(start_failure(why, &stderr));
+        }
+        Ok(Kiwi {
             port,
             admin_port,
             dir: dir.to_path_buf(),
             child,
             _tmp: None,
+            _stderr: stderr,
             extra: extra.iter().map(|s| s.to_string()).collect(),
-        }
+        })
     }
 
     /// `127.0.0.1:port`.
@@ -190,23 +245,42 @@ impl Redis {
 
     /// As [`Redis::start`], with extra flags (such as `--cluster-enabled yes`).
     pub fn start_with(extra: &[&str]) -> Redis {
+        let mut attempt = 1;
+        loop {
+            match Redis::try_start(extra) {
+                Ok(redis) => return redis,
+                Err((why, true)) if attempt < START_ATTEMPTS => {
+                    eprintln!("retrying a start whose port was taken: {why}");
+                    attempt += 1;
+                }
+                Err((why, _)) => panic!("{why}"),
+            }
+        }
+    }
+
+    fn try_start(extra: &[&str]) -> Result<Redis, (String, bool)> {
         let tmp = tempfile::tempdir().expect("create temp dir");
         let port = free_port();
+        let (stderr, child_stderr) = stderr_file();
+        // redis-server reports a taken port on standard output.
+        let child_stdout = Stdio::from(append_to(&stderr));
         let mut child = Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(tmp.path())
             .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(child_stdout)
+            .stderr(child_stderr)
             .spawn()
             .expect("redis-server must be installed for differential tests (apt-get install redis-server)");
-        wait_ready(port, &mut child, "redis-server");
-        Redis {
+        if let Err(why) = wait_ready(port, &mut child, "redis-server") {
+            return Err(start_failure(why, &stderr));
+        }
+        Ok(Redis {
             port,
             child,
             _tmp: tmp,
-        }
+        })
     }
 
     pub fn addr(&self) -> String {
