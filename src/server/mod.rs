@@ -37,8 +37,34 @@ pub enum Mode {
     Cluster { id: u64, bootstrap: Bootstrap },
 }
 
+/// File descriptors kept for everything but clients and RocksDB's table files: listeners, the
+/// admin API, Raft peers, logs, the WAL (Redis keeps 32 too).
+const RESERVED_FDS: u64 = 32;
+
+/// Makes room for `maxclients` under the open-files limit, raising the limit where allowed and
+/// otherwise lowering `maxclients` to what fits, with a warning — as Redis does — rather than
+/// failing accepts at random once the process runs out of descriptors.
+fn fit_clients_to_open_files(config: &mut Config) {
+    let reserved = RESERVED_FDS + config.rocksdb_max_open_files.max(0) as u64;
+    let wanted = config.maxclients as u64 + reserved;
+    let Some(limit) = crate::sys::raise_open_files_limit(wanted) else {
+        return;
+    };
+    if limit >= wanted {
+        return;
+    }
+    let fitting = limit.saturating_sub(reserved).max(1) as usize;
+    tracing::warn!(
+        "maxclients {} needs {wanted} open files, but the limit is {limit} (raise 'ulimit -n' or \
+         LimitNOFILE=); maxclients lowered to {fitting}",
+        config.maxclients
+    );
+    config.maxclients = fitting;
+}
+
 /// Runs the node until SIGINT/SIGTERM or SHUTDOWN, then stops cleanly.
-pub fn run(config: Config, mode: Mode) -> anyhow::Result<()> {
+pub fn run(mut config: Config, mode: Mode) -> anyhow::Result<()> {
+    fit_clients_to_open_files(&mut config);
     std::fs::create_dir_all(&config.dir)
         .with_context(|| format!("create data directory {}", config.dir))?;
     let storage = Storage::open(&config, Arc::new(Breaker::default()))

@@ -12,6 +12,22 @@ mod windows;
 #[cfg(windows)]
 pub use windows::{run_command, shutdown_signal, PlatformCommand};
 
+/// Raises this process's soft limit on open files towards `wanted`, as far as the hard limit
+/// allows, and returns the limit now in force: a server with the distribution's default of 1024
+/// would otherwise refuse clients (and RocksDB files) long before `maxclients`. `None` where the
+/// platform has no such per-process limit (Windows).
+pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
+    #[cfg(unix)]
+    {
+        rlimit::increase_nofile_limit(wanted).ok()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = wanted;
+        None
+    }
+}
+
 /// Resident set size of this process in bytes, where the platform tells us cheaply.
 pub fn rss_bytes() -> Option<u64> {
     #[cfg(target_os = "linux")]
