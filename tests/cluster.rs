@@ -793,3 +793,55 @@ async fn big_join() {
     );
     assert_eq!(verify::digest(&before), verify::digest(&after));
 }
+
+/// `GET /ready` of a node's admin API: status and body (`None` when it does not answer).
+async fn ready(cluster: &Cluster, id: u64) -> Option<(u16, String)> {
+    let url = format!("http://127.0.0.1:{}/ready", cluster.node(id).admin_port);
+    let response = reqwest::get(url).await.ok()?;
+    Some((response.status().as_u16(), response.text().await.unwrap_or_default()))
+}
+
+/// A follower whose disk fills up must not stop the cluster: the leader and the other follower
+/// keep committing every write, the full node says why it is not ready instead of dying or
+/// restarting in a loop, and once its disk has room again it catches up with everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_with_a_full_disk_does_not_stop_the_cluster() {
+    if !common::disk::is_root() {
+        eprintln!("SKIPPED: mounting a small tmpfs needs root (CI runs as root)");
+        return;
+    }
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let follower = follower_of(&c, leader);
+    let leader_addr = c.node(leader).resp_addr();
+    write_sequentially(&leader_addr, "before:", 20).await;
+    c.kill(follower);
+    // Room to restart is 64 MB free (`ROOM_TO_RESTART` in src/raft/node.rs).
+    let disk = common::disk::SmallDisk::mount_over(&c.node(follower).data_dir(), 400);
+    c.restart(follower);
+    verify::converge(&c).await;
+
+    common::disk::fill_to_the_brim(&disk.path.join("ballast"));
+    // More than the follower's preallocated write-ahead log can take, so its log write fails.
+    write_bulk(&leader_addr, 48).await;
+    write_sequentially(&leader_addr, "full:", 100).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(c.node_mut(follower).exited(), None, "the full node exited");
+        match ready(&c, follower).await {
+            Some((503, body)) if body.contains("No space left on device") => break,
+            other => assert!(
+                std::time::Instant::now() < deadline,
+                "the full node does not say why it is not ready: {other:?}"
+            ),
+        }
+        sleep(Duration::from_millis(200)).await;
+    }
+    // Room again: the node restarts itself in place (same process id) and catches up.
+    std::fs::remove_file(disk.path.join("ballast")).expect("free the disk");
+    write_sequentially(&leader_addr, "after:", 20).await;
+    verify::converge(&c).await;
+    assert_eq!(c.node_mut(follower).exited(), None, "the node exited instead of restarting in place");
+    assert_eq!(ready(&c, follower).await.map(|r| r.0), Some(200));
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::disk::{fill_to_the_brim, is_root, SmallDisk};
 use common::Kiwi;
 use kiwi::resp::client::Client;
 use kiwi::resp::Frame;
@@ -101,43 +102,6 @@ fn max_db_size_refuses_growth_but_not_reads_or_deletes() {
     });
 }
 
-/// A tmpfs of a fixed size, unmounted on drop.
-struct SmallDisk {
-    path: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(megabytes: u32) -> SmallDisk {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("disk");
-        std::fs::create_dir(&path).expect("mount point");
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={megabytes}m"), "tmpfs"])
-            .arg(&path)
-            .status()
-            .expect("run mount");
-        assert!(
-            status.success(),
-            "mount a {megabytes} MB tmpfs (needs root)"
-        );
-        SmallDisk { path, _dir: dir }
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.path).status();
-    }
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
 fn ready(kiwi: &Kiwi) -> (u16, String) {
     let rt = common::runtime();
     rt.block_on(async {
@@ -149,15 +113,6 @@ fn ready(kiwi: &Kiwi) -> (u16, String) {
             response.text().await.unwrap_or_default(),
         )
     })
-}
-
-/// Writes a file until the disk is full.
-fn fill_to_the_brim(path: &Path) {
-    use std::io::Write;
-    let mut file = std::fs::File::create(path).expect("create filler");
-    let chunk = vec![0u8; 4096];
-    while file.write_all(&chunk).is_ok() {}
-    let _ = file.sync_all();
 }
 
 fn ballast(path: &Path, megabytes: usize) {

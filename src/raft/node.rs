@@ -19,6 +19,7 @@ use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
 use crate::runtime::{QueuedCommand, StorageClient, Transaction};
 use crate::state::clients::ClientHandle;
+use crate::storage::disk::DiskFullRestart;
 
 /// One member of the cluster, as the rest of the server sees it.
 pub struct RaftNode {
@@ -73,6 +74,7 @@ impl RaftNode {
         });
         let watcher = node.clone();
         tokio::spawn(async move { watcher.count_elections().await });
+        tokio::spawn(restart_when_the_disk_has_room(node.raft.clone(), node.machine.clone()));
         tokio::spawn(propose_batches(Arc::downgrade(&node), waiting, entry_limit));
         node
     }
@@ -689,6 +691,42 @@ impl RaftNode {
     }
 }
 
+/// Recovers a node whose disk filled: a failed log write stops openraft's core for good, so the
+/// node waits for room and restarts itself in place (see [`DiskFullRestart`]), then catches up
+/// from the leader. A storage error that is not a full disk is left to the operator.
+async fn restart_when_the_disk_has_room(raft: Raft, machine: Arc<Shared>) {
+    let mut metrics = raft.metrics();
+    let fatal = loop {
+        if let Err(fatal) = &metrics.borrow().running_state {
+            break fatal.clone();
+        }
+        if metrics.changed().await.is_err() {
+            match &metrics.borrow().running_state {
+                Err(fatal) => break fatal.clone(),
+                Ok(()) => return,
+            }
+        }
+    };
+    let openraft::error::Fatal::StorageError(err) = &fatal else {
+        return;
+    };
+    if !err.to_string().contains("No space left on device") {
+        tracing::error!(%err, "Raft stopped on a storage error; restart the node once it is fixed");
+        return;
+    }
+    tracing::error!(%err, "Raft stopped");
+    let state = &machine.state;
+    let restart = {
+        let config = state.config();
+        DiskFullRestart::new(&config.dir, config.disk_reserve.0, state.uptime_secs())
+    };
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    while !restart.due() {
+        tick.tick().await;
+    }
+    restart.restart()
+}
+
 impl crate::admin::ClusterView for RaftNode {
     fn raft_status(&self) -> RaftStatus {
         self.status()
@@ -696,6 +734,9 @@ impl crate::admin::ClusterView for RaftNode {
 
     fn ready(&self) -> Result<(), String> {
         let m = self.raft.metrics().borrow().clone();
+        if let Err(fatal) = &m.running_state {
+            return Err(format!("Raft stopped: {fatal}"));
+        }
         let Some(leader) = m.current_leader else {
             return Err("no Raft leader known".into());
         };

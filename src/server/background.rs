@@ -1,7 +1,7 @@
 //! Periodic housekeeping on its own thread (`hz` times per second): the active expiry sweep (timed
 //! for the latency monitor's `expire-cycle` event), the once-a-second WAL sync of `appendfsync
-//! everysec`, the circuit breaker probe, idle client timeouts and the ops/sec sample. None of it
-//! sits in the request path.
+//! everysec`, the circuit breaker probe (and the restart in place a full disk may need), idle
+//! client timeouts and the ops/sec sample. None of it sits in the request path.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -9,6 +9,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::state::ServerState;
+use crate::storage::disk::DiskFullRestart;
 use crate::util::now_ms;
 
 /// Expired keys removed per sweep pass before yielding to the next tick.
@@ -41,6 +42,8 @@ pub fn start(state: Arc<ServerState>) -> std::io::Result<Background> {
 fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
     let mut last_second = Instant::now();
     let mut reclaimer: Option<JoinHandle<()>> = None;
+    // Set once a full disk left the write-ahead log refusing writes until a restart.
+    let mut disk_full: Option<DiskFullRestart> = None;
     let mut last_commands = state.stats.commands_processed.load(Ordering::Relaxed);
     while !stop.load(Ordering::Acquire) {
         let hz = state.config().hz.max(1);
@@ -63,7 +66,15 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         }
         let sweep_ms = slice.elapsed().as_millis() as u64;
         state.latency.observe(sweep_ms, || "expire-cycle");
-        storage.probe();
+        if storage.probe() && state.cluster.get().is_none() {
+            let restart = disk_full.get_or_insert_with(|| {
+                let config = state.config();
+                DiskFullRestart::new(&config.dir, config.disk_reserve.0, state.uptime_secs())
+            });
+            if restart.due() {
+                restart.restart();
+            }
+        }
         storage.check_quota(state.config().max_db_size.0);
         // Compacting a deleted big collection's range can take seconds: never on this thread,
         // which also syncs the WAL.

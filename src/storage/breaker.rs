@@ -37,10 +37,12 @@ impl Breaker {
         self.trips.load(Ordering::Relaxed)
     }
 
-    /// Opens the breaker; logs only on the closed → open transition.
+    /// Opens the breaker; logs only on the closed → open transition, and keeps the first cause
+    /// as the reason (later failures are mostly echoes such as `Writer has previous error`).
     pub fn trip(&self, reason: &str) {
-        *self.reason.lock() = reason.to_string();
+        let mut kept = self.reason.lock();
         if !self.open.swap(true, Ordering::AcqRel) {
+            *kept = reason.to_string();
             self.trips.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%reason, "storage circuit breaker opened: refusing writes");
         }

@@ -109,3 +109,76 @@ impl Storage {
         self.over_quota.load(Ordering::Acquire)
     }
 }
+
+/// Free space a node waits for before it restarts to recover from a full disk: enough for
+/// RocksDB's recovery flush and a few memtables, not just the first free byte.
+const ROOM_TO_RESTART: u64 = 64 << 20;
+
+/// Carries, across restarts in place, how many times in a row the node restarted for a full
+/// disk: RocksDB gives back its preallocated log space when a write fails, so the disk can look
+/// roomy and fill again at once; each such restart waits twice as long as the one before.
+const RESTARTS_IN_A_ROW: &str = "KIWI_DISK_FULL_RESTARTS";
+
+/// A node that ran this long before its disk filled starts its backoff afresh.
+const BACKOFF_RESET_SECS: u64 = 600;
+
+/// Recovery from a full disk that only a restart clears: RocksDB refuses every write after a
+/// failed write-ahead-log append until it is reopened, and a failed Raft log write stops
+/// openraft's core for good. The node keeps serving what it can (reads; in a cluster the others
+/// go on without it) until its disk has room again — `ROOM_TO_RESTART` or `disk-reserve`,
+/// whichever is more — and its backoff has passed, then restarts itself in place: same pid,
+/// so a service manager sees nothing, and every acknowledged write comes back from the logs.
+pub struct DiskFullRestart {
+    dir: String,
+    room: u64,
+    in_a_row: u32,
+    since: std::time::Instant,
+}
+
+impl DiskFullRestart {
+    /// Starts waiting now; `uptime_secs` tells a fresh failure from one right after a restart.
+    pub fn new(dir: &str, disk_reserve: u64, uptime_secs: u64) -> DiskFullRestart {
+        let in_a_row = match uptime_secs < BACKOFF_RESET_SECS {
+            true => std::env::var(RESTARTS_IN_A_ROW)
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0),
+            false => 0,
+        };
+        let waiter = DiskFullRestart {
+            dir: dir.to_string(),
+            room: ROOM_TO_RESTART.max(disk_reserve),
+            in_a_row,
+            since: std::time::Instant::now(),
+        };
+        tracing::error!(
+            "the disk is full: this node restarts itself once {} bytes are free in {}, in {} s at the earliest",
+            waiter.room,
+            waiter.dir,
+            waiter.backoff().as_secs()
+        );
+        waiter
+    }
+
+    fn backoff(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1 << self.in_a_row.min(8))
+    }
+
+    /// True once the backoff has passed and the disk has room.
+    pub fn due(&self) -> bool {
+        self.since.elapsed() >= self.backoff()
+            && fs4::available_space(&self.dir).is_ok_and(|free| free >= self.room)
+    }
+
+    /// Restarts the process in place; on a platform without that, exits (status 75) for the
+    /// service manager to restart it.
+    pub fn restart(&self) -> ! {
+        tracing::warn!("the disk has room again: restarting this node in place to recover");
+        let err = crate::sys::restart_in_place(&[(
+            RESTARTS_IN_A_ROW,
+            (self.in_a_row + 1).to_string(),
+        )]);
+        tracing::error!(%err, "could not restart in place; exiting for the service manager to restart the node");
+        std::process::exit(75)
+    }
+}

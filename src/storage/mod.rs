@@ -7,7 +7,7 @@
 
 pub mod breaker;
 pub mod collection;
-mod disk;
+pub mod disk;
 mod job;
 pub mod keys;
 pub mod locks;
@@ -842,7 +842,9 @@ impl Storage {
     }
 
     /// Tries a synced write; closes the breaker if it succeeds. Called by the background probe.
-    pub fn probe(&self) {
+    /// True when the disk filled and the write-ahead log refuses every write until the database
+    /// is reopened: only a restart recovers ([`disk::DiskFullRestart`]).
+    pub fn probe(&self) -> bool {
         if !self.breaker.is_open() {
             if let Ok(Some(n)) = self.db.property_int_value("rocksdb.background-errors") {
                 if n > 0
@@ -858,7 +860,7 @@ impl Storage {
                         .trip("RocksDB background error; writes stopped");
                 }
             }
-            return;
+            return false;
         }
         let mut wo = WriteOptions::default();
         wo.set_sync(true);
@@ -868,8 +870,15 @@ impl Storage {
             b"probe",
             crate::util::now_ms().to_le_bytes(),
         );
-        if self.db.write_opt(wb, &wo).is_ok() {
-            self.breaker.close();
+        match self.db.write_opt(wb, &wo) {
+            Ok(()) => {
+                self.breaker.close();
+                false
+            }
+            Err(err) => {
+                err.as_ref().contains("Writer has previous error")
+                    && self.breaker.reason().contains("No space left on device")
+            }
         }
     }
 

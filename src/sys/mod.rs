@@ -28,6 +28,29 @@ pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
     }
 }
 
+/// Replaces this process with a fresh run of the same binary and arguments, plus `env`,
+/// keeping its pid (so a service manager or a shell sees no exit): the way to recover from a
+/// state only a restart clears. Returns only on failure; on platforms without `exec` (Windows)
+/// it fails with `Unsupported`, and the caller exits for the service manager to restart it.
+pub fn restart_in_place(env: &[(&str, String)]) -> std::io::Error {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        match std::env::current_exe() {
+            Ok(exe) => std::process::Command::new(exe)
+                .args(std::env::args_os().skip(1))
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .exec(),
+            Err(err) => err,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = env;
+        std::io::Error::from(std::io::ErrorKind::Unsupported)
+    }
+}
+
 /// Resident set size of this process in bytes, where the platform tells us cheaply.
 pub fn rss_bytes() -> Option<u64> {
     #[cfg(target_os = "linux")]

@@ -78,6 +78,16 @@ impl Node {
         self.child.is_some() && !self.paused
     }
 
+    /// Its data directory (the `dir` of its config).
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// Whether its process ended by itself (a kill by the harness forgets the process instead).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     fn log_path(&self) -> PathBuf {
         self.root.join("node.log")
     }
@@ -248,7 +258,7 @@ impl Cluster {
             .expect("known node id")
     }
 
-    fn node_mut(&mut self, id: u64) -> &mut Node {
+    pub fn node_mut(&mut self, id: u64) -> &mut Node {
         self.nodes
             .iter_mut()
             .find(|n| n.id == id)

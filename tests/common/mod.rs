@@ -2,6 +2,8 @@
 //! own temporary directories, and talks to them with Kiwi's own RESP client.
 #![allow(dead_code)]
 
+pub mod disk;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
