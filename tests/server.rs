@@ -1222,3 +1222,153 @@ fn latency_monitor_samples_slow_commands_by_event() {
         );
     });
 }
+
+/// Sends each line (words split on spaces) and fails on an error reply.
+async fn run_lines(c: &mut Client, lines: &[&str]) {
+    for line in lines {
+        let args: Vec<&str> = line.split(' ').collect();
+        if let Frame::Error(e) = call(c, &args).await {
+            panic!("{line}: {e}");
+        }
+    }
+}
+
+async fn value_digests(c: &mut Client, keys: &[&str]) -> Vec<Frame> {
+    let mut args = vec!["DEBUG", "DIGEST-VALUE"];
+    args.extend(keys);
+    match call(c, &args).await {
+        Frame::Array(items) => items,
+        other => panic!("DEBUG DIGEST-VALUE answered {other:?}"),
+    }
+}
+
+async fn digest(c: &mut Client) -> String {
+    match call(c, &["DEBUG", "DIGEST"]).await {
+        Frame::Simple(d) => {
+            let d = String::from_utf8_lossy(&d).into_owned();
+            assert!(
+                d.len() == 40
+                    && d.bytes()
+                        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+                "{d}"
+            );
+            d
+        }
+        other => panic!("DEBUG DIGEST answered {other:?}"),
+    }
+}
+
+/// The same data built two different ways — other command orders, collections overwritten or
+/// pushed from the other end, so internal versions and list offsets differ — digests the same;
+/// a change to one member, one expiry, one key name or a key's database changes the digest.
+#[test]
+fn debug_digest_depends_on_the_data_not_its_history() {
+    let kiwi = Kiwi::start(&[]);
+    // Far in the future, and the same for both builds.
+    const AT: &str = "4102444800000";
+    runtime().block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.expect("connect");
+        let zeros = "0".repeat(40);
+        assert_eq!(digest(&mut c).await, zeros, "an empty server");
+        let keys = ["s", "n", "h", "l", "S", "z", "t", "hll", "nosuch"];
+        run_lines(
+            &mut c,
+            &[
+                "SET s hello",
+                "SET n 10",
+                "HSET h f1 v1 f2 v2 f3 v3",
+                "RPUSH l a b c",
+                "SADD S a b c",
+                "ZADD z 1 a 2 b 3 c",
+                &format!("SET t v PXAT {AT}"),
+                "HSET ht f v",
+                &format!("PEXPIREAT ht {AT}"),
+                "PFADD hll a b c",
+                "SELECT 3",
+                "SET d3 v",
+                "SELECT 0",
+            ],
+        )
+        .await;
+        let a = digest(&mut c).await;
+        assert_ne!(a, zeros);
+        let values_a = value_digests(&mut c, &keys).await;
+        assert_eq!(
+            values_a.last(),
+            Some(&Frame::Simple(zeros.clone().into())),
+            "a missing key"
+        );
+        assert_eq!(call(&mut c, &["FLUSHALL"]).await, Frame::ok());
+        assert_eq!(digest(&mut c).await, zeros, "after FLUSHALL");
+        run_lines(
+            &mut c,
+            &[
+                "SELECT 3",
+                "SET d3 v",
+                "SELECT 0",
+                "PFADD hll c b a",
+                // A list pushed from the other end, after an older list under the same name.
+                "RPUSH l x y",
+                "DEL l",
+                "LPUSH l c b a",
+                // A set once a hash, members added and removed.
+                "HSET S x y",
+                "DEL S",
+                "SADD S c x b a",
+                "SREM S x",
+                "ZADD z 3 c 5 b 1 a",
+                "ZADD z 2 b",
+                "HSET h f3 v3 f2 x f4 v4",
+                "HSET h f1 v1 f2 v2",
+                "HDEL h f4",
+                &format!("PEXPIREAT ht {AT}"),
+                "HSET ht f v",
+                &format!("PEXPIREAT ht {AT}"),
+                "SET t v",
+                &format!("PEXPIREAT t {AT}"),
+                "SET n 5",
+                "INCRBY n 5",
+                "SET s he",
+                "APPEND s llo",
+            ],
+        )
+        .await;
+        assert_eq!(digest(&mut c).await, a, "the same data built another way");
+        assert_eq!(value_digests(&mut c, &keys).await, values_a);
+        // A value's digest does not depend on the key's name (as in Redis).
+        run_lines(&mut c, &["SET s2 hello"]).await;
+        assert_eq!(
+            call(&mut c, &["DEBUG", "DIGEST-VALUE", "s2"]).await,
+            Frame::Array(vec![values_a[0].clone()])
+        );
+        run_lines(&mut c, &["DEL s2"]).await;
+        assert_eq!(digest(&mut c).await, a);
+        // Each change moves the digest; undoing it brings it back.
+        let later = "4102444800001";
+        let (at_later, at) = (format!("PEXPIREAT t {later}"), format!("PEXPIREAT t {AT}"));
+        let ht_at = format!("PEXPIREAT ht {AT}");
+        let changes: [(&[&str], &[&str]); 10] = [
+            (&["HSET h f2 v2x"], &["HSET h f2 v2"]),
+            (&["SADD S d"], &["SREM S d"]),
+            (&["ZADD z 2.5 b"], &["ZADD z 2 b"]),
+            (&["LSET l 0 B"], &["LSET l 0 a"]),
+            (&["SETRANGE s 0 H"], &["SETRANGE s 0 h"]),
+            (&[&at_later], &[&at]),
+            (&["PERSIST ht"], &[&ht_at]),
+            (&["RENAME s s9"], &["RENAME s9 s"]),
+            (&["MOVE s 5"], &["SELECT 5", "MOVE s 0", "SELECT 0"]),
+            (&["SWAPDB 0 3"], &["SWAPDB 0 3"]),
+        ];
+        for (change, undo) in changes {
+            run_lines(&mut c, change).await;
+            assert_ne!(digest(&mut c).await, a, "after {change:?}");
+            run_lines(&mut c, undo).await;
+            assert_eq!(digest(&mut c).await, a, "after {undo:?}");
+        }
+        assert_eq!(digest(&mut c).await, a, "after undoing every change");
+        assert_eq!(value_digests(&mut c, &keys).await, values_a);
+        // A list's order is part of its value.
+        run_lines(&mut c, &["LSET l 0 b", "LSET l 1 a"]).await;
+        assert_ne!(value_digests(&mut c, &keys).await[3], values_a[3]);
+    });
+}

@@ -11,6 +11,7 @@
 pub mod bitmap;
 pub mod blocking;
 pub mod collection;
+pub mod debug;
 pub mod flags;
 pub mod geo;
 pub mod hash;

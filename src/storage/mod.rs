@@ -7,6 +7,7 @@
 
 pub mod breaker;
 pub mod collection;
+pub mod digest;
 pub mod disk;
 mod job;
 pub mod keys;

@@ -12,7 +12,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::meta::KeyType;
 use crate::error::ReplyError;
 
 /// A transaction's "a watched key changed" flag (Redis's CLIENT_DIRTY_CAS).
@@ -97,34 +96,15 @@ pub struct WatchGuard {
 }
 
 impl super::Storage {
-    /// A digest of what a client can observe of a key — type, expiry, value or every member —
-    /// all zeros when it is missing or expired. Internal details (a collection's version) stay
-    /// out, since they may differ between nodes holding the same data. Costs O(members).
+    /// A fingerprint of what a client can observe of a key (the first 16 bytes of
+    /// [`Self::value_digest`]: type, expiry, value or every member), all zeros when it is missing
+    /// or expired. Internal details (a collection's version, a list's index offset) stay out,
+    /// since they may differ between nodes holding the same data. Costs O(members).
     pub fn fingerprint(&self, db: usize, key: &[u8], now: u64) -> Result<[u8; 16], ReplyError> {
-        use super::collection::Space;
-        use sha2::{Digest, Sha256};
-        let _guard = self.lock(db, key);
-        let Some(meta) = self.get_raw(db, key)?.filter(|m| !m.is_expired(now)) else {
-            return Ok([0; 16]);
-        };
-        let mut digest = Sha256::new();
-        digest.update([meta.kind as u8]);
-        digest.update(meta.expire_at.to_be_bytes());
-        let framed = |digest: &mut Sha256, bytes: &[u8]| {
-            digest.update((bytes.len() as u64).to_be_bytes());
-            digest.update(bytes);
-        };
-        if meta.kind == KeyType::String {
-            framed(&mut digest, &meta.body);
-        } else if let Some(collection) = self.read_collection(db, key, meta.kind, now)? {
-            collection.scan(Space::Members, None, false, |field, value| {
-                framed(&mut digest, field);
-                framed(&mut digest, value);
-                Ok(true)
-            })?;
-        }
         let mut fingerprint = [0; 16];
-        fingerprint.copy_from_slice(&digest.finalize()[..16]);
+        if let Some(digest) = self.value_digest(db, key, now)? {
+            fingerprint.copy_from_slice(&digest[..16]);
+        }
         Ok(fingerprint)
     }
 }
