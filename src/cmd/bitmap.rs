@@ -8,8 +8,8 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::strings::{count_lookup, max_bulk, modify_string, read_string, Rewrite};
-use super::{arg_i64, is_opt, Ctx, KeyFlags};
+use super::strings::{count_lookup, max_bulk, modify_string_announcing, read_string, Rewrite};
+use super::{Ev, arg_i64, is_opt, Ctx, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::meta::{KeyType, Meta, StrEncoding};
@@ -375,8 +375,10 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(1) => true,
         _ => return Err(ReplyError::BitValue),
     };
-    modify_string(ctx, &args[1], |live| {
+    modify_string_announcing(ctx, &args[1], "setbit", |live| {
         let mut buf = grown(live, (offset >> 3) as usize + 1);
+        // Redis announces a new or grown string, or a changed bit.
+        let grew = live.is_none_or(|m| m.body.len() < buf.len());
         let (byte, mask) = ((offset >> 3) as usize, 0x80u8 >> (offset & 7));
         let was = buf[byte] & mask != 0;
         if on {
@@ -384,7 +386,8 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else {
             buf[byte] &= !mask;
         }
-        Ok(rewrite(live, buf, was != on, Frame::Integer(was as i64)))
+        let (update, reply) = rewrite(live, buf, was != on, Frame::Integer(was as i64));
+        Ok((update, reply, grew || was != on))
     })
 }
 
@@ -501,28 +504,38 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let now = now_ms();
     let rows = store.multi_get(ctx.db, keys, now)?;
     let mut sources = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for (row, key) in rows.iter().zip(keys) {
         match row {
             Some(m) if m.kind != KeyType::String => return Err(ReplyError::WrongType),
             Some(m) => sources.push(&m.body[..]),
-            None => sources.push(&[][..]),
+            None => {
+                ctx.keymiss(key);
+                sources.push(&[][..]);
+            }
         }
         count_lookup(ctx, row.is_some());
     }
     let result = combine(op, &sources);
     let len = result.len() as i64;
-    let old = store.get_raw(ctx.db, dest)?;
+    let old = store.lookup_raw(ctx.db, dest, now)?;
     let mut batch = store.batch();
-    if !result.is_empty() {
+    let event = if !result.is_empty() {
         let meta = Meta {
             encoding: StrEncoding::Raw,
             ..Meta::string(Bytes::from(result), 0)
         };
         batch.put(ctx.db, dest, &meta, old.as_ref());
+        Some((Ev::STRING, "set"))
     } else if let Some(old) = &old {
         batch.delete(ctx.db, dest, old);
-    }
+        (!old.is_expired(now)).then_some((Ev::GENERIC, "del"))
+    } else {
+        None
+    };
     store.commit(batch)?;
+    if let Some((class, event)) = event {
+        ctx.notify(class, event, dest);
+    }
     Ok(Frame::Integer(len))
 }
 
@@ -577,18 +590,23 @@ fn bitfield_generic(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult
             "ERR BITFIELD_RO only supports the GET subcommand",
         ));
     }
-    modify_string(ctx, &args[1], |live| {
+    modify_string_announcing(ctx, &args[1], "setbit", |live| {
         let mut buf = grown(live, (last_bit >> 3) as usize + 1);
         let mut changed = false;
+        // Redis announces a BITFIELD that performed a SET or INCRBY (not one OVERFLOW FAIL
+        // refused), whether or not it changed a bit.
+        let mut performed = false;
         let replies = ops
             .iter()
             .map(|op| {
                 let (reply, wrote) = op.apply(&mut buf);
                 changed |= wrote;
+                performed |= op.writes() && reply != Frame::Null;
                 reply
             })
             .collect();
-        Ok(rewrite(live, buf, changed, Frame::Array(replies)))
+        let (update, reply) = rewrite(live, buf, changed, Frame::Array(replies));
+        Ok((update, reply, performed))
     })
 }
 

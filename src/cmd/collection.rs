@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rand::Rng;
 
 use super::keyspace::parse_cursor;
-use super::{arg_i64, is_opt, Ctx};
+use super::{arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -13,14 +13,41 @@ use crate::storage::meta::KeyType;
 use crate::util::glob::glob_match;
 use crate::util::now_ms;
 
-/// Opens `key` for reading as `kind`; `None` when missing.
+/// Opens `key` as `kind` for a command that may change it; `None` when missing.
 pub fn read<'a>(ctx: &'a Ctx<'_>, key: &[u8], kind: KeyType) -> CmdResult<Option<Collection<'a>>> {
     ctx.store().read_collection(ctx.db, key, kind, now_ms())
+}
+
+/// Opens `key` as `kind` for a command that reads it (Redis's `lookupKeyRead`): a missing key
+/// is announced as a `keymiss` event.
+pub fn lookup<'a>(
+    ctx: &'a Ctx<'_>,
+    key: &[u8],
+    kind: KeyType,
+) -> CmdResult<Option<Collection<'a>>> {
+    let found = read(ctx, key, kind)?;
+    if found.is_none() {
+        ctx.keymiss(key);
+    }
+    Ok(found)
 }
 
 /// Opens `key` for a write as `kind` (the caller holds its lock).
 pub fn open<'a>(ctx: &'a Ctx<'_>, key: &[u8], kind: KeyType) -> CmdResult<Collection<'a>> {
     ctx.store().open_collection(ctx.db, key, kind, now_ms())
+}
+
+/// An empty STORE result: the destination goes, announced as `del` if it was there — even
+/// expired, since Redis deletes it without looking it up first. The caller holds its lock.
+pub fn delete_destination(ctx: &Ctx<'_>, key: &[u8]) -> CmdResult<()> {
+    let store = ctx.store();
+    if let Some(old) = store.get_raw(ctx.db, key)? {
+        let mut batch = store.batch();
+        batch.delete(ctx.db, key, &old);
+        store.commit(batch)?;
+        ctx.notify(Ev::GENERIC, "del", key);
+    }
+    Ok(())
 }
 
 /// Members visited per HSCAN/SSCAN/ZSCAN call at most, whatever COUNT asks.
@@ -38,7 +65,7 @@ pub fn scan_members(
     matched: impl for<'r> Fn(&'r [u8], &'r [u8]) -> &'r [u8],
 ) -> CmdResult {
     let cursor = parse_cursor(&args[2]).ok_or_else(|| ReplyError::custom("ERR invalid cursor"))?;
-    let Some(coll) = read(ctx, &args[1], kind)? else {
+    let Some(coll) = lookup(ctx, &args[1], kind)? else {
         return Ok(scan_reply(0, Vec::new()));
     };
     let mut count = 10i64;

@@ -1,6 +1,7 @@
 //! DEBUG, with the subcommands that inspect data: DIGEST (one content hash of every database)
 //! and DIGEST-VALUE (one per key), as Redis's test suite and operators use them to compare two
-//! servers or the nodes of a cluster. The digests are computed by `storage::digest`; their bytes
+//! servers or the nodes of a cluster; and SET-ACTIVE-EXPIRE, which pauses this node's expiry
+//! sweep (tests of lazy expiry). The digests are computed by `storage::digest`; their bytes
 //! differ from Redis's, their meaning does not: the same data gives the same digest.
 //!
 //! DEBUG describes the node that runs it (the command table gives it no `readonly` flag, as in
@@ -30,6 +31,11 @@ pub fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             })
             .collect::<CmdResult<Vec<Frame>>>()?;
         Ok(Frame::Array(digests))
+    } else if is_opt(sub, "set-active-expire") && args.len() == 3 {
+        // Redis reads the flag with atoi: anything not starting with a non-zero number is 0.
+        let on = crate::util::number::parse_i64(&args[2]).is_some_and(|n| n != 0);
+        ctx.store().set_active_expire(on);
+        Ok(Frame::ok())
     } else if is_opt(sub, "help") && args.len() == 2 {
         Ok(help_lines(&[
             "DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -37,6 +43,10 @@ pub fn debug(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Output a hex signature representing the current DB content.",
             "DIGEST-VALUE <key> [<key> ...]",
             "    Output a hex signature of the values of all the specified keys.",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Setting it to 0 disables expiring keys in background when they are not",
+            "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+            "    default.",
             "HELP",
             "    Prints this help.",
         ]))

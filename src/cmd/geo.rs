@@ -115,7 +115,7 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// The scores of `args[2..]` in the geo set `args[1]`: `None` for a missing member or key.
 fn member_scores(ctx: &Ctx<'_>, args: &[Bytes]) -> CmdResult<Vec<Option<f64>>> {
     let members = &args[2..];
-    Ok(match ZSet::read(ctx, &args[1])? {
+    Ok(match ZSet::lookup(ctx, &args[1])? {
         Some(zset) => zset.scores(members)?,
         None => vec![None; members.len()],
     })
@@ -153,7 +153,7 @@ pub fn geodist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         5 => parse_unit(&args[4])?,
         _ => return Err(ReplyError::Syntax),
     };
-    let Some(zset) = ZSet::read(ctx, &args[1])? else {
+    let Some(zset) = ZSet::lookup(ctx, &args[1])? else {
         return Ok(Frame::Null);
     };
     let (Some(a), Some(b)) = (
@@ -269,7 +269,7 @@ fn search(ctx: &Ctx<'_>, args: &[Bytes], kind: Form, read_only: bool) -> CmdResu
                 .map(|k| (ctx.db, &k[..])),
         )
     });
-    let zset = ZSet::read(ctx, src)?;
+    let zset = ZSet::lookup(ctx, src)?;
 
     let mut center = (0.0, 0.0);
     let mut reach = (Reach::Radius(0.0), 1.0);
@@ -415,10 +415,13 @@ fn search(ctx: &Ctx<'_>, args: &[Bytes], kind: Form, read_only: bool) -> CmdResu
             .into_iter()
             .map(|f| (f.member, if store_dist { f.dist } else { f.score }))
             .collect();
-        let mut batch = store.batch();
         let expanded = result_expanded(ctx, &entries);
-        let stored = store_result(ctx, &mut batch, dst, &entries, expanded)?;
-        store.commit(batch)?;
+        let event = if searching {
+            "geosearchstore"
+        } else {
+            "georadiusstore"
+        };
+        let stored = store_result(ctx, dst, &entries, expanded, event)?;
         return Ok(Frame::Integer(stored));
     }
     let plain = !(withdist || withhash || withcoord);

@@ -2,8 +2,10 @@
 
 use bytes::Bytes;
 
-use super::collection::{open, pairs_reply, random_count, random_rows, read, scan_members};
-use super::{arg_i64, is_opt, Ctx};
+use super::collection::{
+    lookup, open, pairs_reply, random_count, random_rows, read, scan_members,
+};
+use super::{arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
 use crate::storage::collection::{Collection, Space};
@@ -43,6 +45,10 @@ fn set_fields(ctx: &Ctx<'_>, key: &[u8], pairs: &[Bytes], only_new: bool) -> Cmd
     note_encoding(ctx, &mut hash, longest);
     hash.save(&mut batch);
     store.commit(batch)?;
+    // HSET announces even when no field changed; HSETNX only a field it set.
+    if !only_new || added > 0 {
+        ctx.notify(Ev::HASH, "hset", key);
+    }
     Ok(added)
 }
 
@@ -79,7 +85,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some(hash) = read(ctx, &args[1], KeyType::Hash)? else {
+    let Some(hash) = lookup(ctx, &args[1], KeyType::Hash)? else {
         return Ok(Frame::Null);
     };
     Ok(Frame::opt_bulk(hash.get(&args[2])?))
@@ -87,7 +93,7 @@ pub fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let fields = &args[2..];
-    let values = match read(ctx, &args[1], KeyType::Hash)? {
+    let values = match lookup(ctx, &args[1], KeyType::Hash)? {
         Some(hash) => hash.get_many(fields)?,
         None => vec![None; fields.len()],
     };
@@ -110,18 +116,25 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             removed += 1;
         }
     }
+    let emptied = hash.is_empty();
     hash.save(&mut batch);
     store.commit(batch)?;
+    if removed > 0 {
+        ctx.notify(Ev::HASH, "hdel", key);
+        if emptied {
+            ctx.notify(Ev::GENERIC, "del", key);
+        }
+    }
     Ok(Frame::Integer(removed))
 }
 
 pub fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let len = read(ctx, &args[1], KeyType::Hash)?.map_or(0, |h| h.len());
+    let len = lookup(ctx, &args[1], KeyType::Hash)?.map_or(0, |h| h.len());
     Ok(Frame::Integer(len as i64))
 }
 
 pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let found = match read(ctx, &args[1], KeyType::Hash)? {
+    let found = match lookup(ctx, &args[1], KeyType::Hash)? {
         Some(hash) => hash.get(&args[2])?.is_some(),
         None => false,
     };
@@ -129,7 +142,7 @@ pub fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let len = match read(ctx, &args[1], KeyType::Hash)? {
+    let len = match lookup(ctx, &args[1], KeyType::Hash)? {
         Some(hash) => hash.get(&args[2])?.map_or(0, |v| v.len()),
         None => 0,
     };
@@ -138,7 +151,7 @@ pub fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// Every field and value, in field order.
 fn all_fields(ctx: &Ctx<'_>, key: &[u8]) -> CmdResult<Vec<(Bytes, Bytes)>> {
-    Ok(match read(ctx, key, KeyType::Hash)? {
+    Ok(match lookup(ctx, key, KeyType::Hash)? {
         Some(hash) => hash.collect(Space::Members, usize::MAX)?,
         None => Vec::new(),
     })
@@ -174,6 +187,7 @@ fn modify_field(
     ctx: &Ctx<'_>,
     key: &[u8],
     field: &Bytes,
+    event: &'static str,
     f: impl FnOnce(Option<&Bytes>) -> CmdResult<(Bytes, Frame)>,
 ) -> CmdResult {
     let store = ctx.store();
@@ -187,12 +201,13 @@ fn modify_field(
     note_encoding(ctx, &mut hash, longest);
     hash.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::HASH, event, key);
     Ok(reply)
 }
 
 pub fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let incr = arg_i64(&args[3])?;
-    modify_field(ctx, &args[1], &args[2], |current| {
+    modify_field(ctx, &args[1], &args[2], "hincrby", |current| {
         let value = match current {
             Some(v) => parse_i64(v)
                 .ok_or_else(|| ReplyError::custom("ERR hash value is not an integer"))?,
@@ -211,7 +226,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if incr_long_double(b"0", incr) == Err(FloatIncrError::NanOrInfinity) {
         return Err(ReplyError::custom("ERR value is NaN or Infinity"));
     }
-    modify_field(ctx, &args[1], &args[2], |current| {
+    modify_field(ctx, &args[1], &args[2], "hincrbyfloat", |current| {
         let current = current.map_or(&b"0"[..], |v| &v[..]);
         let text = incr_long_double(current, incr).map_err(|e| match e {
             FloatIncrError::NotFloat => ReplyError::custom("ERR hash value is not a float"),
@@ -234,7 +249,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else {
         (1, false)
     };
-    let Some(hash) = read(ctx, &args[1], KeyType::Hash)? else {
+    let Some(hash) = lookup(ctx, &args[1], KeyType::Hash)? else {
         return Ok(if counted {
             Frame::Array(Vec::new())
         } else {

@@ -16,7 +16,7 @@
 use bytes::Bytes;
 
 use super::strings::count_lookup;
-use super::Ctx;
+use super::{Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::meta::{KeyType, Meta, StrEncoding};
@@ -534,7 +534,7 @@ struct Slot {
 
 impl Slot {
     fn load(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Slot> {
-        let row = ctx.store().get_raw(ctx.db, key)?;
+        let row = ctx.store().lookup_raw(ctx.db, key, now)?;
         Ok(Slot {
             live: row.clone().filter(|m| !m.is_expired(now)),
             stored: row,
@@ -604,6 +604,9 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     // Registers raised before a corrupt opcode was met stay raised, as in Redis.
     slot.save(ctx, key, &value)?;
     outcome?;
+    if updated {
+        ctx.notify(Ev::STRING, "pfadd", key);
+    }
     Ok(Frame::Integer(updated as i64))
 }
 
@@ -614,9 +617,12 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() > 2 {
         let rows = ctx.store().multi_get(ctx.db, &args[1..], now)?;
         let mut max = [0u8; REGISTERS];
-        for row in rows {
+        for (row, key) in rows.into_iter().zip(&args[1..]) {
             count_lookup(ctx, row.is_some());
-            let Some(meta) = row else { continue };
+            let Some(meta) = row else {
+                ctx.keymiss(key);
+                continue;
+            };
             if meta.kind != KeyType::String {
                 return Err(ReplyError::WrongType);
             }
@@ -631,6 +637,7 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let slot = Slot::load(ctx, key, now)?;
     count_lookup(ctx, slot.live.is_some());
     let Some(mut value) = slot.value()? else {
+        ctx.keymiss(key);
         return Ok(Frame::Integer(0));
     };
     let card = cardinality(&mut value);
@@ -652,7 +659,10 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     for key in &args[1..] {
         let row = store.get(ctx.db, key, now)?;
         count_lookup(ctx, row.is_some());
-        let Some(meta) = row else { continue };
+        let Some(meta) = row else {
+            ctx.keymiss(key);
+            continue;
+        };
         if meta.kind != KeyType::String {
             return Err(ReplyError::WrongType);
         }
@@ -672,6 +682,8 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     invalidate_cache(&mut value);
     slot.save(ctx, dest, &value)?;
+    // Redis announces a merge as a mass PFADD.
+    ctx.notify(Ev::STRING, "pfadd", dest);
     Ok(Frame::ok())
 }
 

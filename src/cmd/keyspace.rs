@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{arg_db, arg_i64, is_opt, Ctx};
+use super::{arg_db, arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection;
@@ -22,9 +22,10 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if !seen.insert(key) {
             continue;
         }
-        if let Some(old) = store.get_raw(ctx.db, key)? {
+        if let Some(old) = store.lookup_raw(ctx.db, key, now)? {
             if !old.is_expired(now) {
                 removed += 1;
+                ctx.notify(Ev::GENERIC, "del", key);
             }
             batch.delete(ctx.db, key, &old);
         }
@@ -36,13 +37,27 @@ pub fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// EXISTS and TOUCH: counts live keys, duplicates counted each time.
 pub fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let rows = ctx.store().multi_get(ctx.db, &args[1..], now_ms())?;
+    for (row, key) in rows.iter().zip(&args[1..]) {
+        if row.is_none() {
+            ctx.keymiss(key);
+        }
+    }
     Ok(Frame::Integer(
         rows.iter().filter(|r| r.is_some()).count() as i64
     ))
 }
 
+/// A read lookup (Redis's `lookupKeyRead`): a missing key is a `keymiss` event.
+fn read_key(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Option<Meta>> {
+    let meta = ctx.store().get(ctx.db, key, now)?;
+    if meta.is_none() {
+        ctx.keymiss(key);
+    }
+    Ok(meta)
+}
+
 pub fn type_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let meta = ctx.store().get(ctx.db, &args[1], now_ms())?;
+    let meta = read_key(ctx, &args[1], now_ms())?;
     Ok(Frame::simple(meta.map_or("none", |m| m.kind.name())))
 }
 
@@ -113,8 +128,9 @@ fn expire_generic(
         return Ok(Frame::Integer(0));
     }
     let mut batch = store.batch();
-    if at <= now as i64 {
+    let event = if at <= now as i64 {
         batch.delete(ctx.db, key, &meta);
+        "del"
     } else {
         // The old index entry (if any) goes stale; the sweep drops it when it comes due.
         let renewed = Meta {
@@ -122,8 +138,10 @@ fn expire_generic(
             ..meta.clone()
         };
         batch.put(ctx.db, key, &renewed, Some(&meta));
-    }
+        "expire"
+    };
     store.commit(batch)?;
+    ctx.notify(Ev::GENERIC, event, key);
     Ok(Frame::Integer(1))
 }
 
@@ -146,7 +164,7 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// Shared body of TTL/PTTL/EXPIRETIME/PEXPIRETIME: -2 missing, -1 no expiry.
 fn ttl_generic(ctx: &Ctx<'_>, key: &[u8], f: impl Fn(u64, u64) -> i64) -> CmdResult {
     let now = now_ms();
-    Ok(Frame::Integer(match ctx.store().get(ctx.db, key, now)? {
+    Ok(Frame::Integer(match read_key(ctx, key, now)? {
         None => -2,
         Some(m) if m.expire_at == 0 => -1,
         Some(m) => f(m.expire_at, now),
@@ -184,6 +202,7 @@ pub fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             };
             batch.put(ctx.db, key, &persisted, Some(&meta));
             store.commit(batch)?;
+            ctx.notify(Ev::GENERIC, "persist", key);
             Ok(Frame::Integer(1))
         }
         _ => Ok(Frame::Integer(0)),
@@ -267,9 +286,21 @@ pub fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             None => return Ok(scan_reply(0, Vec::new())),
         },
     };
-    let (rows, next) = ctx
-        .store()
-        .scan(ctx.db, start.as_deref(), count, now_ms())?;
+    let now = now_ms();
+    let mut expired = Vec::new();
+    let (rows, next) =
+        ctx.store()
+            .scan_with_expired(ctx.db, start.as_deref(), count, now, &mut expired)?;
+    // Redis's SCAN expires the keys it meets that pass the MATCH filter (a TYPE filter looks
+    // them up first: a miss).
+    for key in expired {
+        if pattern.is_none_or(|p| glob_match(p, &key, false)) {
+            ctx.store().lookup_raw(ctx.db, &key, now)?;
+            if type_filter.is_some() {
+                ctx.keymiss(&key);
+            }
+        }
+    }
     let keys = rows
         .into_iter()
         .filter(|(k, m)| {
@@ -293,6 +324,14 @@ pub fn randomkey(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::opt_bulk(ctx.store().random_key(ctx.db, now_ms())?))
 }
 
+/// What [`transfer`] does, which names its keyspace events.
+#[derive(Clone, Copy, PartialEq)]
+enum Transfer {
+    Rename,
+    Move,
+    Copy,
+}
+
 /// Moves or copies `src_key` of `src_db` to `dst_key` of `dst_db` in one batch.
 /// Returns `Ok(false)` when the destination exists and `replace` is false.
 fn transfer(
@@ -300,18 +339,22 @@ fn transfer(
     (src_db, src_key): (usize, &[u8]),
     (dst_db, dst_key): (usize, &[u8]),
     replace: bool,
-    remove_source: bool,
+    kind: Transfer,
 ) -> CmdResult<Option<bool>> {
     let store = ctx.store();
     let _guard = store.lock_many([(src_db, src_key), (dst_db, dst_key)]);
     let now = now_ms();
     let Some(meta) = store.get(src_db, src_key, now)? else {
+        // COPY reads its source (a miss is announced); RENAME and MOVE look it up for writing.
+        if kind == Transfer::Copy {
+            ctx.keymiss(src_key);
+        }
         return Ok(None);
     };
     if src_db == dst_db && src_key == dst_key {
         return Ok(Some(true));
     }
-    let dst_old = store.get_raw(dst_db, dst_key)?;
+    let dst_old = store.lookup_raw(dst_db, dst_key, now)?;
     if !replace && dst_old.as_ref().is_some_and(|m| !m.is_expired(now)) {
         return Ok(Some(false));
     }
@@ -336,15 +379,24 @@ fn transfer(
         &collection::with_version(&meta, version),
         None,
     );
-    if remove_source {
+    if kind != Transfer::Copy {
         batch.delete(src_db, src_key, &meta);
     }
     store.commit(batch)?;
+    let (from, to) = match kind {
+        Transfer::Rename => (Some("rename_from"), "rename_to"),
+        Transfer::Move => (Some("move_from"), "move_to"),
+        Transfer::Copy => (None, "copy_to"),
+    };
+    if let Some(from) = from {
+        store.notify(Ev::GENERIC, from, src_db, src_key);
+    }
+    store.notify(Ev::GENERIC, to, dst_db, dst_key);
     Ok(Some(true))
 }
 
 pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), true, true)? {
+    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), true, Transfer::Rename)? {
         None => Err(ReplyError::NoSuchKey),
         Some(_) => Ok(Frame::ok()),
     }
@@ -357,7 +409,7 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(_) => Ok(Frame::Integer(0)),
         };
     }
-    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), false, true)? {
+    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), false, Transfer::Rename)? {
         None => Err(ReplyError::NoSuchKey),
         Some(done) => Ok(Frame::Integer(done as i64)),
     }
@@ -385,7 +437,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if dst_db == ctx.db && args[1] == args[2] {
         return Err(same_object());
     }
-    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[2]), replace, false)?;
+    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[2]), replace, Transfer::Copy)?;
     Ok(Frame::Integer(done.unwrap_or(false) as i64))
 }
 
@@ -394,7 +446,7 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if dst_db == ctx.db {
         return Err(same_object());
     }
-    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[1]), false, true)?;
+    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[1]), false, Transfer::Move)?;
     Ok(Frame::Integer(done.unwrap_or(false) as i64))
 }
 

@@ -6,8 +6,8 @@
 
 use bytes::Bytes;
 
-use super::collection::{open, read};
-use super::{arg_at_least, arg_i64, is_opt, Ctx};
+use super::collection::{lookup, open, read};
+use super::{arg_at_least, arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -19,6 +19,33 @@ use crate::storage::Batch;
 enum End {
     Left,
     Right,
+}
+
+impl End {
+    /// The keyspace event of a push at this end.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
+    /// The keyspace event of a pop from this end.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+}
+
+/// Announces elements popped from `key` (and the key's deletion if they were its last), as
+/// Redis's `listElementsRemoved` does.
+fn announce_pop(ctx: &Ctx<'_>, key: &[u8], end: End, emptied: bool) {
+    ctx.notify(Ev::LIST, end.pop_event(), key);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", key);
+    }
 }
 
 /// Parses LEFT/RIGHT (LMOVE, LMPOP).
@@ -291,6 +318,7 @@ fn push_command(ctx: &Ctx<'_>, args: &[Bytes], end: End, only_existing: bool) ->
     let len = list.len();
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, end.push_event(), key);
     Ok(Frame::Integer(len as i64))
 }
 
@@ -337,8 +365,10 @@ fn pop_command(ctx: &Ctx<'_>, args: &[Bytes], end: End, name: &str) -> CmdResult
     }
     let mut batch = store.batch();
     let values = pop(&mut list, &mut batch, end, count.unwrap_or(1))?;
+    let emptied = list.is_empty();
     list.save(&mut batch);
     store.commit(batch)?;
+    announce_pop(ctx, key, end, emptied);
     Ok(match count {
         Some(_) => Frame::Array(values.into_iter().map(Frame::Bulk).collect()),
         None => Frame::opt_bulk(values.into_iter().next()),
@@ -354,12 +384,12 @@ pub fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let len = read(ctx, &args[1], KeyType::List)?.map_or(0, |l| l.len());
+    let len = lookup(ctx, &args[1], KeyType::List)?.map_or(0, |l| l.len());
     Ok(Frame::Integer(len as i64))
 }
 
 pub fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let Some(list) = read(ctx, &args[1], KeyType::List)? else {
+    let Some(list) = lookup(ctx, &args[1], KeyType::List)? else {
         return Ok(Frame::Null);
     };
     let index = arg_i64(&args[2])?;
@@ -382,13 +412,14 @@ pub fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     list.put(&mut batch, &row, args[3].clone());
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, "lset", key);
     Ok(Frame::ok())
 }
 
 pub fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let start = arg_i64(&args[2])?;
     let end = arg_i64(&args[3])?;
-    let Some(list) = read(ctx, &args[1], KeyType::List)? else {
+    let Some(list) = lookup(ctx, &args[1], KeyType::List)? else {
         return Ok(Frame::Array(Vec::new()));
     };
     let Some((from, to)) = clamp_range(list.len(), start, end) else {
@@ -416,15 +447,22 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some((from, to)) => (head + from, head + to),
         None => (tail, tail),
     };
+    // Redis announces LTRIM even when it keeps everything.
     if (keep_from, keep_to) == (head, tail) {
+        ctx.notify(Ev::LIST, "ltrim", key);
         return Ok(Frame::ok());
     }
     let mut batch = store.batch();
     drop_rows(&mut list, &mut batch, head, keep_from);
     drop_rows(&mut list, &mut batch, keep_to, tail);
     set_bounds(&mut list, keep_from, keep_to);
+    let emptied = list.is_empty();
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", key);
+    }
     Ok(Frame::ok())
 }
 
@@ -453,8 +491,13 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut batch = store.batch();
     remove_positions(&mut list, &mut batch, &positions)?;
+    let emptied = list.is_empty();
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, "lrem", key);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", key);
+    }
     Ok(Frame::Integer(positions.len() as i64))
 }
 
@@ -487,6 +530,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let len = list.len();
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, "linsert", key);
     Ok(Frame::Integer(len as i64))
 }
 
@@ -520,7 +564,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let reverse = rank < 0;
     // Redis negates a C long: RANK -9223372036854775808 stays negative, so every match counts.
     let rank = if reverse { rank.wrapping_neg() } else { rank };
-    let Some(list) = read(ctx, &args[1], KeyType::List)? else {
+    let Some(list) = lookup(ctx, &args[1], KeyType::List)? else {
         return Ok(match count {
             Some(_) => Frame::Array(Vec::new()),
             None => Frame::Null,
@@ -577,11 +621,15 @@ fn move_element(ctx: &Ctx<'_>, src: &Bytes, dst: &Bytes, from: End, to: End) -> 
         to,
         value.clone(),
     );
+    let emptied = source.is_empty();
     source.save(&mut batch);
     if let Some(dest) = dest {
         dest.save(&mut batch);
     }
     store.commit(batch)?;
+    // As Redis: the push (after the destination's `new`), then the pop.
+    ctx.notify(Ev::LIST, to.push_event(), dst);
+    announce_pop(ctx, src, from, emptied);
     Ok(Frame::Bulk(value))
 }
 
@@ -626,8 +674,10 @@ pub fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         };
         let mut batch = store.batch();
         let values = pop(&mut list, &mut batch, end, count.unwrap_or(1))?;
+        let emptied = list.is_empty();
         list.save(&mut batch);
         store.commit(batch)?;
+        announce_pop(ctx, key, end, emptied);
         return Ok(Frame::Array(vec![
             Frame::Bulk(key.clone()),
             Frame::Array(values.into_iter().map(Frame::Bulk).collect()),

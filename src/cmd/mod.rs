@@ -34,6 +34,7 @@ use std::sync::LazyLock;
 
 use bytes::Bytes;
 
+pub use crate::config::KeyspaceEvents as Ev;
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Protocol;
 use crate::state::ServerState;
@@ -250,6 +251,18 @@ impl Ctx<'_> {
     /// The storage engine.
     pub fn store(&self) -> &Storage {
         &self.state.storage
+    }
+
+    /// Records the keyspace event `event` of `class` (a [`Ev`] bit) on `key` of the client's
+    /// database, at the point of the command where Redis announces it. Published once the job's
+    /// writes are committed; a no-op (one atomic load) while the class is not published.
+    pub fn notify(&self, class: u32, event: &'static str, key: &[u8]) {
+        self.state.storage.notify(class, event, self.db, key);
+    }
+
+    /// A read lookup found no key (Redis's `keymiss`, class `m`).
+    pub fn keymiss(&self, key: &[u8]) {
+        self.notify(Ev::KEY_MISS, "keymiss", key);
     }
 }
 

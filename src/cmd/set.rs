@@ -6,8 +6,10 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
-use super::collection::{open, random_count, random_rows, read, scan_members};
-use super::{arg_at_least, is_opt, Ctx};
+use super::collection::{
+    delete_destination, lookup, open, random_count, random_rows, read, scan_members,
+};
+use super::{arg_at_least, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -47,6 +49,9 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let added = add_members(ctx, &mut set, &mut batch, args[2..].iter().cloned())?;
     set.save(&mut batch);
     store.commit(batch)?;
+    if added > 0 {
+        ctx.notify(Ev::SET, "sadd", &args[1]);
+    }
     Ok(Frame::Integer(added))
 }
 
@@ -63,8 +68,15 @@ pub fn srem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             removed += 1;
         }
     }
+    let emptied = set.is_empty();
     set.save(&mut batch);
     store.commit(batch)?;
+    if removed > 0 {
+        ctx.notify(Ev::SET, "srem", &args[1]);
+        if emptied {
+            ctx.notify(Ev::GENERIC, "del", &args[1]);
+        }
+    }
     Ok(Frame::Integer(removed))
 }
 
@@ -81,14 +93,14 @@ fn set_reply(members: impl IntoIterator<Item = Bytes>) -> Frame {
 }
 
 pub fn smembers(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    Ok(match read(ctx, &args[1], KeyType::Set)? {
+    Ok(match lookup(ctx, &args[1], KeyType::Set)? {
         Some(set) => set_reply(members_of(&set)?),
         None => Frame::Set(Vec::new()),
     })
 }
 
 pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let found = match read(ctx, &args[1], KeyType::Set)? {
+    let found = match lookup(ctx, &args[1], KeyType::Set)? {
         Some(set) => set.get(&args[2])?.is_some(),
         None => false,
     };
@@ -97,7 +109,7 @@ pub fn sismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let members = &args[2..];
-    let found = match read(ctx, &args[1], KeyType::Set)? {
+    let found = match lookup(ctx, &args[1], KeyType::Set)? {
         Some(set) => set.get_many(members)?,
         None => vec![None; members.len()],
     };
@@ -110,7 +122,7 @@ pub fn smismember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 pub fn scard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let len = read(ctx, &args[1], KeyType::Set)?.map_or(0, |s| s.len());
+    let len = lookup(ctx, &args[1], KeyType::Set)?.map_or(0, |s| s.len());
     Ok(Frame::Integer(len as i64))
 }
 
@@ -131,13 +143,21 @@ pub fn spop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Frame::Null
         });
     };
+    if count == Some(0) {
+        return Ok(Frame::Set(Vec::new()));
+    }
     let picked = random_rows(&set, Space::Members, count.unwrap_or(1), false)?;
     let mut batch = store.batch();
     for (member, _) in &picked {
         set.remove(&mut batch, member)?;
     }
+    let emptied = set.is_empty();
     set.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::SET, "spop", &args[1]);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", &args[1]);
+    }
     let mut members = picked.into_iter().map(|(m, _)| m);
     Ok(match count {
         Some(_) => set_reply(members),
@@ -151,7 +171,7 @@ pub fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         3 => Some(random_count(&args[2], false)?),
         _ => return Err(ReplyError::Syntax),
     };
-    let Some(set) = read(ctx, &args[1], KeyType::Set)? else {
+    let Some(set) = lookup(ctx, &args[1], KeyType::Set)? else {
         return Ok(if counted.is_some() {
             Frame::Array(Vec::new())
         } else {
@@ -171,8 +191,12 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (src_key, dst_key, member) = (&args[1], &args[2], &args[3]);
     let store = ctx.store();
     let _guard = store.lock_many([(ctx.db, &src_key[..]), (ctx.db, &dst_key[..])]);
-    // A missing source answers 0 before the destination's type is checked, as in Redis.
+    // A missing source answers 0 before the destination's type is checked, as in Redis (which
+    // has looked the destination up already: an expired one expires).
     let Some(mut src) = read(ctx, src_key, KeyType::Set)? else {
+        if store.keyspace_events().any() {
+            store.lookup_raw(ctx.db, dst_key, crate::util::now_ms())?;
+        }
         return Ok(Frame::Integer(0));
     };
     let mut dst = open(ctx, dst_key, KeyType::Set)?;
@@ -183,10 +207,19 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if src.remove(&mut batch, member)?.is_none() {
         return Ok(Frame::Integer(0));
     }
-    add_members(ctx, &mut dst, &mut batch, [member.clone()])?;
+    let added = add_members(ctx, &mut dst, &mut batch, [member.clone()])?;
+    // Redis's order: the source's events, then the destination's `new` (its save), then `sadd`.
+    let emptied = src.is_empty();
     src.save(&mut batch);
+    ctx.notify(Ev::SET, "srem", src_key);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", src_key);
+    }
     dst.save(&mut batch);
     store.commit(batch)?;
+    if added > 0 {
+        ctx.notify(Ev::SET, "sadd", dst_key);
+    }
     Ok(Frame::Integer(1))
 }
 
@@ -207,7 +240,7 @@ fn open_inputs<'a>(
 ) -> CmdResult<Option<Vec<Option<Collection<'a>>>>> {
     let mut sets = Vec::with_capacity(keys.len());
     for key in keys {
-        sets.push(read(ctx, key, KeyType::Set)?);
+        sets.push(lookup(ctx, key, KeyType::Set)?);
     }
     if op == Algebra::Inter && sets.iter().any(Option::is_none) {
         return Ok(None);
@@ -282,12 +315,22 @@ fn algebra_store(ctx: &Ctx<'_>, dst_key: &Bytes, keys: &[Bytes], op: Algebra) ->
         Some(sets) => combine(sets, op, usize::MAX)?,
         None => Vec::new(),
     };
+    if members.is_empty() {
+        delete_destination(ctx, dst_key)?;
+        return Ok(Frame::Integer(0));
+    }
     let mut batch = store.batch();
     let count = members.len() as i64;
     let mut dst = store.replace_collection(ctx.db, dst_key, KeyType::Set)?;
     add_members(ctx, &mut dst, &mut batch, members)?;
     dst.save(&mut batch);
     store.commit(batch)?;
+    let event = match op {
+        Algebra::Inter => "sinterstore",
+        Algebra::Union => "sunionstore",
+        Algebra::Diff => "sdiffstore",
+    };
+    ctx.notify(Ev::SET, event, dst_key);
     Ok(Frame::Integer(count))
 }
 

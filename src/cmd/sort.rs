@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 
 use bytes::Bytes;
 
-use super::collection::read;
-use super::{arg_i64, is_opt, Ctx, KeyFlags, KeyRef};
+use super::collection::{delete_destination, read};
+use super::{arg_i64, is_opt, Ctx, Ev, KeyFlags, KeyRef};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::collection::{Collection, Space};
@@ -89,6 +89,7 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], element: &Bytes) -> CmdResult<Option<By
     key.extend_from_slice(element);
     key.extend_from_slice(&pattern[star + 1..key_end]);
     let Some(meta) = ctx.store().get(ctx.db, &key, now_ms())? else {
+        ctx.keymiss(&key);
         return Ok(None);
     };
     match (arrow, meta.kind) {
@@ -124,6 +125,7 @@ fn elements(coll: &Collection<'_>, kind: KeyType) -> CmdResult<Vec<Bytes>> {
 /// Opens the key to sort: a list, set or sorted set, or nothing.
 fn open_sortable<'a>(ctx: &'a Ctx<'_>, key: &[u8]) -> CmdResult<Option<(Collection<'a>, KeyType)>> {
     let Some(meta) = ctx.store().get(ctx.db, key, now_ms())? else {
+        ctx.keymiss(key);
         return Ok(None);
     };
     match meta.kind {
@@ -166,8 +168,12 @@ fn weight(text: &[u8]) -> Option<f64> {
     (value.is_finite() || spelled_infinite).then_some(value)
 }
 
-/// Replaces `dst` (of any type) with a list of `values`; an empty result deletes it.
-fn store_list(ctx: &Ctx<'_>, dst: &[u8], values: impl IntoIterator<Item = Bytes>) -> CmdResult<()> {
+/// Replaces `dst` (of any type) with a list of `values` (`sortstore`); an empty result deletes
+/// it (`del`).
+fn store_list(ctx: &Ctx<'_>, dst: &[u8], values: Vec<Bytes>) -> CmdResult<()> {
+    if values.is_empty() {
+        return delete_destination(ctx, dst);
+    }
     let store = ctx.store();
     let mut list = store.replace_collection(ctx.db, dst, KeyType::List)?;
     let mut batch = store.batch();
@@ -179,6 +185,7 @@ fn store_list(ctx: &Ctx<'_>, dst: &[u8], values: impl IntoIterator<Item = Bytes>
     }
     list.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::LIST, "sortstore", dst);
     Ok(())
 }
 
@@ -248,7 +255,7 @@ fn sort_generic(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> CmdResult {
         None => Ok(Frame::Array(out.into_iter().map(Frame::opt_bulk).collect())),
         Some(dst) => {
             let count = out.len() as i64;
-            let values = out.into_iter().map(|v| v.unwrap_or_default());
+            let values = out.into_iter().map(|v| v.unwrap_or_default()).collect();
             store_list(ctx, dst, values)?;
             Ok(Frame::Integer(count))
         }

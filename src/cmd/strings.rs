@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 
-use super::{arg_i64, is_opt, Ctx, KeyFlags};
+use super::{arg_i64, is_opt, Ctx, Ev, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::state::stats::bump;
@@ -11,10 +11,15 @@ use crate::storage::meta::{KeyType, Meta, StrEncoding};
 use crate::util::now_ms;
 use crate::util::number::{incr_long_double, FloatIncrError};
 
-/// Looks a key up and insists it is a string (or absent).
+/// Looks a key up for reading (Redis's `lookupKeyRead`: a miss is a `keymiss` event) and
+/// insists it is a string (or absent).
 pub(super) fn read_string(ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<Option<Meta>> {
     match ctx.store().get(ctx.db, key, now)? {
         Some(m) if m.kind != KeyType::String => Err(ReplyError::WrongType),
+        None => {
+            ctx.keymiss(key);
+            Ok(None)
+        }
         other => Ok(other),
     }
 }
@@ -130,7 +135,8 @@ fn absolute_expire(kind: ExpireOpt, arg: &[u8], cmd: &str, now: u64) -> CmdResul
     Ok(at as u64)
 }
 
-/// The core of SET and its variants. Returns the reply.
+/// The core of SET and its variants. Returns the reply. `expire_at` is the expiry the command
+/// sets (0 = none; KEEPTTL keeps the key's own).
 fn set_generic(
     ctx: &Ctx<'_>,
     key: &[u8],
@@ -141,13 +147,16 @@ fn set_generic(
 ) -> CmdResult {
     let store = ctx.store();
     let _guard = store.lock(ctx.db, key);
-    let old = store.get_raw(ctx.db, key)?;
+    let old = store.lookup_raw(ctx.db, key, now)?;
     let live = old.as_ref().filter(|m| !m.is_expired(now));
     let old_reply = if opts.get {
         match live {
             Some(m) if m.kind != KeyType::String => return Err(ReplyError::WrongType),
             Some(m) => Frame::Bulk(m.body.clone()),
-            None => Frame::Null,
+            None => {
+                ctx.keymiss(key);
+                Frame::Null
+            }
         }
     } else {
         Frame::ok()
@@ -155,20 +164,20 @@ fn set_generic(
     if (opts.nx && live.is_some()) || (opts.xx && live.is_none()) {
         return Ok(if opts.get { old_reply } else { Frame::Null });
     }
+    let sets_expiry = expire_at != 0;
     let expire_at = match opts.expire {
         ExpireOpt::KeepTtl => live.map_or(0, |m| m.expire_at),
         _ => expire_at,
     };
+    // An absolute time in the past is stored too: the key is gone at once for every reader,
+    // and expires (`expired` event) when next looked up or swept, as in Redis.
     let mut batch = store.batch();
-    if expire_at != 0 && expire_at <= now {
-        // An absolute time in the past: Redis acknowledges and the key is gone at once.
-        if let Some(old) = &old {
-            batch.delete(ctx.db, key, old);
-        }
-    } else {
-        batch.put(ctx.db, key, &Meta::string(value, expire_at), old.as_ref());
-    }
+    batch.put(ctx.db, key, &Meta::string(value, expire_at), old.as_ref());
     store.commit(batch)?;
+    ctx.notify(Ev::STRING, "set", key);
+    if sets_expiry {
+        ctx.notify(Ev::GENERIC, "expire", key);
+    }
     Ok(old_reply)
 }
 
@@ -241,6 +250,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let mut batch = store.batch();
     batch.delete(ctx.db, key, &meta);
     store.commit(batch)?;
+    ctx.notify(Ev::GENERIC, "del", key);
     Ok(Frame::Bulk(meta.body))
 }
 
@@ -261,16 +271,24 @@ pub fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     };
     if let Some(at) = new_expire {
         let mut batch = store.batch();
-        if at != 0 && at <= now {
+        let event = if at != 0 && at <= now {
             batch.delete(ctx.db, key, &meta);
+            Some("del")
         } else if at != meta.expire_at {
             let renewed = Meta {
                 expire_at: at,
                 ..meta.clone()
             };
             batch.put(ctx.db, key, &renewed, Some(&meta));
-        }
+            Some(if at == 0 { "persist" } else { "expire" })
+        } else {
+            // The same expiry again is still announced; PERSIST of a key without one is not.
+            (at != 0).then_some("expire")
+        };
         store.commit(batch)?;
+        if let Some(event) = event {
+            ctx.notify(Ev::GENERIC, event, key);
+        }
     }
     Ok(Frame::Bulk(value))
 }
@@ -279,13 +297,17 @@ pub fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let rows = ctx.store().multi_get(ctx.db, &args[1..], now_ms())?;
     Ok(Frame::Array(
         rows.into_iter()
-            .map(|row| match row {
+            .zip(&args[1..])
+            .map(|(row, key)| match row {
                 Some(m) if m.kind == KeyType::String => {
                     count_lookup(ctx, true);
                     Frame::Bulk(m.body)
                 }
-                _ => {
+                row => {
                     count_lookup(ctx, false);
+                    if row.is_none() {
+                        ctx.keymiss(key);
+                    }
                     Frame::Null
                 }
             })
@@ -306,7 +328,7 @@ fn mset_generic(ctx: &Ctx<'_>, args: &[Bytes], only_if_none: bool) -> CmdResult<
     let now = now_ms();
     let mut existing = Vec::with_capacity(pairs.len());
     for (key, _) in &pairs {
-        let old = store.get_raw(ctx.db, key)?;
+        let old = store.lookup_raw(ctx.db, key, now)?;
         if only_if_none && old.as_ref().is_some_and(|m| !m.is_expired(now)) {
             return Ok(false);
         }
@@ -319,6 +341,7 @@ fn mset_generic(ctx: &Ctx<'_>, args: &[Bytes], only_if_none: bool) -> CmdResult<
         let old = written.get(key.as_ref()).cloned().or(old);
         let meta = Meta::string((*value).clone(), 0);
         batch.put(ctx.db, key, &meta, old.as_ref());
+        ctx.notify(Ev::STRING, "set", key);
         written.insert(key, meta);
     }
     store.commit(batch)?;
@@ -344,21 +367,38 @@ pub(super) fn max_bulk(ctx: &Ctx<'_>) -> u64 {
 pub(super) type Rewrite = (Option<(Bytes, StrEncoding)>, Frame);
 
 /// Read-modify-write of a string under its lock: `f` gets the live value (if any) and returns the
-/// new value (if it changes) and the reply. The key's TTL is kept.
+/// new value (if it changes) and the reply. The key's TTL is kept. A change is announced as
+/// `event` (class `$`).
 pub(super) fn modify_string(
     ctx: &Ctx<'_>,
     key: &[u8],
+    event: &'static str,
     f: impl FnOnce(Option<&Meta>) -> CmdResult<Rewrite>,
+) -> CmdResult {
+    modify_string_announcing(ctx, key, event, |live| {
+        let (update, reply) = f(live)?;
+        let announce = update.is_some();
+        Ok((update, reply, announce))
+    })
+}
+
+/// [`modify_string`] for commands that decide apart from the write whether to announce it
+/// (SETBIT announces a changed bit, not a re-encoded value): `f` also returns that.
+pub(super) fn modify_string_announcing(
+    ctx: &Ctx<'_>,
+    key: &[u8],
+    event: &'static str,
+    f: impl FnOnce(Option<&Meta>) -> CmdResult<(Option<(Bytes, StrEncoding)>, Frame, bool)>,
 ) -> CmdResult {
     let store = ctx.store();
     let _guard = store.lock(ctx.db, key);
     let now = now_ms();
-    let old = store.get_raw(ctx.db, key)?;
+    let old = store.lookup_raw(ctx.db, key, now)?;
     let live = old.as_ref().filter(|m| !m.is_expired(now));
     if live.is_some_and(|m| m.kind != KeyType::String) {
         return Err(ReplyError::WrongType);
     }
-    let (update, reply) = f(live)?;
+    let (update, reply, announce) = f(live)?;
     let Some((value, encoding)) = update else {
         return Ok(reply);
     };
@@ -371,13 +411,16 @@ pub(super) fn modify_string(
     let mut batch = store.batch();
     batch.put(ctx.db, key, &meta, old.as_ref());
     store.commit(batch)?;
+    if announce {
+        ctx.notify(Ev::STRING, event, key);
+    }
     Ok(reply)
 }
 
 pub fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let limit = max_bulk(ctx);
     let addition = &args[2];
-    modify_string(ctx, &args[1], |live| {
+    modify_string(ctx, &args[1], "append", |live| {
         let Some(m) = live else {
             let len = addition.len() as i64;
             return Ok((
@@ -411,7 +454,7 @@ pub fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn incr_by(ctx: &Ctx<'_>, key: &[u8], delta: i64) -> CmdResult {
-    modify_string(ctx, key, |live| {
+    modify_string(ctx, key, "incrby", |live| {
         let current = match live {
             Some(m) => crate::util::number::parse_i64(&m.body).ok_or(ReplyError::NotInteger)?,
             None => 0,
@@ -446,7 +489,7 @@ pub fn decrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let incr = &args[2];
-    modify_string(ctx, &args[1], |live| {
+    modify_string(ctx, &args[1], "incrbyfloat", |live| {
         let current = live.map_or(&b"0"[..], |m| &m.body[..]);
         let text = incr_long_double(current, incr).map_err(|e| match e {
             FloatIncrError::NotFloat => ReplyError::NotFloat,
@@ -491,7 +534,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let patch = &args[3];
     let limit = max_bulk(ctx);
-    modify_string(ctx, &args[1], |live| {
+    modify_string(ctx, &args[1], "setrange", |live| {
         if patch.is_empty() {
             let len = live.map_or(0, |m| m.body.len() as i64);
             return Ok((None, Frame::Integer(len)));
@@ -514,8 +557,17 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// cannot make the server allocate without limit.
 pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let now = now_ms();
-    let fetch = |key: &[u8]| -> CmdResult<Bytes> {
-        match ctx.store().get(ctx.db, key, now)? {
+    let lookup = |key: &[u8]| -> CmdResult<Option<Meta>> {
+        let row = ctx.store().get(ctx.db, key, now)?;
+        if row.is_none() {
+            ctx.keymiss(key);
+        }
+        Ok(row)
+    };
+    // Both keys are looked up before either's type is checked, as in Redis.
+    let (a, b) = (lookup(&args[1])?, lookup(&args[2])?);
+    let fetch = |row: Option<Meta>| -> CmdResult<Bytes> {
+        match row {
             Some(m) if m.kind != KeyType::String => Err(ReplyError::custom(
                 "ERR The specified keys must contain string values",
             )),
@@ -523,8 +575,8 @@ pub fn lcs(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             None => Ok(Bytes::new()),
         }
     };
-    let a = fetch(&args[1])?;
-    let b = fetch(&args[2])?;
+    let a = fetch(a)?;
+    let b = fetch(b)?;
     let (mut get_len, mut get_idx, mut with_len, mut min_len) = (false, false, false, 0i64);
     let mut j = 3;
     while j < args.len() {

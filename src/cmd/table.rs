@@ -229,7 +229,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("acl", -2, NONE, [], "server", "6.0.0", Net, "Manages ACL users and shows the connection's user.", subs: ACL_SUBS),
     cmd!("slowlog", -2, NONE, [], "server", "2.2.12", St(slowlog::slowlog), "Reads or clears the log of slow commands.", subs: SLOWLOG_SUBS),
     cmd!("latency", -2, NONE, [], "server", "2.8.13", St(latency::latency), "Reports latency spikes recorded by the latency monitor.", subs: LATENCY_SUBS),
-    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, [], "server", "1.0.0", St(debug::debug), "Debugging commands; Kiwi has DIGEST and DIGEST-VALUE (content hashes of all data or of keys, equal for equal data) and HELP."),
+    cmd!("debug", -2, ADMIN | NOSCRIPT | LOADING | STALE, [], "server", "1.0.0", St(debug::debug), "Debugging commands; Kiwi has DIGEST and DIGEST-VALUE (content hashes of all data or of keys, equal for equal data), SET-ACTIVE-EXPIRE and HELP."),
     cmd!("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY, [], "server", "1.0.0", Net, "Stops the server gracefully."),
     // blocking pops
     cmd!("blpop", -3, WRITE | NOSCRIPT | BLOCKING, [range(1, -2, 1; RW | ACCESS | DELETE)], "list", "2.0.0", St(blocking::blpop), "Pops the first element of the first non-empty list, waiting up to a timeout for one."),

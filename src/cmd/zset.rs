@@ -23,7 +23,7 @@ pub use range::{
 
 use super::collection::{self, random_count, random_rows, scan_members};
 use super::keyspace::parse_cursor;
-use super::{arg_at_least, is_opt, Ctx};
+use super::{arg_at_least, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
 use crate::storage::collection::{Collection, Space};
@@ -55,6 +55,12 @@ impl<'a> ZSet<'a> {
     /// Opens `key` for reading; `None` when missing, WRONGTYPE when not a sorted set.
     pub fn read(ctx: &'a Ctx<'_>, key: &[u8]) -> CmdResult<Option<ZSet<'a>>> {
         Ok(collection::read(ctx, key, KeyType::ZSet)?.map(|c| ZSet::wrap(ctx, c)))
+    }
+
+    /// Opens `key` for a command that reads it: like [`Self::read`], and a missing key is a
+    /// `keymiss` event.
+    pub fn lookup(ctx: &'a Ctx<'_>, key: &[u8]) -> CmdResult<Option<ZSet<'a>>> {
+        Ok(collection::lookup(ctx, key, KeyType::ZSet)?.map(|c| ZSet::wrap(ctx, c)))
     }
 
     /// Opens `key` for a write (the caller holds its lock); a missing key opens empty.
@@ -189,21 +195,30 @@ fn member_score(value: &[u8]) -> CmdResult<f64> {
     Ok(f64::from_bits(u64::from_be_bytes(bits)))
 }
 
-/// Replaces `dst` with `entries` (an empty result deletes it); `expanded` is the encoding Redis
-/// gives the result before it is filled. Returns the stored size.
+/// Replaces `dst` with `entries` and commits, announced as `event` (an empty result deletes
+/// it, announced as `del`); `expanded` is the encoding Redis gives the result before it is
+/// filled. Returns the stored size.
 pub(crate) fn store_result(
     ctx: &Ctx<'_>,
-    batch: &mut Batch<'_>,
     dst: &[u8],
     entries: &[Scored],
     expanded: bool,
+    event: &'static str,
 ) -> CmdResult<i64> {
+    if entries.is_empty() {
+        collection::delete_destination(ctx, dst)?;
+        return Ok(0);
+    }
+    let store = ctx.store();
+    let mut batch = store.batch();
     let mut zset = ZSet::create(ctx, dst, expanded)?;
     for (member, score) in entries {
-        zset.set(batch, member, None, *score);
+        zset.set(&mut batch, member, None, *score);
     }
     let len = zset.len() as i64;
-    zset.save(batch);
+    zset.save(&mut batch);
+    store.commit(batch)?;
+    ctx.notify(Ev::ZSET, event, dst);
     Ok(len)
 }
 
@@ -318,6 +333,9 @@ pub(crate) fn add(
     }
     zset.save(&mut batch);
     store.commit(batch)?;
+    if done.added + done.updated > 0 {
+        ctx.notify(Ev::ZSET, if flags.incr { "zincr" } else { "zadd" }, key);
+    }
     Ok(done)
 }
 
@@ -384,18 +402,25 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             removed += 1;
         }
     }
+    let emptied = zset.len() == 0;
     zset.save(&mut batch);
     store.commit(batch)?;
+    if removed > 0 {
+        ctx.notify(Ev::ZSET, "zrem", key);
+        if emptied {
+            ctx.notify(Ev::GENERIC, "del", key);
+        }
+    }
     Ok(Frame::Integer(removed))
 }
 
 pub fn zcard(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let len = ZSet::read(ctx, &args[1])?.map_or(0, |z| z.len());
+    let len = ZSet::lookup(ctx, &args[1])?.map_or(0, |z| z.len());
     Ok(Frame::Integer(len as i64))
 }
 
 pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let score = match ZSet::read(ctx, &args[1])? {
+    let score = match ZSet::lookup(ctx, &args[1])? {
         Some(zset) => zset.score(&args[2])?,
         None => None,
     };
@@ -404,7 +429,7 @@ pub fn zscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let members = &args[2..];
-    let scores = match ZSet::read(ctx, &args[1])? {
+    let scores = match ZSet::lookup(ctx, &args[1])? {
         Some(zset) => zset.scores(members)?,
         None => vec![None; members.len()],
     };
@@ -418,7 +443,7 @@ pub fn zmscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 /// ZRANK/ZREVRANK: counts the index rows before the member's from the chosen end.
 fn rank(ctx: &Ctx<'_>, args: &[Bytes], reverse: bool) -> CmdResult {
-    let Some(zset) = ZSet::read(ctx, &args[1])? else {
+    let Some(zset) = ZSet::lookup(ctx, &args[1])? else {
         return Ok(Frame::Null);
     };
     let member = &args[2][..];
@@ -474,8 +499,13 @@ fn pop(
                 false => zset.coll.raise_score_floor(&last),
             }
         }
+        let emptied = zset.len() == 0;
         zset.save(&mut batch);
         store.commit(batch)?;
+        ctx.notify(Ev::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        if emptied {
+            ctx.notify(Ev::GENERIC, "del", key);
+        }
         return Ok(Some((key.clone(), popped)));
     }
     Ok(None)
@@ -549,7 +579,7 @@ pub fn zmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if args.len() == 2 {
-        let Some(zset) = ZSet::read(ctx, &args[1])? else {
+        let Some(zset) = ZSet::lookup(ctx, &args[1])? else {
             return Ok(Frame::Null);
         };
         let picked = random_rows(&zset.coll, Space::Members, 1, false)?;
@@ -567,7 +597,7 @@ pub fn zrandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::custom("ERR value is out of range"));
         }
     }
-    let Some(zset) = ZSet::read(ctx, &args[1])? else {
+    let Some(zset) = ZSet::lookup(ctx, &args[1])? else {
         return Ok(Frame::Array(Vec::new()));
     };
     let entries = if !repeat && count as u64 >= zset.len() {

@@ -5,12 +5,14 @@
 //! generates the `Config` struct, the file reader, `CONFIG GET/SET/REWRITE` and
 //! `docs/configuration.md`, so the file format, the command and the docs cannot drift apart.
 
+mod notify;
 mod value;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use notify::KeyspaceEvents;
 pub use value::{
     BufferLimit, ByteSize, Compression, ConfValue, FsyncPolicy, LogLevel, OutputBufferLimits,
     Threads,
@@ -133,6 +135,8 @@ options! {
     slowlog_max_len: i64 = 128, "slowlog-max-len", true;
     /// Events (commands, expiry sweeps) lasting at least this many milliseconds are sampled by the latency monitor (0 turns it off).
     latency_monitor_threshold: i64 = 0, "latency-monitor-threshold", true;
+    /// Keyspace notifications published through pub/sub, as Redis's class letters (`K`, `E`, `g$lshzxetd` or `A`, `m`, `n`); empty publishes none. See docs/notifications.md.
+    notify_keyspace_events: KeyspaceEvents = KeyspaceEvents(0), "notify-keyspace-events", true;
     /// Hashes up to this many fields report the `listpack` encoding, as in Redis.
     hash_max_listpack_entries: u64 = 512, "hash-max-listpack-entries", true;
     /// Hashes whose fields and values are all at most this long report `listpack`.
@@ -334,6 +338,11 @@ impl Config {
             return fail("bind", "needs at least one address");
         }
         Ok(())
+    }
+
+    /// The parsed `notify-keyspace-events` flags.
+    pub fn keyspace_events(&self) -> KeyspaceEvents {
+        self.notify_keyspace_events
     }
 
     /// Thread count for the network runtime after resolving `0 = auto`.

@@ -400,6 +400,9 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         let value = postcard::to_allocvec(&position).unwrap_or_default();
         (APPLIED_KEY.to_vec(), value)
     }));
+    // Every node applies the entry itself: its lookups may expire keys, and it announces the
+    // entry's keyspace events to its own subscribers.
+    storage.allow_lazy_expiry();
     forget_old_requests(shared, base.clock_ms);
     for (request, clock_ms, entry) in unstepped {
         remember(
@@ -452,6 +455,7 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
             remember(shared, request, clock_ms, &plan, entry, kept);
         }
     }
+    // Its last commit also publishes the entries' keyspace events on this node.
     let failed = storage.end_job();
     if let Some((_, error)) = failed.first() {
         // The data and the applied position were not written: Raft must not go on.
@@ -478,6 +482,8 @@ fn run_step(
         // Delivered on every node to its own subscribers; the leader's count is the reply.
         name @ ("publish" | "spublish") => {
             let state = &shared.state;
+            // The keyspace events of the writes before it go first, as in Redis.
+            state.storage.publish_events_so_far();
             let limit = state.config().client_output_buffer_limit.pubsub;
             let args = &command.args;
             let receivers = state

@@ -228,6 +228,8 @@ pub fn run_job(
     transaction: Option<&Transaction>,
 ) -> Option<Vec<Frame>> {
     let storage = &state.storage;
+    // In a cluster only the Raft apply writes; this node's own jobs there are reads.
+    let lazy_expiry = state.cluster.get().is_none();
     match transaction {
         None => storage.begin_job(),
         Some(transaction) => {
@@ -244,6 +246,9 @@ pub fn run_job(
             }
         }
     }
+    if lazy_expiry {
+        storage.allow_lazy_expiry();
+    }
     let mut replies: Vec<Frame> = commands
         .into_iter()
         .enumerate()
@@ -252,6 +257,8 @@ pub fn run_job(
             execute_one(state, cmd, proto, client)
         })
         .collect();
+    // The last commit publishes the job's keyspace events: subscribers hear of the writes
+    // before their author gets the replies.
     for (index, error) in storage.end_job() {
         bump(&state.stats.storage.errors, 1);
         replies[index] = Frame::Error(error);
@@ -284,6 +291,7 @@ pub(crate) fn execute_one(
         return ReplyError::custom("ERR connection command sent to storage").into();
     };
     let breaker = state.storage.breaker();
+    let events = state.storage.events_mark();
     let started = std::time::Instant::now();
     let result = if cmd.spec.is_write() && breaker.is_open() {
         Err(ReplyError::StorageUnavailable(breaker.reason()))
@@ -309,6 +317,8 @@ pub(crate) fn execute_one(
     match result {
         Ok(frame) => frame,
         Err(err) => {
+            // A command answering an error wrote nothing: it announces nothing either.
+            state.storage.discard_events(events);
             bump(&stats.errors, 1);
             err.into()
         }

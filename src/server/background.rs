@@ -1,5 +1,6 @@
 //! Periodic housekeeping on its own thread (`hz` times per second): the active expiry sweep (timed
-//! for the latency monitor's `expire-cycle` event), the once-a-second WAL sync of `appendfsync
+//! for the latency monitor's `expire-cycle` event, announcing `expired` keyspace events; DEBUG
+//! SET-ACTIVE-EXPIRE 0 pauses it), the once-a-second WAL sync of `appendfsync
 //! everysec`, the circuit breaker probe (and the restart in place a full disk may need), idle
 //! client timeouts and the ops/sec sample. None of it sits in the request path.
 
@@ -52,7 +53,7 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         // Keep sweeping while whole batches come back due, for at most a quarter of the tick,
         // so a burst of expiries is drained instead of piling up.
         let slice = Instant::now();
-        loop {
+        while storage.active_expire() {
             match storage.sweep_expired(state.expiry_clock_ms(), SWEEP_BUDGET) {
                 Ok(n)
                     if n == SWEEP_BUDGET

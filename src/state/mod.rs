@@ -7,6 +7,7 @@ pub mod clients;
 pub mod cursors;
 pub mod latency;
 pub mod monitor;
+mod notify;
 pub mod pause;
 pub mod pubsub;
 pub mod slowlog;
@@ -70,7 +71,7 @@ impl ServerState {
         apply_monitoring(&config, &slowlog, &latency);
         let acl = acl::Acl::default();
         acl.set_default_password(&config.requirepass);
-        Arc::new(ServerState {
+        let state = Arc::new(ServerState {
             config: RwLock::new(config),
             storage,
             stats: Stats::default(),
@@ -89,7 +90,15 @@ impl ServerState {
             run_id,
             admin_addr: OnceLock::new(),
             cluster: OnceLock::new(),
-        })
+        });
+        // Committed keyspace events reach this node's subscribers (`state/notify.rs`).
+        let weak = Arc::downgrade(&state);
+        state.storage.set_event_sink(Box::new(move |events| {
+            if let Some(state) = weak.upgrade() {
+                state.publish_events(events);
+            }
+        }));
+        state
     }
 
     /// A snapshot of the configuration.

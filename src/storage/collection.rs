@@ -200,7 +200,7 @@ impl Storage {
         kind: KeyType,
         now: u64,
     ) -> Result<Collection<'_>, ReplyError> {
-        let old = self.get_raw(db, key)?;
+        let old = self.lookup_raw(db, key, now)?;
         let live = old.as_ref().filter(|m| !m.is_expired(now));
         let (header, expire_at) = match live {
             Some(m) if m.kind != kind => return Err(ReplyError::WrongType),
@@ -223,7 +223,7 @@ impl Storage {
         kind: KeyType,
     ) -> StorageResult<Collection<'_>> {
         let header = Header::new(self.next_version());
-        let old = self.get_raw(db, key)?;
+        let old = self.lookup_raw(db, key, crate::util::now_ms())?;
         Ok(Collection::new(self, db, key, kind, header, 0, old, false))
     }
 

@@ -75,6 +75,12 @@ pub(super) struct JobState {
     /// records how far the log has been applied. It joins every commit of the job, so the data and
     /// the applied position can never disagree after a crash.
     pub mark: Option<ApplyMark>,
+    /// Keyspace events of the job's commands, in order (`storage/notify.rs`).
+    pub events: Vec<super::notify::Recorded>,
+    /// Lookups may delete expired keys (lazy expiry): not in a cluster's local reads.
+    pub lazy_expiry: bool,
+    /// The job is committing for the last time: every event goes out with it.
+    pub ending: bool,
 }
 
 /// Produces the applied-position row for a number of completed commands.

@@ -14,12 +14,13 @@ pub mod keys;
 pub mod locks;
 mod maintenance;
 pub mod meta;
+pub mod notify;
 pub mod replica;
 pub mod waiters;
 pub mod watch;
 
 use std::path::Path;
-use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -29,7 +30,7 @@ use rocksdb::{
     WriteOptions, DB,
 };
 
-use crate::config::{Compression, Config, FsyncPolicy};
+use crate::config::{Compression, Config, FsyncPolicy, KeyspaceEvents};
 use crate::error::ReplyError;
 use breaker::Breaker;
 use job::{JobState, Op, OpKind, Overlay, JOB};
@@ -91,6 +92,12 @@ pub struct Storage {
     pub waiters: waiters::Waiters,
     /// The data size reached `max-db-size` (see `storage/disk.rs`).
     over_quota: std::sync::atomic::AtomicBool,
+    /// `notify-keyspace-events` flags (see `storage/notify.rs`).
+    notify: AtomicU32,
+    /// Where committed keyspace events go (the pub/sub broker, set up by the shared state).
+    event_sink: std::sync::OnceLock<notify::EventSink>,
+    /// The active expiry sweep runs (DEBUG SET-ACTIVE-EXPIRE turns it off, as in Redis).
+    active_expire: std::sync::atomic::AtomicBool,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -181,6 +188,9 @@ impl Storage {
             watches: Default::default(),
             waiters: Default::default(),
             over_quota: Default::default(),
+            notify: AtomicU32::new(config.keyspace_events().0),
+            event_sink: std::sync::OnceLock::new(),
+            active_expire: std::sync::atomic::AtomicBool::new(true),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
@@ -323,6 +333,26 @@ impl Storage {
         self.locks.none()
     }
 
+    /// Takes `key`'s stripe for the running job if it holds it already or can take it without
+    /// waiting (kept until the job's batch commits). False outside a job or when it is busy.
+    fn try_lock_in_job(&self, db: usize, key: &[u8]) -> bool {
+        let stripe = self.locks.stripe(db, key);
+        JOB.with(|j| {
+            let mut j = j.borrow_mut();
+            let Some(state) = j.as_mut() else {
+                return false;
+            };
+            match state.held.binary_search(&stripe) {
+                Ok(_) => true,
+                Err(at) if self.locks.try_lock_raw(stripe) => {
+                    state.held.insert(at, stripe);
+                    true
+                }
+                Err(_) => false,
+            }
+        })
+    }
+
     /// Starts a job on this thread: until [`Self::end_job`], commits are gathered into one batch.
     pub fn begin_job(&self) {
         JOB.with(|j| *j.borrow_mut() = Some(JobState::default()));
@@ -367,6 +397,11 @@ impl Storage {
     /// Commits the job's pending writes and ends it. Returns the commands whose writes were lost
     /// because a commit failed, with the error text: their replies must become that error.
     pub fn end_job(&self) -> Vec<(usize, String)> {
+        JOB.with(|j| {
+            if let Some(state) = j.borrow_mut().as_mut() {
+                state.ending = true;
+            }
+        });
         self.flush_job(true);
         JOB.with(|j| j.borrow_mut().take().map(|s| s.failed).unwrap_or_default())
     }
@@ -415,10 +450,11 @@ impl Storage {
                     },
                     s.window_start.take().map(|start| start..through.max(start)),
                     mark,
+                    notify::take_announced(s),
                 )
             })
         });
-        let Some((mut ops, deltas, held, commands, mark)) = taken else {
+        let Some((mut ops, deltas, held, commands, mark, events)) = taken else {
             return;
         };
         if let Some((key, value)) = mark {
@@ -434,6 +470,9 @@ impl Storage {
         } else {
             self.write_ops(&ops, &deltas)
         };
+        // Announced before the stripes go: the next writer of these keys announces after us.
+        let lost = result.is_err().then(|| commands.clone()).flatten();
+        self.announce(events, lost);
         for stripe in held {
             // SAFETY: the job took every stripe in `held` on this thread; each is released once.
             unsafe { self.locks.unlock_raw(stripe) };
@@ -459,9 +498,12 @@ impl Storage {
         raw.as_deref().map(decode_row).transpose()
     }
 
-    /// Reads a key's metadata row if the key exists and has not expired at `now_ms`.
+    /// A command's lookup: the key's metadata row if the key exists and has not expired at
+    /// `now_ms` (an expired key found may be deleted on the way, see [`Self::lookup_raw`]).
     pub fn get(&self, db: usize, key: &[u8], now_ms: u64) -> StorageResult<Option<Meta>> {
-        Ok(self.get_raw(db, key)?.filter(|m| !m.is_expired(now_ms)))
+        Ok(self
+            .lookup_raw(db, key, now_ms)?
+            .filter(|m| !m.is_expired(now_ms)))
     }
 
     /// Reads several keys at once (MGET, EXISTS), skipping expired ones.
@@ -478,13 +520,21 @@ impl Storage {
         // then the running job's own pending rows on top.
         let results = self.db.batched_multi_get_cf(cf, encoded.iter(), false);
         let in_job = job::active();
+        let lazy = in_job && self.expires_lazily();
         results
             .into_iter()
             .zip(&encoded)
-            .map(|(stored, row_key)| {
+            .zip(keys)
+            .map(|((stored, row_key), key)| {
                 let meta = match in_job.then(|| pending_meta(row_key)).flatten() {
                     Some(pending) => pending?,
                     None => stored?.as_deref().map(decode_row).transpose()?,
+                };
+                let meta = match meta {
+                    Some(m) if lazy && m.is_expired(now_ms) => {
+                        self.expire_lazily(db, key, now_ms, m)?
+                    }
+                    other => other,
                 };
                 Ok(meta.filter(|m| !m.is_expired(now_ms)))
             })
@@ -604,6 +654,20 @@ impl Storage {
         limit: usize,
         now_ms: u64,
     ) -> StorageResult<ScanPage> {
+        self.scan_with_expired(db, after, limit, now_ms, &mut Vec::new())
+    }
+
+    /// [`Self::scan`] that also lists the expired keys it stepped over while keyspace
+    /// notifications are on (SCAN expires them, as Redis's does).
+    pub fn scan_with_expired(
+        &self,
+        db: usize,
+        after: Option<&[u8]>,
+        limit: usize,
+        now_ms: u64,
+        expired: &mut Vec<Bytes>,
+    ) -> StorageResult<ScanPage> {
+        let note_expired = self.keyspace_events().any();
         self.settle();
         let phys = self.phys(db);
         let mut ro = ReadOptions::default();
@@ -633,6 +697,8 @@ impl Storage {
             let meta = decode_row(&raw_value)?;
             if !meta.is_expired(now_ms) {
                 rows.push((key, meta));
+            } else if note_expired {
+                expired.push(key);
             }
         }
         Ok((rows, None))
@@ -705,9 +771,23 @@ impl Storage {
         Ok(seen)
     }
 
+    /// Whether the background thread runs the active expiry sweep.
+    pub fn active_expire(&self) -> bool {
+        self.active_expire.load(Ordering::Relaxed)
+    }
+
+    /// Turns the active expiry sweep on or off (DEBUG SET-ACTIVE-EXPIRE): with it off, expired
+    /// keys are still invisible, and removed when a command looks them up while keyspace
+    /// notifications are on.
+    pub fn set_active_expire(&self, on: bool) {
+        self.active_expire.store(on, Ordering::Relaxed);
+    }
+
     /// One pass of the active expiry sweep: removes up to `budget` due keys (and stale index
-    /// entries). Returns how many index entries it handled, so the caller can go on while busy.
+    /// entries), announcing each as `expired`. Returns how many index entries it handled, so the
+    /// caller can go on while busy.
     pub fn sweep_expired(&self, now_ms: u64, budget: usize) -> StorageResult<usize> {
+        let announce = self.keyspace_events().wants(KeyspaceEvents::EXPIRED);
         let mut due: Vec<(u16, Vec<u8>, u64)> = Vec::new();
         self.for_each_due(now_ms, budget, |phys, key, at| {
             due.push((phys, key.to_vec(), at));
@@ -735,13 +815,26 @@ impl Storage {
             }
             let mut batch = self.batch();
             batch.raw(CF_EXPIRE_INDEX, OpKind::Delete, index, Vec::new());
+            let mut removed = false;
             if let Some(meta) = self.get_raw(db, key)? {
                 if meta.expire_at == *at && meta.is_expired(now_ms) {
                     batch.delete_expired(db, key, &meta);
-                    self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                    removed = true;
                 }
             }
             self.commit(batch)?;
+            if removed {
+                self.expired_keys.fetch_add(1, Ordering::Relaxed);
+                if announce {
+                    // Still under the key's lock, like a job's events.
+                    self.publish(vec![notify::Event {
+                        class: KeyspaceEvents::EXPIRED,
+                        name: "expired",
+                        db,
+                        key: Bytes::copy_from_slice(key),
+                    }]);
+                }
+            }
         }
         Ok(due.len())
     }
@@ -775,7 +868,8 @@ impl Storage {
     /// SWAPDB change them all at once, without per-key writes).
     fn touch_watched_db(&self, db: usize, other: usize) {
         let now = crate::util::now_ms();
-        let exists = |d: usize, k: &[u8]| matches!(self.get(d, k, now), Ok(Some(_)));
+        let exists =
+            |d: usize, k: &[u8]| matches!(self.get_raw(d, k), Ok(Some(m)) if !m.is_expired(now));
         self.watches
             .touch_db(db, |key| exists(db, key) || exists(other, key));
     }
@@ -887,6 +981,7 @@ impl Storage {
     pub fn apply_config(&self, config: &Config) -> StorageResult<()> {
         self.fsync
             .store(fsync_code(config.appendfsync), Ordering::Relaxed);
+        self.set_keyspace_events(config.keyspace_events());
         let mut cache = self.cache.clone();
         cache.set_capacity(config.memory.0 as usize);
         let values = [
@@ -1034,6 +1129,12 @@ impl Batch<'_> {
     /// Writes a key's metadata row over `old`, the row that was there (even an expired one), so
     /// the key count stays exact and a replaced collection's members are dropped.
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
+        // Redis announces every key added to a database (`dbAdd`): where no live key was.
+        if self.storage.keyspace_events().wants(KeyspaceEvents::NEW)
+            && old.is_none_or(|o| o.is_expired(crate::util::now_ms()))
+        {
+            self.storage.notify(KeyspaceEvents::NEW, "new", db, key);
+        }
         self.storage.watches.touch(db, key);
         self.storage.waiters.wake(db, key);
         let phys = self.storage.phys(db);

@@ -65,7 +65,7 @@ enum Input<'a> {
 
 impl<'a> Input<'a> {
     fn open(ctx: &'a Ctx<'_>, key: &[u8]) -> CmdResult<Input<'a>> {
-        match ZSet::read(ctx, key) {
+        match ZSet::lookup(ctx, key) {
             Ok(Some(zset)) => Ok(Input::ZSet(zset)),
             Ok(None) => Ok(Input::Missing),
             Err(ReplyError::WrongType) => {
@@ -196,10 +196,13 @@ fn generic(ctx: &Ctx<'_>, args: &[Bytes], name: &str, op: Op, output: Output) ->
         }
         Output::Store => {
             sort(&mut result);
-            let mut batch = store.batch();
             let expanded = result_expanded(ctx, &result);
-            let stored = store_result(ctx, &mut batch, &args[1], &result, expanded)?;
-            store.commit(batch)?;
+            let event = match op {
+                Op::Union => "zunionstore",
+                Op::Inter => "zinterstore",
+                Op::Diff => "zdiffstore",
+            };
+            let stored = store_result(ctx, &args[1], &result, expanded, event)?;
             Ok(Frame::Integer(stored))
         }
         Output::Reply => {

@@ -8,7 +8,7 @@
 use bytes::Bytes;
 
 use super::{index_key, scored_reply, store_result, Scored, ZSet};
-use crate::cmd::{arg_i64, is_opt, Ctx};
+use crate::cmd::{arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::keys::encode_score;
@@ -400,7 +400,7 @@ fn range_generic(
     reverse: Option<bool>,
 ) -> CmdResult {
     let q = parse_query(args, 1, false, by, reverse)?;
-    let entries = match ZSet::read(ctx, &args[1])? {
+    let entries = match ZSet::lookup(ctx, &args[1])? {
         Some(zset) => run_query(&zset, &q)?,
         None => Vec::new(),
     };
@@ -436,23 +436,21 @@ pub fn zrangestore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let store = ctx.store();
     let (dst, src) = (&args[1], &args[2]);
     let _guard = store.lock_many([(ctx.db, &dst[..]), (ctx.db, &src[..])]);
-    let entries = match ZSet::read(ctx, src)? {
+    let entries = match ZSet::lookup(ctx, src)? {
         Some(zset) => run_query(&zset, &q)?,
         None => Vec::new(),
     };
     // Redis sizes the destination up front only for rank ranges, whose length it knows.
     let expanded = matches!(q.select, Select::Rank(..))
         && entries.len() as u64 > ctx.state.config().zset_max_listpack_entries;
-    let mut batch = store.batch();
-    let stored = store_result(ctx, &mut batch, dst, &entries, expanded)?;
-    store.commit(batch)?;
+    let stored = store_result(ctx, dst, &entries, expanded, "zrangestore")?;
     Ok(Frame::Integer(stored))
 }
 
 /// Counts the members of an interval, parsed after nothing else, before the key is read.
 fn count_interval(ctx: &Ctx<'_>, key: &[u8], range: &impl Interval) -> CmdResult {
     let mut count = 0i64;
-    if let Some(zset) = ZSet::read(ctx, key)? {
+    if let Some(zset) = ZSet::lookup(ctx, key)? {
         walk_interval(&zset, range, false, 0, -1, |_, _| {
             count += 1;
             true
@@ -473,6 +471,7 @@ pub fn zlexcount(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn remove_range(
     ctx: &Ctx<'_>,
     key: &[u8],
+    event: &'static str,
     select: impl FnOnce(&ZSet<'_>) -> CmdResult<Vec<Scored>>,
 ) -> CmdResult {
     let store = ctx.store();
@@ -488,14 +487,19 @@ fn remove_range(
     for (member, score) in &victims {
         zset.remove(&mut batch, member, *score);
     }
+    let emptied = zset.len() == 0;
     zset.save(&mut batch);
     store.commit(batch)?;
+    ctx.notify(Ev::ZSET, event, key);
+    if emptied {
+        ctx.notify(Ev::GENERIC, "del", key);
+    }
     Ok(Frame::Integer(victims.len() as i64))
 }
 
 pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let (start, end) = (arg_i64(&args[2])?, arg_i64(&args[3])?);
-    remove_range(ctx, &args[1], |zset| {
+    remove_range(ctx, &args[1], "zremrangebyrank", |zset| {
         match clamp_ranks(start, end, zset.len()) {
             Some((start, end)) => by_rank(zset, start, end, false),
             None => Ok(Vec::new()),
@@ -505,14 +509,14 @@ pub fn zremrangebyrank(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 
 pub fn zremrangebyscore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = ScoreRange::parse(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |zset| {
+    remove_range(ctx, &args[1], "zremrangebyscore", |zset| {
         collect_interval(zset, &range, false, 0, -1)
     })
 }
 
 pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let range = LexRange::parse(&args[2], &args[3])?;
-    remove_range(ctx, &args[1], |zset| {
+    remove_range(ctx, &args[1], "zremrangebylex", |zset| {
         collect_interval(zset, &range, false, 0, -1)
     })
 }
