@@ -240,9 +240,164 @@ enum_value!(
     LogLevel { Debug = "debug", Verbose = "verbose", Notice = "notice", Warning = "warning", Nothing = "nothing" }
 );
 enum_value!(
+    /// What Redis does past `maxmemory`. Kiwi never evicts: every policy refuses `denyoom`
+    /// commands as `noeviction` does.
+    MaxmemoryPolicy {
+        VolatileLru = "volatile-lru", VolatileLfu = "volatile-lfu", VolatileRandom = "volatile-random",
+        VolatileTtl = "volatile-ttl", AllkeysLru = "allkeys-lru", AllkeysLfu = "allkeys-lfu",
+        AllkeysRandom = "allkeys-random", Noeviction = "noeviction",
+    }
+);
+enum_value!(
     /// SST block compression.
     Compression { None = "none", Snappy = "snappy", Lz4 = "lz4", Zstd = "zstd" }
 );
+
+/// `notify-keyspace-events`: which keyspace events are published, as Redis's class flags
+/// (`K E g $ l s h z x e t m d n`, `A` = `g$lshzxetd`). Read by the notification code through
+/// [`KeyspaceEvents::wants`]:
+///
+/// ```
+/// use kiwi::config::KeyspaceEvents;
+/// let events: KeyspaceEvents = "Kl".parse().unwrap();
+/// assert!(events.wants(KeyspaceEvents::LIST) && events.keyspace() && !events.keyevent());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyspaceEvents(pub u32);
+
+impl KeyspaceEvents {
+    /// `K`: publish on `__keyspace@<db>__:<key>`.
+    pub const KEYSPACE: u32 = 1 << 0;
+    /// `E`: publish on `__keyevent@<db>__:<event>`.
+    pub const KEYEVENT: u32 = 1 << 1;
+    /// `g`: generic commands (DEL, EXPIRE, RENAME, ...).
+    pub const GENERIC: u32 = 1 << 2;
+    /// `$`: string commands.
+    pub const STRING: u32 = 1 << 3;
+    /// `l`: list commands.
+    pub const LIST: u32 = 1 << 4;
+    /// `s`: set commands.
+    pub const SET: u32 = 1 << 5;
+    /// `h`: hash commands.
+    pub const HASH: u32 = 1 << 6;
+    /// `z`: sorted set commands.
+    pub const ZSET: u32 = 1 << 7;
+    /// `x`: expired keys.
+    pub const EXPIRED: u32 = 1 << 8;
+    /// `e`: evicted keys.
+    pub const EVICTED: u32 = 1 << 9;
+    /// `t`: stream commands.
+    pub const STREAM: u32 = 1 << 10;
+    /// `m`: key misses (not part of `A`).
+    pub const KEY_MISS: u32 = 1 << 11;
+    /// `d`: module key types.
+    pub const MODULE: u32 = 1 << 13;
+    /// `n`: new keys (not part of `A`).
+    pub const NEW: u32 = 1 << 14;
+    /// `A`: every class but `m` and `n`.
+    pub const ALL: u32 = Self::GENERIC
+        | Self::STRING
+        | Self::LIST
+        | Self::SET
+        | Self::HASH
+        | Self::ZSET
+        | Self::EXPIRED
+        | Self::EVICTED
+        | Self::STREAM
+        | Self::MODULE;
+
+    /// Whether events of `class` (one of the class constants) are published at all: the class is
+    /// on and so is `K` or `E`.
+    pub fn wants(self, class: u32) -> bool {
+        self.0 & class != 0 && self.0 & (Self::KEYSPACE | Self::KEYEVENT) != 0
+    }
+
+    /// Whether `__keyspace@<db>__` channels get events.
+    pub fn keyspace(self) -> bool {
+        self.0 & Self::KEYSPACE != 0
+    }
+
+    /// Whether `__keyevent@<db>__` channels get events.
+    pub fn keyevent(self) -> bool {
+        self.0 & Self::KEYEVENT != 0
+    }
+}
+
+impl std::str::FromStr for KeyspaceEvents {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Self::parse(text)
+    }
+}
+
+impl ConfValue for KeyspaceEvents {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut flags = 0;
+        for c in text.chars() {
+            flags |= match c {
+                'A' => Self::ALL,
+                'g' => Self::GENERIC,
+                '$' => Self::STRING,
+                'l' => Self::LIST,
+                's' => Self::SET,
+                'h' => Self::HASH,
+                'z' => Self::ZSET,
+                'x' => Self::EXPIRED,
+                'e' => Self::EVICTED,
+                'K' => Self::KEYSPACE,
+                'E' => Self::KEYEVENT,
+                't' => Self::STREAM,
+                'm' => Self::KEY_MISS,
+                'd' => Self::MODULE,
+                'n' => Self::NEW,
+                _ => return Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into()),
+            };
+        }
+        Ok(KeyspaceEvents(flags))
+    }
+
+    /// Redis's order: `A` for all of its classes, else each class; then `K`, `E`, `m`. One
+    /// deliberate difference: `n` is shown after `A` (`An`), where Redis 7.0 shows only `A` and
+    /// so loses `n` on CONFIG REWRITE.
+    fn render(&self) -> String {
+        let mut out = String::new();
+        if self.0 & Self::ALL == Self::ALL {
+            out.push('A');
+            if self.0 & Self::NEW != 0 {
+                out.push('n');
+            }
+        } else {
+            for (flag, c) in [
+                (Self::GENERIC, 'g'),
+                (Self::STRING, '$'),
+                (Self::LIST, 'l'),
+                (Self::SET, 's'),
+                (Self::HASH, 'h'),
+                (Self::ZSET, 'z'),
+                (Self::EXPIRED, 'x'),
+                (Self::EVICTED, 'e'),
+                (Self::STREAM, 't'),
+                (Self::MODULE, 'd'),
+                (Self::NEW, 'n'),
+            ] {
+                if self.0 & flag != 0 {
+                    out.push(c);
+                }
+            }
+        }
+        for (flag, c) in [
+            (Self::KEYSPACE, 'K'),
+            (Self::KEYEVENT, 'E'),
+            (Self::KEY_MISS, 'm'),
+        ] {
+            if self.0 & flag != 0 {
+                out.push(c);
+            }
+        }
+        out
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -294,6 +449,25 @@ mod tests {
             BufferLimit::default(),
             "a failed set changes nothing"
         );
+    }
+
+    #[test]
+    fn keyspace_events_read_back_as_redis_shows_them() {
+        let shown = |text: &str| KeyspaceEvents::parse(text).unwrap().render();
+        assert_eq!(shown("KEA"), "AKE");
+        assert_eq!(shown("KEAm"), "AKEm");
+        assert_eq!(shown("KEg$lshzxetmd"), "AKEm");
+        assert_eq!(shown("KEg$lshzxetmdn"), "AnKEm");
+        assert_eq!(shown("Ad"), "A");
+        assert_eq!(shown("gx"), "gx");
+        assert_eq!(shown("nA"), "An");
+        assert_eq!(shown(""), "");
+        assert!(KeyspaceEvents::parse("K E").is_err());
+        let events = KeyspaceEvents::parse("El").unwrap();
+        assert!(events.wants(KeyspaceEvents::LIST) && !events.wants(KeyspaceEvents::HASH));
+        assert!(!KeyspaceEvents::parse("l")
+            .unwrap()
+            .wants(KeyspaceEvents::LIST));
     }
 
     #[test]

@@ -89,8 +89,9 @@ pub struct Storage {
     pub watches: watch::Watches,
     /// Clients blocked on keys; every write that stores a key wakes them.
     pub waiters: waiters::Waiters,
-    /// The data size reached `max-db-size` (see `storage/disk.rs`).
-    over_quota: std::sync::atomic::AtomicBool,
+    /// Which limit the data size reached, if any: 0 none, else a [`disk::Quota`] code (see
+    /// `storage/disk.rs`).
+    over_quota: std::sync::atomic::AtomicU8,
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
