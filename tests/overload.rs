@@ -179,7 +179,7 @@ fn two_thousand_clients_with_a_gigabyte_pending_stay_bounded_and_lose_nothing() 
     eprintln!(
         "{CONNECTIONS} connections, {} MiB sent in {:?}: {} acknowledged, {} refused, {} broken \
          connections; peak RSS {} MiB",
-        CONNECTIONS * per_connection * VALUE >> 20,
+        (CONNECTIONS * per_connection * VALUE) >> 20,
         elapsed,
         acked.len(),
         errors.len(),

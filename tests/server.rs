@@ -872,6 +872,43 @@ fn scan_visits_every_key_exactly_once_across_calls() {
     });
 }
 
+/// RANDOMKEY reaches every key: in a small database each key as often as the others (the
+/// Redis suite's two-key test), in a large one also when all keys share a prefix (a random seek
+/// over all byte values would land before or after `user:` and always return the first key).
+#[test]
+fn randomkey_reaches_every_key() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = runtime();
+    rt.block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        call(&mut c, &["MSET", "foo", "x", "bar", "y"]).await;
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..100 {
+            if let Frame::Bulk(k) = call(&mut c, &["RANDOMKEY"]).await {
+                seen.insert(k);
+            }
+        }
+        assert_eq!(seen.len(), 2, "100 RANDOMKEYs over two keys saw {seen:?}");
+        call(&mut c, &["FLUSHDB"]).await;
+        for chunk in (0..2000).collect::<Vec<_>>().chunks(500) {
+            let mut args = vec!["MSET".to_string()];
+            for i in chunk {
+                args.push(format!("user:{i}"));
+                args.push("v".into());
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            call(&mut c, &args).await;
+        }
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..1000 {
+            if let Frame::Bulk(k) = call(&mut c, &["RANDOMKEY"]).await {
+                seen.insert(k);
+            }
+        }
+        assert!(seen.len() > 250, "1000 RANDOMKEYs over 2000 prefixed keys saw {} keys", seen.len());
+    });
+}
+
 #[test]
 fn client_commands_see_and_control_other_connections() {
     let kiwi = Kiwi::start(&[]);

@@ -103,13 +103,7 @@ impl RaftNode {
         let mut metrics = self.raft.metrics();
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let leader = {
-                let m = metrics.borrow();
-                m.current_leader.map(|id| {
-                    let node = m.membership_config.membership().get_node(&id).cloned();
-                    (id, node)
-                })
-            };
+            let leader = named_leader(&metrics.borrow());
             match leader {
                 Some((id, _)) if id == self.id => return Ok(Route::Leader),
                 Some((_, Some(node))) => return Ok(Route::Forward(node)),
@@ -370,14 +364,9 @@ impl RaftNode {
     async fn leadership_leaves(&self, leader: &NodeAddr) {
         let mut metrics = self.raft.metrics();
         loop {
-            {
-                let m = metrics.borrow_and_update();
-                let current = m
-                    .current_leader
-                    .and_then(|id| m.membership_config.membership().get_node(&id).cloned());
-                if current.is_some_and(|current| current != *leader) {
-                    return;
-                }
+            let current = named_leader(&metrics.borrow_and_update()).and_then(|(_, node)| node);
+            if current.is_some_and(|current| current != *leader) {
+                return;
             }
             if metrics.changed().await.is_err() {
                 return std::future::pending().await;
@@ -689,6 +678,14 @@ impl RaftNode {
         }));
         lines
     }
+}
+
+/// The leader these metrics name, with its addresses when the membership has them.
+fn named_leader(m: &openraft::RaftMetrics<u64, NodeAddr>) -> Option<(u64, Option<NodeAddr>)> {
+    m.current_leader.map(|id| {
+        let node = m.membership_config.membership().get_node(&id).cloned();
+        (id, node)
+    })
 }
 
 /// Recovers a node whose disk filled: a failed log write stops openraft's core for good, so the

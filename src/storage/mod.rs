@@ -37,6 +37,13 @@ use keys::*;
 use locks::{KeyGuard, KeyLocks};
 use meta::Meta;
 
+/// Databases up to this many keys get a uniformly random RANDOMKEY (one short scan); larger ones
+/// a random seek into their key range.
+const UNIFORM_RANDOM_KEY_LIMIT: u64 = 128;
+
+/// A large database's RANDOMKEY takes one of this many keys after its random seek point.
+const RANDOM_KEY_SPREAD: usize = 64;
+
 /// A storage failure, kept apart from client errors so callers can tell them apart.
 #[derive(Debug, thiserror::Error)]
 pub enum StorageError {
@@ -639,13 +646,32 @@ impl Storage {
         Ok((rows, None))
     }
 
-    /// A random live key, or `None` for an empty database. Seeks to a random point in the
-    /// database's key range and takes the next live key, wrapping around once.
+    /// A random live key, or `None` for an empty database. A small database is sampled
+    /// uniformly (a random index into its keys). A large one seeks to a random point between its
+    /// first and last key — drawn over the bytes after their common prefix, so keys that share a
+    /// prefix such as `user:` are all reachable — and takes one of the next live keys.
     pub fn random_key(&self, db: usize, now_ms: u64) -> StorageResult<Option<Bytes>> {
-        let probe: [u8; 8] = rand::Rng::gen(&mut crate::util::rng());
-        let (rows, _) = self.scan(db, Some(&probe), 64, now_ms)?;
-        if let Some((k, _)) = rows.into_iter().next() {
-            return Ok(Some(k));
+        let mut rng = crate::util::rng();
+        let count = self.key_count(db, now_ms)?;
+        if count == 0 {
+            return Ok(None);
+        }
+        if count <= UNIFORM_RANDOM_KEY_LIMIT {
+            let wanted = rand::Rng::gen_range(&mut rng, 0..count) as usize;
+            let (rows, _) = self.scan(db, None, UNIFORM_RANDOM_KEY_LIMIT as usize * 2, now_ms)?;
+            if let Some((key, _)) = rows.get(wanted).or(rows.first()) {
+                return Ok(Some(key.clone()));
+            }
+        }
+        if let Some(probe) = self.random_probe(db, &mut rng)? {
+            // Keys are rarely spread evenly over the bytes (digits use 10 of 256 values), so the
+            // key after a wide gap would be drawn far more often than the rest: spreading each
+            // draw over the next keys evens that out.
+            let skip = rand::Rng::gen_range(&mut rng, 0..RANDOM_KEY_SPREAD);
+            let (rows, _) = self.scan(db, Some(&probe), RANDOM_KEY_SPREAD * 2, now_ms)?;
+            if let Some((key, _)) = rows.get(skip).or(rows.last()) {
+                return Ok(Some(key.clone()));
+            }
         }
         let mut after: Option<Bytes> = None;
         loop {
@@ -658,6 +684,38 @@ impl Storage {
                 None => return Ok(None),
             }
         }
+    }
+
+    /// A user key between the database's first and last stored keys, uniform over the eight
+    /// bytes after their common prefix; `None` for an empty database.
+    fn random_probe(&self, db: usize, rng: &mut impl rand::Rng) -> StorageResult<Option<Vec<u8>>> {
+        let phys = self.phys(db);
+        let edge = |mode: IteratorMode<'_>| -> StorageResult<Option<Vec<u8>>> {
+            let mut ro = ReadOptions::default();
+            ro.set_iterate_lower_bound(db_start(phys));
+            ro.set_iterate_upper_bound(db_end(phys));
+            match self.db.iterator_cf_opt(self.cf(CF_METADATA), ro, mode).next() {
+                Some(item) => Ok(Some(item?.0[2..].to_vec())),
+                None => Ok(None),
+            }
+        };
+        let (Some(first), Some(last)) = (edge(IteratorMode::Start)?, edge(IteratorMode::End)?)
+        else {
+            return Ok(None);
+        };
+        let shared = first.iter().zip(&last).take_while(|(a, b)| a == b).count();
+        let window = |key: &[u8]| {
+            let mut bytes = [0u8; 8];
+            let tail = &key[shared.min(key.len())..];
+            let n = tail.len().min(8);
+            bytes[..n].copy_from_slice(&tail[..n]);
+            u64::from_be_bytes(bytes)
+        };
+        let (low, high) = (window(&first), window(&last));
+        let point = if low < high { rng.gen_range(low..=high) } else { low };
+        let mut probe = first[..shared].to_vec();
+        probe.extend_from_slice(&point.to_be_bytes());
+        Ok(Some(probe))
     }
 
     /// Exact number of live keys in a database: stored rows minus those already expired but not
