@@ -79,6 +79,9 @@ pub enum ReplyError {
     /// `maxmemory`.
     #[error("OOM command not allowed when the data size > 'max-db-size'.")]
     OverQuota,
+    /// The data reached `maxmemory` (measured as `max-db-size` measures it): Redis's reply.
+    #[error("OOM command not allowed when used memory > 'maxmemory'.")]
+    OverMaxmemory,
     /// The storage runtime's queue stayed full past `storage-queue-timeout`.
     #[error("BUSY Kiwi storage runtime is overloaded, try again later")]
     Overloaded,
@@ -95,6 +98,9 @@ pub enum ReplyError {
     /// surface it to the caller instead of retrying, which could apply the write twice.
     #[error("ERR outcome unknown: {0}; the write may or may not have been applied")]
     OutcomeUnknown(String),
+    /// CONFIG SET refused a change (unknown, immutable, duplicate, bad value, ...).
+    #[error("ERR {0}")]
+    ConfigSet(crate::config::SetError),
     /// Anything with a one-off text; prefer a named variant when the text recurs.
     #[error("{0}")]
     Custom(String),

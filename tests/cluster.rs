@@ -845,3 +845,94 @@ async fn a_follower_with_a_full_disk_does_not_stop_the_cluster() {
     assert_eq!(c.node_mut(follower).exited(), None, "the node exited instead of restarting in place");
     assert_eq!(ready(&c, follower).await.map(|r| r.0), Some(200));
 }
+
+/// Keyspace notifications in a cluster: every node announces the writes it applies, so a
+/// subscriber on any node hears every write made through any node — the same messages, in the
+/// same order, as a redis-server gives for the same commands, lazy expiry included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_node_announces_keyspace_events() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    c.wait_leader(None).await;
+    let redis = common::Redis::start();
+    let nodes = addrs(&c);
+    let mut servers = nodes.clone();
+    servers.push(redis.addr());
+    let mut subscribers = Vec::new();
+    for addr in &servers {
+        let mut conn = Client::connect(addr).await.expect("connect");
+        let set = conn
+            .call(&["CONFIG", "SET", "notify-keyspace-events", "KEA"])
+            .await
+            .expect("CONFIG SET");
+        assert_eq!(set, Frame::ok(), "{addr}");
+        let mut sub = Client::connect(addr).await.expect("connect");
+        let reply = sub.call(&["PSUBSCRIBE", "__key*__:*"]).await.expect("PSUBSCRIBE");
+        assert!(matches!(reply, Frame::Array(_)), "{addr}: {reply:?}");
+        subscribers.push(sub);
+    }
+    // Through every node in turn (followers forward writes); the same commands on redis-server.
+    let writes: &[&[&str]] = &[
+        &["SET", "a", "1"],
+        &["LPUSH", "l", "x", "y"],
+        &["INCR", "a"],
+        &["RENAME", "a", "b"],
+        &["SET", "e", "v", "PX", "200"],
+        &["HSET", "h", "f", "v"],
+        &["SADD", "s", "m"],
+        &["DEL", "b", "l", "missing"],
+    ];
+    let mut clients = Vec::new();
+    for addr in &servers {
+        clients.push(Client::connect(addr).await.expect("connect"));
+    }
+    let (cluster_clients, redis_client) = clients.split_at_mut(nodes.len());
+    let redis_client = &mut redis_client[0];
+    for (i, write) in writes.iter().enumerate() {
+        let got = cluster_clients[i % nodes.len()].call(*write).await.expect("write");
+        let want = redis_client.call(*write).await.expect("write");
+        assert_eq!(got, want, "{write:?}");
+    }
+    // `e` expires; the next write to it finds it expired (the entry's clock is past it), deletes
+    // it and announces `expired` before `set`, as Redis does.
+    sleep(Duration::from_millis(1000)).await;
+    for client in [&mut cluster_clients[0], &mut *redis_client] {
+        let reply = client.call(&["SET", "e", "again"]).await.expect("SET");
+        assert_eq!(reply, Frame::ok());
+        let reply = client
+            .call(&["PUBLISH", "__keyspace@0__:__end__", "end"])
+            .await
+            .expect("PUBLISH");
+        assert!(matches!(reply, Frame::Integer(_)), "{reply:?}");
+    }
+    let mut streams = Vec::new();
+    for (addr, sub) in servers.iter().zip(&mut subscribers) {
+        let mut stream = Vec::new();
+        loop {
+            let frame = tokio::time::timeout(Duration::from_secs(20), sub.read_reply())
+                .await
+                .unwrap_or_else(|_| panic!("{addr}: no end marker in 20 s; got {stream:?}"))
+                .expect("read");
+            let Frame::Array(items) = frame else {
+                panic!("{addr}: {frame:?}")
+            };
+            let text: Vec<String> = items[2..]
+                .iter()
+                .map(|f| match f {
+                    Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                    other => format!("{other:?}"),
+                })
+                .collect();
+            if text[0] == "__keyspace@0__:__end__" {
+                break;
+            }
+            stream.push(text.join(" "));
+        }
+        streams.push(stream);
+    }
+    let want = streams.pop().expect("redis stream");
+    assert!(want.iter().any(|m| m.ends_with(" expired")), "{want:?}");
+    for (addr, got) in nodes.iter().zip(&streams) {
+        assert_eq!(got, &want, "node {addr}");
+    }
+}

@@ -218,3 +218,86 @@ fn replay_all(dir: &str, kiwi: &str, redis: &str) {
         failures.join("\n")
     );
 }
+
+/// Redis parameters whose value on a fresh kiwi legitimately differs from the harness's
+/// redis-server, and why.
+const DIFFERENT_DEFAULTS: &[(&str, &str)] = &[
+    ("port", "each server listens on its own free port"),
+    ("dir", "each server has its own temporary directory"),
+    (
+        "save",
+        "the harness starts redis-server with --save ''; kiwi keeps Redis's built-in default",
+    ),
+    (
+        "cluster-announce-ip",
+        "Kiwi's own option of that name (the address of a Raft node), 127.0.0.1 by default",
+    ),
+];
+
+/// Every parameter redis-server 7.0's `CONFIG GET *` lists (aliases included) is known to kiwi
+/// under the same name, and, but for [`DIFFERENT_DEFAULTS`], with the same default value.
+#[test]
+fn config_get_knows_every_redis_parameter_with_its_default() {
+    let kiwi = common::Kiwi::start(&[]);
+    let redis = common::Redis::start();
+    let rt = common::runtime();
+    rt.block_on(async {
+        let mut k = connect(&kiwi.addr(), false).await;
+        let mut r = connect(&redis.addr(), false).await;
+        let text = |f: &Frame| match f {
+            Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+            other => panic!("not a bulk string: {other:?}"),
+        };
+        let Frame::Array(all) = r.call(&["CONFIG", "GET", "*"]).await.expect("redis") else {
+            panic!("CONFIG GET * is not an array");
+        };
+        assert!(
+            all.len() > 300,
+            "redis-server listed only {} items",
+            all.len()
+        );
+        let Frame::Array(kiwi_all) = k.call(&["CONFIG", "GET", "*"]).await.expect("kiwi") else {
+            panic!("kiwi's CONFIG GET * is not an array");
+        };
+        let kiwi_names: std::collections::HashSet<String> =
+            kiwi_all.chunks(2).map(|pair| text(&pair[0])).collect();
+        let mut problems = Vec::new();
+        for pair in all.chunks(2) {
+            let (name, expected) = (text(&pair[0]), text(&pair[1]));
+            if !kiwi_names.contains(&name) {
+                problems.push(format!("{name}: missing from kiwi's CONFIG GET *"));
+            }
+            let got = k
+                .call(&["CONFIG", "GET", name.as_str()])
+                .await
+                .expect("kiwi");
+            let Frame::Array(got) = got else {
+                problems.push(format!("{name}: {got:?}"));
+                continue;
+            };
+            if got.len() != 2 || text(&got[0]) != name {
+                problems.push(format!("{name}: kiwi answered {got:?}"));
+                continue;
+            }
+            let value = text(&got[1]);
+            if DIFFERENT_DEFAULTS.iter().all(|(n, _)| *n != name) && value != expected {
+                problems.push(format!("{name}: redis {expected:?}, kiwi {value:?}"));
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "{} parameters differ:\n{}",
+            problems.len(),
+            problems.join("\n")
+        );
+        // Those that differ on purpose have Redis's own default where there is one.
+        let save = k.call(&["CONFIG", "GET", "save"]).await.expect("kiwi");
+        assert_eq!(
+            save,
+            Frame::Array(vec![
+                common::bulk("save"),
+                common::bulk("3600 1 300 100 60 10000")
+            ])
+        );
+    });
+}

@@ -38,7 +38,8 @@ fn configuration_reference_is_current() {
         "Configuration reference",
         "Kiwi reads a Redis-style file (`kiwi --config FILE`, one `key value` per line, `#` \
          comments); without one it uses the shipped `conf/kiwi.conf`. Sizes take B/KB/MB/GB/TB \
-         (powers of 1024) or k/m/g (powers of 1000). Flags override the file: `--port`, `--bind`, \
+         (powers of 1024) or k/m/g (powers of 1000); a Redis parameter takes what Redis takes \
+         (no TB, and Redis's range). Flags override the file: `--port`, `--bind`, \
          `--dir`, and `--set key=value` for any option. Options marked \"yes\" can be changed \
          while running with `CONFIG SET` and saved with `CONFIG REWRITE`. A bad line stops \
          start-up with an error naming the file, line and key.",

@@ -31,12 +31,8 @@ pub fn admin_json(data: &[u8]) {
             };
             let spec = &OPTIONS[usize::from(option) % OPTIONS.len()];
             if let Some(change) = admin_body::<ConfigChange>(body) {
-                if spec.mutable {
-                    let mut config = Config::default();
-                    if (spec.set)(&mut config, &change.value.into_text()).is_ok() {
-                        let _ = config.validate();
-                    }
-                }
+                let changes = [(spec.name.to_string(), change.value.into_text())];
+                let _ = Config::default().with_changes(&changes);
             }
         }
         1 => {

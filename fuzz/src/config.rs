@@ -1,7 +1,7 @@
 //! `config_file`: the Redis-style configuration file reader, `CONFIG GET`/`SET` of each option,
 //! and `CONFIG REWRITE`.
 
-use kiwi::config::{Config, OPTIONS};
+use kiwi::config::{all_options, Config};
 
 /// The file name errors must carry.
 const FILE: &str = "fuzz.conf";
@@ -46,10 +46,10 @@ pub fn config_file(data: &[u8]) {
     if let Err((key, message)) = config.validate() {
         panic!("the file was accepted but does not validate: {key}: {message}");
     }
-    for spec in OPTIONS {
-        let shown = (spec.get)(&config);
+    for spec in all_options() {
+        let shown = spec.get(&config);
         let mut again = config.clone();
-        if let Err(message) = (spec.set)(&mut again, &shown) {
+        if let Err(message) = spec.set(&mut again, &shown) {
             panic!(
                 "CONFIG SET {} {shown:?} refuses what CONFIG GET shows: {message}",
                 spec.name

@@ -17,16 +17,15 @@ use serde_json::{json, Map, Value};
 use super::auth::Authorized;
 use super::error::JsonBody;
 use super::{Admin, ApiError};
-use crate::config::find_option;
+use crate::config::{find_option, SetError, SENSITIVE};
 
-/// Options whose values the admin API never shows: it reports only whether they are set.
-const SECRET_OPTIONS: &[&str] = &["requirepass", "admin-token"];
-
-/// What a secret option's value is replaced with when it is set.
+/// What a secret option's value (`requirepass`, `admin-token`, `masterauth`, ... — the options
+/// flagged `SENSITIVE`) is replaced with when it is set: the admin API never shows it.
 const REDACTED: &str = "<redacted>";
 
 fn shown(name: &str, value: String) -> Value {
-    if SECRET_OPTIONS.contains(&name) && !value.is_empty() {
+    let secret = find_option(name).is_some_and(|spec| spec.flags & SENSITIVE != 0);
+    if secret && !value.is_empty() {
         Value::from(REDACTED)
     } else {
         Value::from(value)
@@ -46,7 +45,7 @@ pub async fn config_get(
     } else {
         let spec = find_option(&key)
             .ok_or_else(|| ApiError::not_found(format!("unknown configuration key '{key}'")))?;
-        vec![(spec.name, (spec.get)(&config))]
+        vec![(spec.name, spec.get(&config))]
     };
     Ok(Json(
         pairs
@@ -100,14 +99,19 @@ pub async fn config_put(
     tokio::task::spawn_blocking(move || state.update_config(&changes))
         .await
         .map_err(|e| ApiError::internal(format!("applying the change failed: {e}")))?
-        .map_err(|(key, message)| {
-            ApiError::bad_request(format!("cannot set '{key}': {message}"))
+        .map_err(|err| match err {
+            SetError::Unknown(key) => {
+                ApiError::not_found(format!("unknown configuration key '{key}'"))
+            }
+            SetError::Failed { key, message } => {
+                ApiError::bad_request(format!("cannot set '{key}': {message}"))
+            }
         })?;
     tracing::info!(
         option = spec.name,
         "configuration changed through the admin API"
     );
-    let value = (spec.get)(&admin.state.config());
+    let value = spec.get(&admin.state.config());
     let mut out = Map::new();
     out.insert(spec.name.to_string(), shown(spec.name, value));
     Ok(Json(out))

@@ -117,9 +117,10 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w(format!("used_memory_human:{}", human(rss)));
             w(format!("used_memory_rss:{rss}"));
             w(format!("used_memory_rss_human:{}", human(rss)));
-            w(format!("maxmemory:{}", config.memory.0));
-            w(format!("maxmemory_human:{}", human(config.memory.0)));
-            w("maxmemory_policy:noeviction".into());
+            w(format!("maxmemory:{}", config.maxmemory.0));
+            w(format!("maxmemory_human:{}", human(config.maxmemory.0)));
+            w(format!("maxmemory_policy:{}", config.maxmemory_policy));
+            w(format!("kiwi_memory_budget:{}", config.memory.0));
             w(format!(
                 "rocksdb_block_cache_usage:{}",
                 storage.cache_usage()
@@ -319,6 +320,8 @@ pub(crate) fn help_lines(lines: &[&'static str]) -> Frame {
     )
 }
 
+/// CONFIG GET: an exact name answers under the name as given (any case, an alias too, hidden
+/// parameters included); a glob pattern matches names and aliases. Each name once.
 fn config_get(state: &ServerState, patterns: &[Bytes]) -> Frame {
     let config = state.config();
     let mut pairs: Vec<(String, String)> = Vec::new();
@@ -328,14 +331,14 @@ fn config_get(state: &ServerState, patterns: &[Bytes]) -> Frame {
         let text = String::from_utf8_lossy(pattern).into_owned();
         if !is_glob {
             if let Some(spec) = crate::config::find_option(&text) {
-                if seen.insert(spec.name) {
-                    pairs.push((text, (spec.get)(&config)));
+                if seen.insert(text.to_ascii_lowercase()) {
+                    pairs.push((text, spec.get(&config)));
                 }
             }
             continue;
         }
         for (name, value) in config.matching(&[pattern]) {
-            if seen.insert(name) {
+            if seen.insert(name.to_string()) {
                 pairs.push((name.to_string(), value));
             }
         }
@@ -348,31 +351,25 @@ fn config_get(state: &ServerState, patterns: &[Bytes]) -> Frame {
     )
 }
 
+/// CONFIG SET of one or more pairs, all or nothing, with Redis's checks and errors.
 fn config_set(state: &ServerState, args: &[Bytes]) -> CmdResult {
+    // The arity check (at least one pair) is the table's; an odd count after it is Redis's
+    // syntax error.
     if args.len() % 2 != 0 {
-        return Err(ReplyError::WrongArity("config|set".into()));
+        return Err(ReplyError::Syntax);
     }
     let changes: Vec<(String, String)> = args
         .chunks(2)
         .map(|p| {
             (
-                String::from_utf8_lossy(&p[0]).to_ascii_lowercase(),
+                String::from_utf8_lossy(&p[0]).into_owned(),
                 String::from_utf8_lossy(&p[1]).into_owned(),
             )
         })
         .collect();
-    for (key, _) in &changes {
-        if crate::config::find_option(key).is_none() {
-            return Err(ReplyError::custom(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{key}'"
-            )));
-        }
-    }
-    state.update_config(&changes).map_err(|(key, message)| {
-        ReplyError::custom(format!(
-            "ERR CONFIG SET failed (possibly related to argument '{key}') - {message}"
-        ))
-    })?;
+    state
+        .update_config(&changes)
+        .map_err(ReplyError::ConfigSet)?;
     Ok(Frame::ok())
 }
 

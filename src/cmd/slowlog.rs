@@ -78,15 +78,18 @@ pub fn hello_secrets(args: &[Bytes], index: usize) -> bool {
     hello_secret_positions(args).any(|at| at == index)
 }
 
-/// CONFIG's secrets: the values of `requirepass` in a well-formed CONFIG SET, even when another
-/// option in it is unknown.
+/// CONFIG's secrets: the values of sensitive parameters (`requirepass`, `masterauth`, ...) in a
+/// well-formed CONFIG SET, even when another option in it is unknown.
 pub fn config_secrets(args: &[Bytes], index: usize) -> bool {
     is_opt(&args[1], "set")
         && args.len() >= 4
         && args.len() % 2 == 0
         && index >= 3
         && index % 2 == 1
-        && is_opt(&args[index - 1], "requirepass")
+        && std::str::from_utf8(&args[index - 1])
+            .ok()
+            .and_then(crate::config::find_option)
+            .is_some_and(|spec| spec.flags & crate::config::SENSITIVE != 0)
 }
 
 /// Positions of the credentials in `HELLO <version> [AUTH user pass] [SETNAME name]`, walking

@@ -240,6 +240,15 @@ enum_value!(
     LogLevel { Debug = "debug", Verbose = "verbose", Notice = "notice", Warning = "warning", Nothing = "nothing" }
 );
 enum_value!(
+    /// What Redis does past `maxmemory`. Kiwi never evicts: every policy refuses `denyoom`
+    /// commands as `noeviction` does.
+    MaxmemoryPolicy {
+        VolatileLru = "volatile-lru", VolatileLfu = "volatile-lfu", VolatileRandom = "volatile-random",
+        VolatileTtl = "volatile-ttl", AllkeysLru = "allkeys-lru", AllkeysLfu = "allkeys-lfu",
+        AllkeysRandom = "allkeys-random", Noeviction = "noeviction",
+    }
+);
+enum_value!(
     /// SST block compression.
     Compression { None = "none", Snappy = "snappy", Lz4 = "lz4", Zstd = "zstd" }
 );

@@ -76,7 +76,11 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
                 restart.restart();
             }
         }
-        storage.check_quota(state.config().max_db_size.0);
+        let (max_db_size, maxmemory) = {
+            let config = state.config();
+            (config.max_db_size.0, config.maxmemory.0)
+        };
+        storage.check_quota(max_db_size, maxmemory);
         // Compacting a deleted big collection's range can take seconds: never on this thread,
         // which also syncs the WAL.
         if reclaimer.as_ref().is_none_or(|h| h.is_finished()) && storage.reclaim_pending() {

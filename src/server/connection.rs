@@ -16,6 +16,7 @@ use crate::runtime::{QueuedCommand, StorageClient};
 use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
+use crate::storage::disk::Quota;
 use crate::storage::watch::{DirtyFlag, WatchGuard};
 
 use super::transaction::Queued;
@@ -267,11 +268,17 @@ impl Connection {
             self.push_reply(err.into());
             return;
         }
-        if spec.flags.contains(Flags::DENYOOM) && self.state.storage.over_quota() {
-            cmd::stats::reject(spec);
-            self.fail_multi();
-            self.push_reply(ReplyError::OverQuota.into());
-            return;
+        if let Some(quota) = self.state.storage.over_quota() {
+            if spec.flags.contains(Flags::DENYOOM) {
+                cmd::stats::reject(spec);
+                self.fail_multi();
+                let err = match quota {
+                    Quota::MaxDbSize => ReplyError::OverQuota,
+                    Quota::Maxmemory => ReplyError::OverMaxmemory,
+                };
+                self.push_reply(err.into());
+                return;
+            }
         }
         if !matches!(spec.handler, Handler::Connection) {
             self.feed_monitors(spec, &args);

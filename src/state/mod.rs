@@ -106,27 +106,28 @@ impl ServerState {
         self.config.read()
     }
 
-    /// Changes options (CONFIG SET) atomically: all or none, then applies side effects.
-    pub fn update_config(&self, changes: &[(String, String)]) -> Result<(), (String, String)> {
+    /// Changes options (CONFIG SET) atomically: all or none, checked as Redis checks them (see
+    /// [`Config::with_changes`]), then applies side effects.
+    pub fn update_config(
+        &self,
+        changes: &[(String, String)],
+    ) -> Result<(), crate::config::SetError> {
         let mut guard = self.config.write();
-        let mut next = guard.clone();
-        for (key, value) in changes {
-            let spec = crate::config::find_option(key)
-                .ok_or_else(|| (key.clone(), "unknown".to_string()))?;
-            if !spec.mutable {
-                return Err((key.clone(), "can't set immutable config".to_string()));
-            }
-            (spec.set)(&mut next, value).map_err(|m| (key.clone(), m))?;
-        }
-        next.validate()?;
+        let next = guard.with_changes(changes)?;
         self.storage
             .apply_config(&next)
-            .map_err(|e| ("rocksdb".to_string(), e.to_string()))?;
+            .map_err(|e| crate::config::SetError::Failed {
+                key: "rocksdb".to_string(),
+                message: e.to_string(),
+            })?;
         crate::logging::set_level(next.loglevel);
         apply_monitoring(&next, &self.slowlog, &self.latency);
         if next.requirepass != guard.requirepass {
             self.acl.set_default_password(&next.requirepass);
         }
+        // A new limit holds from the next command, not the next background tick.
+        self.storage
+            .check_quota(next.max_db_size.0, next.maxmemory.0);
         *guard = next;
         Ok(())
     }

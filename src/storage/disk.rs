@@ -86,27 +86,58 @@ impl Storage {
             .sum()
     }
 
-    /// Compares the data size with `max-db-size` (0 = no limit); called by the background task.
-    pub fn check_quota(&self, max_db_size: u64) {
-        let over = max_db_size > 0 && self.data_size() >= max_db_size;
-        if self.over_quota.swap(over, Ordering::AcqRel) != over {
-            if over {
-                tracing::warn!(
-                    max_db_size,
-                    "data size reached max-db-size: commands that grow the data are refused"
-                );
-            } else {
-                tracing::warn!(
-                    max_db_size,
-                    "data size back under max-db-size: writes accepted again"
-                );
+    /// Compares the data size with `max-db-size` and `maxmemory` (0 = no limit); called by the
+    /// background task and by CONFIG SET.
+    pub fn check_quota(&self, max_db_size: u64, maxmemory: u64) {
+        let limited = max_db_size > 0 || maxmemory > 0;
+        let size = if limited { self.data_size() } else { 0 };
+        let over = if maxmemory > 0 && size >= maxmemory {
+            Some(Quota::Maxmemory)
+        } else if max_db_size > 0 && size >= max_db_size {
+            Some(Quota::MaxDbSize)
+        } else {
+            None
+        };
+        let code = over.map_or(0, |q| q as u8);
+        let before = self.over_quota.swap(code, Ordering::AcqRel);
+        if before != code {
+            match over {
+                Some(quota) => tracing::warn!(
+                    limit = quota.name(),
+                    size,
+                    "data size reached the limit: commands that grow the data are refused"
+                ),
+                None => tracing::warn!("data size back under its limits: writes accepted again"),
             }
         }
     }
 
-    /// True while the data is at or over `max-db-size`: `denyoom` commands are refused.
-    pub fn over_quota(&self) -> bool {
-        self.over_quota.load(Ordering::Acquire)
+    /// The limit the data is at or over, while it is: `denyoom` commands are refused.
+    pub fn over_quota(&self) -> Option<Quota> {
+        match self.over_quota.load(Ordering::Acquire) {
+            1 => Some(Quota::MaxDbSize),
+            2 => Some(Quota::Maxmemory),
+            _ => None,
+        }
+    }
+}
+
+/// A limit on the data size; each refuses `denyoom` commands with its own error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quota {
+    /// Kiwi's `max-db-size`.
+    MaxDbSize = 1,
+    /// Redis's `maxmemory`, measured as `max-db-size` is.
+    Maxmemory = 2,
+}
+
+impl Quota {
+    /// The option's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Quota::MaxDbSize => "max-db-size",
+            Quota::Maxmemory => "maxmemory",
+        }
     }
 }
 

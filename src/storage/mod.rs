@@ -97,8 +97,9 @@ pub struct Storage {
     pub watches: watch::Watches,
     /// Clients blocked on keys; every write that stores a key wakes them.
     pub waiters: waiters::Waiters,
-    /// The data size reached `max-db-size` (see `storage/disk.rs`).
-    over_quota: std::sync::atomic::AtomicBool,
+    /// Which limit the data size reached, if any: 0 none, else a [`disk::Quota`] code (see
+    /// `storage/disk.rs`).
+    over_quota: std::sync::atomic::AtomicU8,
     /// `notify-keyspace-events` flags (see `storage/notify.rs`).
     notify: AtomicU32,
     /// Where committed keyspace events go (the pub/sub broker, set up by the shared state).
