@@ -312,11 +312,13 @@ async fn watch_guards_transactions_across_nodes() {
         workers.push(tokio::spawn(async move {
             let mut client = Client::connect(&addr).await.expect("connect");
             let (mut committed, mut aborted) = (0, 0);
+            let mut last_abort = String::new();
             let deadline = std::time::Instant::now() + Duration::from_secs(60);
             while committed < INCREMENTS {
                 assert!(
                     std::time::Instant::now() < deadline,
-                    "worker {worker} on {addr}: {committed} commits, {aborted} aborts in 60 s"
+                    "worker {worker} on {addr}: {committed} commits, {aborted} aborts in 60 s \
+                     (the last: {last_abort})"
                 );
                 let watched = client.call(&["WATCH", "counter"]).await.expect("WATCH");
                 assert_eq!(watched, Frame::ok());
@@ -342,9 +344,15 @@ async fn watch_guards_transactions_across_nodes() {
                 }
                 match client.read_reply().await.expect("EXEC") {
                     Frame::Array(_) => committed += 1,
-                    Frame::NullArray => aborted += 1,
+                    Frame::NullArray => {
+                        aborted += 1;
+                        last_abort = format!("EXEC aborted after GET read {value}");
+                    }
                     // Refused before reaching the log: nothing was applied.
-                    Frame::Error(e) if workload::not_executed(&e) => aborted += 1,
+                    Frame::Error(e) if workload::not_executed(&e) => {
+                        aborted += 1;
+                        last_abort = e;
+                    }
                     other => panic!("EXEC: {other:?}"),
                 }
             }

@@ -18,14 +18,18 @@ struct State {
     cut_all: bool,
     /// Refuse and close connections opened by these processes.
     blocked_pids: HashSet<u32>,
-    /// Open connections by number: the client socket's inode, the task to abort, and whether
-    /// it is a refused one (its bytes dropped).
-    relays: HashMap<u64, (Option<u64>, AbortHandle, bool)>,
+    /// Open connections by number: the client's port, the task to abort, and whether it is a
+    /// refused one (its bytes dropped).
+    relays: HashMap<u64, (u16, AbortHandle, bool)>,
     next: u64,
 }
 
 impl State {
-    fn admits(&self, inode: Option<u64>) -> bool {
+    /// Whether a connection from `client_port` gets through. Only a rule naming processes needs
+    /// to find the client's socket (a scan of /proc, tens of milliseconds on a loaded machine):
+    /// scanning on every accept slowed the accept loop below the rate of a lagging follower's
+    /// retries, whose connections then filled the listen backlog for good.
+    fn admits(&self, client_port: u16, own_port: u16) -> bool {
         if self.cut_all {
             return false;
         }
@@ -33,12 +37,16 @@ impl State {
             return true;
         }
         // A peer already gone has nothing to relay either way.
-        inode.is_some_and(|inode| {
-            !self
-                .blocked_pids
-                .iter()
-                .any(|&pid| socket_inodes(pid).contains(&inode))
-        })
+        socket_inode(client_port, own_port)
+            .is_some_and(|inode| !self.blocked_inodes().contains(&inode))
+    }
+
+    /// The sockets the blocked processes hold.
+    fn blocked_inodes(&self) -> HashSet<u64> {
+        self.blocked_pids
+            .iter()
+            .flat_map(|&pid| socket_inodes(pid))
+            .collect()
     }
 }
 
@@ -66,14 +74,16 @@ impl Proxy {
     fn update(&self, edit: impl FnOnce(&mut State)) {
         let mut state = self.state.lock().expect("proxy state");
         edit(&mut state);
-        let blocked: HashSet<u64> = state
-            .blocked_pids
-            .iter()
-            .flat_map(|&pid| socket_inodes(pid))
-            .collect();
+        let blocked = state.blocked_inodes();
+        let inodes = if blocked.is_empty() {
+            HashMap::new()
+        } else {
+            client_inodes(self.port)
+        };
         let cut_all = state.cut_all;
-        state.relays.retain(|_, (inode, relay, refused)| {
-            let admitted = !cut_all && !inode.is_some_and(|i| blocked.contains(&i));
+        state.relays.retain(|_, (client_port, relay, refused)| {
+            let inode = inodes.get(&*client_port);
+            let admitted = !cut_all && !inode.is_some_and(|i| blocked.contains(i));
             let keep = admitted != *refused;
             if !keep {
                 relay.abort();
@@ -118,12 +128,21 @@ async fn accept_loop(
     target_port: u16,
     state: Arc<Mutex<State>>,
 ) {
-    while let Ok((inbound, peer)) = listener.accept().await {
-        let inode = socket_inode(peer.port(), own_port);
+    loop {
+        // An accept can fail for a connection its peer already gave up on (the leader's append
+        // deadline is one heartbeat); ending the loop there would cut the node off for good.
+        let (inbound, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                eprintln!("proxy {own_port}: accept failed ({err}); going on");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                continue;
+            }
+        };
         let mut guard = state.lock().expect("proxy state");
         let id = guard.next;
         guard.next += 1;
-        let refused = !guard.admits(inode);
+        let refused = !guard.admits(peer.port(), own_port);
         let task = if refused {
             tokio::spawn(drop_bytes(inbound, state.clone(), id))
         } else {
@@ -131,7 +150,7 @@ async fn accept_loop(
         };
         guard
             .relays
-            .insert(id, (inode, task.abort_handle(), refused));
+            .insert(id, (peer.port(), task.abort_handle(), refused));
     }
 }
 
@@ -153,9 +172,15 @@ async fn relay(mut inbound: TcpStream, target_port: u16, state: Arc<Mutex<State>
     state.lock().expect("proxy state").relays.remove(&id);
 }
 
-/// The inode of the client end of a loopback TCP connection from `client_port` to `server_port`
-/// (Linux: /proc/net/tcp and tcp6).
+/// The inode of the client end of a loopback TCP connection from `client_port` to `server_port`.
 fn socket_inode(client_port: u16, server_port: u16) -> Option<u64> {
+    client_inodes(server_port).get(&client_port).copied()
+}
+
+/// The client ends of loopback TCP connections to `server_port`, by client port, with their
+/// inodes (Linux: /proc/net/tcp and tcp6).
+fn client_inodes(server_port: u16) -> HashMap<u16, u64> {
+    let mut found = HashMap::new();
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
@@ -170,12 +195,15 @@ fn socket_inode(client_port: u16, server_port: u16) -> Option<u64> {
                     .next()
                     .and_then(|p| u16::from_str_radix(p, 16).ok())
             };
-            if port_of(fields[1]) == Some(client_port) && port_of(fields[2]) == Some(server_port) {
-                return fields[9].parse().ok();
+            if port_of(fields[2]) != Some(server_port) {
+                continue;
+            }
+            if let (Some(client), Ok(inode)) = (port_of(fields[1]), fields[9].parse()) {
+                found.insert(client, inode);
             }
         }
     }
-    None
+    found
 }
 
 /// Inodes of the sockets process `pid` holds open.
