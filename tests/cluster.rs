@@ -862,7 +862,9 @@ async fn every_node_announces_keyspace_events() {
     let _serial = SERIAL.lock().await;
     let c = Cluster::start(3, Options::default()).await;
     c.wait_leader(None).await;
-    let redis = common::Redis::start();
+    let redis = tokio::task::spawn_blocking(common::Redis::start)
+        .await
+        .expect("redis-server");
     let nodes = addrs(&c);
     let mut servers = nodes.clone();
     servers.push(redis.addr());
