@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 pub use notify::KeyspaceEvents;
 use redis::{int, mem, uint, umem, RedisType, INT_MAX, LONG_MAX, UINT_MAX};
 pub use value::{
-    BufferLimit, ByteSize, Compression, ConfValue, FsyncPolicy, LogLevel,
-    MaxmemoryPolicy, OutputBufferLimits, Threads,
+    BufferLimit, ByteSize, Compression, ConfValue, FsyncPolicy, LogLevel, MaxmemoryPolicy,
+    OutputBufferLimits, Threads,
 };
 
 /// The sample configuration shipped in `conf/kiwi.conf`; also the defaults when no file is given.
