@@ -133,6 +133,21 @@ fn writes_of_every_kind_wake_blocked_clients_and_timeouts_return_nil() {
         assert_eq!(waiter.await.unwrap(), Frame::NullArray);
         assert!(started.elapsed() >= Duration::from_millis(450));
 
+        // A destination of the wrong type answers the served client with WRONGTYPE, as Redis
+        // does, and the element stays in the source.
+        call(&mut c, &["SET", "notalist", "x"]).await;
+        let waiter = blocked(kiwi.addr(), &["BRPOPLPUSH", "q5", "notalist", "5"]);
+        settle().await;
+        call(&mut c, &["RPUSH", "q5", "kept"]).await;
+        assert!(
+            matches!(waiter.await.unwrap(), Frame::Error(e) if e.starts_with("WRONGTYPE")),
+            "the blocked BRPOPLPUSH got no WRONGTYPE"
+        );
+        assert_eq!(
+            call(&mut c, &["LRANGE", "q5", "0", "-1"]).await,
+            Frame::Array(vec![bulk("kept")])
+        );
+
         // First come, first served.
         let first = blocked(kiwi.addr(), &["BLPOP", "fifo", "5"]);
         settle().await;

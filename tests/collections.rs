@@ -437,3 +437,44 @@ fn parallel_clients_on_the_same_collections_keep_their_invariants() {
         assert_eq!(distinct.len(), queued.len());
     });
 }
+
+/// MEMORY USAGE follows what a key holds: every member adds its bytes, an expiry adds its index
+/// row, and a sampled estimate of a uniform collection is the exact figure.
+#[test]
+fn memory_usage_grows_with_the_data() {
+    let kiwi = Kiwi::start(&[]);
+    runtime().block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let usage = |reply: Frame| match reply {
+            Frame::Integer(n) => n,
+            other => panic!("MEMORY USAGE: {other:?}"),
+        };
+        call(&mut c, &["SET", "s", "0123456789"]).await;
+        let string = usage(call(&mut c, &["MEMORY", "USAGE", "s"]).await);
+        call(&mut c, &["SET", "s2", &"x".repeat(1000)]).await;
+        let long = usage(call(&mut c, &["MEMORY", "USAGE", "s2"]).await);
+        assert!(long >= string + 990, "{string} then {long}");
+        call(&mut c, &["EXPIRE", "s", "100"]).await;
+        assert!(usage(call(&mut c, &["MEMORY", "USAGE", "s"]).await) > string);
+        for n in 0..1000 {
+            let field = format!("field:{n:04}");
+            call(&mut c, &["HSET", "h", &field, "value"]).await;
+            if n == 9 {
+                let ten = usage(call(&mut c, &["MEMORY", "USAGE", "h"]).await);
+                assert!(ten > 10 * 10, "{ten}");
+            }
+        }
+        let all = usage(call(&mut c, &["MEMORY", "USAGE", "h", "SAMPLES", "0"]).await);
+        let sampled = usage(call(&mut c, &["MEMORY", "USAGE", "h"]).await);
+        assert!(all > 1000 * 15, "{all}");
+        assert_eq!(sampled, all, "uniform members: the estimate is exact");
+        call(&mut c, &["ZADD", "z", "1", "m"]).await;
+        call(&mut c, &["SADD", "set", "m"]).await;
+        let (z, set) = (
+            usage(call(&mut c, &["MEMORY", "USAGE", "z"]).await),
+            usage(call(&mut c, &["MEMORY", "USAGE", "set"]).await),
+        );
+        assert!(z > set, "a sorted set also has its score index: {z} vs {set}");
+        assert_eq!(call(&mut c, &["MEMORY", "USAGE", "nokey"]).await, Frame::Null);
+    });
+}

@@ -67,6 +67,7 @@ const EXAMPLES: &[&str] = &[
     "copy src dst",
     "move k 1",
     "object encoding k",
+    "memory usage k samples 5",
     "object freq k",
     "object idletime k",
     "object refcount k",

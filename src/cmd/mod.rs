@@ -20,6 +20,7 @@ pub mod keys;
 pub mod keyspace;
 pub mod latency;
 pub mod list;
+pub mod memory;
 pub mod server;
 pub mod set;
 pub mod slowlog;

@@ -117,6 +117,8 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w(format!("used_memory_human:{}", human(rss)));
             w(format!("used_memory_rss:{rss}"));
             w(format!("used_memory_rss_human:{}", human(rss)));
+            // Rust's system allocator: glibc's malloc on Linux.
+            w("mem_allocator:libc".into());
             w(format!("maxmemory:{}", config.maxmemory.0));
             w(format!("maxmemory_human:{}", human(config.maxmemory.0)));
             w(format!("maxmemory_policy:{}", config.maxmemory_policy));

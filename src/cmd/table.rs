@@ -12,8 +12,8 @@
 use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
-    bitmap, blocking, debug, geo, hash, hyperloglog, keyspace, latency, list, server, set, slowlog,
-    sort, strings, zset, CommandSpec, Handler, SubSpec,
+    bitmap, blocking, debug, geo, hash, hyperloglog, keyspace, latency, list, memory, server, set,
+    slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
 };
 
 /// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.
@@ -221,6 +221,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("config", -2, NONE, [], "server", "2.0.0", St(server::config), "Reads and changes the configuration at runtime.", subs: CONFIG_SUBS, secrets: slowlog::config_secrets),
     cmd!("command", -1, LOADING | STALE, [], "server", "2.8.13", St(server::command), "Describes the commands this server supports.", subs: COMMAND_SUBS),
     cmd!("time", 1, LOADING | STALE | FAST, [], "server", "2.6.0", St(server::time), "Returns the server time."),
+    cmd!("memory", -2, NONE, [], "server", "4.0.0", St(memory::memory), "Reports the memory a key or the server uses.", subs: MEMORY_SUBS),
     cmd!("lastsave", 1, LOADING | STALE | FAST, [], "server", "1.0.0", St(server::lastsave), "Returns the Unix time of the last flush to disk."),
     cmd!("cluster", -2, NONE, [], "cluster", "3.0.0", Net, "Shows the cluster as Redis Cluster clients expect it: one shard, led by the Raft leader.", subs: CLUSTER_SUBS),
     cmd!("readonly", 1, LOADING | STALE | FAST, [], "cluster", "3.0.0", Net, "Lets this connection read a follower's own data (possibly stale) in cluster mode."),
@@ -289,6 +290,17 @@ static OBJECT_SUBS: &[SubSpec] = &[
     sub!("idletime", 3, READONLY, [at(2; RO)], "Returns the idle time of a key (not tracked: 0)."),
     sub!("refcount", 3, READONLY, [at(2; RO)], "Returns the reference count of a key's value."),
     sub!("help", 2, LOADING | STALE, [], "Shows OBJECT's subcommands."),
+];
+
+/// MEMORY's subcommands.
+#[rustfmt::skip]
+static MEMORY_SUBS: &[SubSpec] = &[
+    sub!("usage", -3, READONLY, [at(2; RO)], "Returns the bytes a key's rows take in RocksDB (sampled for large collections)."),
+    sub!("stats", 2, NONE, [], "Returns the process's and RocksDB's memory use."),
+    sub!("doctor", 2, NONE, [], "Returns a short reading of the memory figures."),
+    sub!("malloc-stats", 2, NONE, [], "Returns the allocator's report (none for the system allocator)."),
+    sub!("purge", 2, NONE, [], "Asks the allocator to return free memory (nothing to do for the system allocator)."),
+    sub!("help", 2, LOADING | STALE, [], "Shows MEMORY's subcommands."),
 ];
 
 /// CONFIG's subcommands.

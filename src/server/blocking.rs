@@ -50,11 +50,14 @@ impl Connection {
                 Ok(mut replies) => replies.pop().unwrap_or(Frame::Null),
                 Err(err) => break err.into(),
             };
-            // A key that became another type while we waited keeps us waiting, as in Redis;
-            // only the first attempt reports WRONGTYPE.
+            // A waited key that became another type keeps us waiting, as in Redis; only the
+            // first attempt reports WRONGTYPE for it. A destination of the wrong type (BLMOVE,
+            // BRPOPLPUSH) is an answer: Redis served the client and the move failed.
             let wrong_type = reply == Frame::from(ReplyError::WrongType);
             let nothing = matches!(reply, Frame::Null | Frame::NullArray);
-            if !(nothing || (wrong_type && !first)) {
+            let keep_waiting = nothing
+                || (wrong_type && !first && self.waited_key_changed_type(spec, &keys).await);
+            if !keep_waiting {
                 break reply;
             }
             first = false;
@@ -86,6 +89,32 @@ impl Connection {
             waiters.wake(self.db, key);
         }
         reply
+    }
+
+    /// Whether one of the keys a blocked command waits on now holds a type it cannot pop from.
+    async fn waited_key_changed_type(&self, spec: &CommandSpec, keys: &[Bytes]) -> bool {
+        let Some(type_spec) = crate::cmd::lookup(b"type") else {
+            return true;
+        };
+        let expected: &[u8] = if spec.group == "sorted-set" {
+            b"zset"
+        } else {
+            b"list"
+        };
+        let checks = keys
+            .iter()
+            .map(|key| QueuedCommand {
+                db: self.db,
+                spec: type_spec,
+                args: vec![Bytes::from_static(b"TYPE"), key.clone()],
+            })
+            .collect();
+        match self.storage.execute(checks, self.proto, &self.client).await {
+            Ok(types) => types.iter().any(|t| {
+                !matches!(t, Frame::Simple(name) if name.as_ref() == expected || name.as_ref() == b"none")
+            }),
+            Err(_) => true,
+        }
     }
 }
 

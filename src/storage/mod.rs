@@ -16,6 +16,7 @@ mod maintenance;
 pub mod meta;
 pub mod notify;
 pub mod replica;
+mod usage;
 pub mod waiters;
 pub mod watch;
 

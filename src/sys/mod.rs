@@ -65,6 +65,21 @@ pub fn rss_bytes() -> Option<u64> {
     }
 }
 
+/// The largest resident set size this process has had, in bytes (Linux: `VmHWM`).
+pub fn peak_rss_bytes() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// User and system CPU seconds used by this process, where the platform tells us cheaply.
 pub fn cpu_seconds() -> Option<(f64, f64)> {
     #[cfg(target_os = "linux")]
