@@ -806,7 +806,10 @@ async fn big_join() {
 async fn ready(cluster: &Cluster, id: u64) -> Option<(u16, String)> {
     let url = format!("http://127.0.0.1:{}/ready", cluster.node(id).admin_port);
     let response = reqwest::get(url).await.ok()?;
-    Some((response.status().as_u16(), response.text().await.unwrap_or_default()))
+    Some((
+        response.status().as_u16(),
+        response.text().await.unwrap_or_default(),
+    ))
 }
 
 /// A follower whose disk fills up must not stop the cluster: the leader and the other follower
@@ -850,7 +853,11 @@ async fn a_follower_with_a_full_disk_does_not_stop_the_cluster() {
     std::fs::remove_file(disk.path.join("ballast")).expect("free the disk");
     write_sequentially(&leader_addr, "after:", 20).await;
     verify::converge(&c).await;
-    assert_eq!(c.node_mut(follower).exited(), None, "the node exited instead of restarting in place");
+    assert_eq!(
+        c.node_mut(follower).exited(),
+        None,
+        "the node exited instead of restarting in place"
+    );
     assert_eq!(ready(&c, follower).await.map(|r| r.0), Some(200));
 }
 
@@ -877,7 +884,10 @@ async fn every_node_announces_keyspace_events() {
             .expect("CONFIG SET");
         assert_eq!(set, Frame::ok(), "{addr}");
         let mut sub = Client::connect(addr).await.expect("connect");
-        let reply = sub.call(&["PSUBSCRIBE", "__key*__:*"]).await.expect("PSUBSCRIBE");
+        let reply = sub
+            .call(&["PSUBSCRIBE", "__key*__:*"])
+            .await
+            .expect("PSUBSCRIBE");
         assert!(matches!(reply, Frame::Array(_)), "{addr}: {reply:?}");
         subscribers.push(sub);
     }
@@ -899,7 +909,10 @@ async fn every_node_announces_keyspace_events() {
     let (cluster_clients, redis_client) = clients.split_at_mut(nodes.len());
     let redis_client = &mut redis_client[0];
     for (i, write) in writes.iter().enumerate() {
-        let got = cluster_clients[i % nodes.len()].call(*write).await.expect("write");
+        let got = cluster_clients[i % nodes.len()]
+            .call(*write)
+            .await
+            .expect("write");
         let want = redis_client.call(*write).await.expect("write");
         assert_eq!(got, want, "{write:?}");
     }

@@ -33,7 +33,13 @@ use Step::*;
 
 fn words(line: &str) -> Vec<String> {
     line.split(' ')
-        .map(|w| if w == "\"\"" { String::new() } else { w.to_string() })
+        .map(|w| {
+            if w == "\"\"" {
+                String::new()
+            } else {
+                w.to_string()
+            }
+        })
         .collect()
 }
 
@@ -344,7 +350,14 @@ const FAMILIES: &[Step] = &[
     Cmd("SCAN 0 MATCH e17 TYPE string COUNT 1000"),
     Cmd("SORT nokey STORE e18"),
     // Transactions.
-    Exec(&["SET t1 5", "LPUSH t2 a", "INCR t1", "RPOP t2", "SADD t3 x", "EXPIRE t3 100"]),
+    Exec(&[
+        "SET t1 5",
+        "LPUSH t2 a",
+        "INCR t1",
+        "RPOP t2",
+        "SADD t3 x",
+        "EXPIRE t3 100",
+    ]),
     Exec(&["SET t4 x", "INCR t4", "DEL t4"]),
     AbortedExec("t1"),
     // Blocked clients served by a later write.
@@ -477,7 +490,11 @@ impl Side {
     async fn reset(&mut self, flags: &str, active_expire: bool) {
         call(&mut self.cmd, &["SELECT", "0"]).await;
         call(&mut self.cmd, &["FLUSHALL"]).await;
-        let set = call(&mut self.cmd, &["CONFIG", "SET", "notify-keyspace-events", flags]).await;
+        let set = call(
+            &mut self.cmd,
+            &["CONFIG", "SET", "notify-keyspace-events", flags],
+        )
+        .await;
         assert_eq!(set, Frame::ok(), "{}", self.name);
         let on = if active_expire { "1" } else { "0" };
         let reply = call(&mut self.cmd, &["DEBUG", "SET-ACTIVE-EXPIRE", on]).await;
@@ -587,7 +604,17 @@ async fn config_conversations(kiwi: String, redis: String) {
         let mut c = Client::connect(&addr).await.expect("connect");
         let mut got = Vec::new();
         for flags in [
-            "KEA", "gKE", "$lshzxeKE", "KA", "EA", "mn", "Kg$lshzxetd", "AnmKE", "xKEmn", "", "KQ",
+            "KEA",
+            "gKE",
+            "$lshzxeKE",
+            "KA",
+            "EA",
+            "mn",
+            "Kg$lshzxetd",
+            "AnmKE",
+            "xKEmn",
+            "",
+            "KQ",
             "a",
         ] {
             let set = call(&mut c, &["CONFIG", "SET", "notify-keyspace-events", flags]).await;

@@ -43,7 +43,8 @@ fn value(conn: usize, i: usize) -> Vec<u8> {
 
 fn set_command(conn: usize, i: usize) -> Vec<u8> {
     let key = key(conn, i);
-    let mut out = format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${VALUE}\r\n", key.len()).into_bytes();
+    let mut out =
+        format!("*3\r\n$3\r\nSET\r\n${}\r\n{key}\r\n${VALUE}\r\n", key.len()).into_bytes();
     out.extend_from_slice(&value(conn, i));
     out.extend_from_slice(b"\r\n");
     out
@@ -137,12 +138,7 @@ async fn verify(addr: &str, acked: &[(usize, usize)]) {
 fn two_thousand_clients_with_a_gigabyte_pending_stay_bounded_and_lose_nothing() {
     let total = total_mb() << 20;
     let per_connection = (total / CONNECTIONS / VALUE).max(1);
-    let kiwi = Kiwi::start(&[
-        "--set",
-        "memory=256MB",
-        "--set",
-        "maxclients=4000",
-    ]);
+    let kiwi = Kiwi::start(&["--set", "memory=256MB", "--set", "maxclients=4000"]);
     let addr = kiwi.addr();
     let rt = common::multi_runtime();
     let started = Instant::now();
@@ -154,7 +150,9 @@ fn two_thousand_clients_with_a_gigabyte_pending_stay_bounded_and_lose_nothing() 
         // never waits for storage.
         tokio::time::sleep(Duration::from_millis(500)).await;
         let asked = Instant::now();
-        let mut probe = Client::connect(&addr).await.expect("connect while overloaded");
+        let mut probe = Client::connect(&addr)
+            .await
+            .expect("connect while overloaded");
         let pong = tokio::time::timeout(Duration::from_secs(10), probe.call(&["PING"]))
             .await
             .expect("PING answered while overloaded")

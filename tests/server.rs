@@ -512,12 +512,35 @@ fn config_set_changes_behaviour_and_rewrite_persists_it() {
     rt.block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
         assert_eq!(
-            call(&mut c, &["CONFIG", "GET", "save", "slave-read-only", "notify-keyspace-events", "maxmemory", "list-max-ziplist-size"]).await,
+            call(
+                &mut c,
+                &[
+                    "CONFIG",
+                    "GET",
+                    "save",
+                    "slave-read-only",
+                    "notify-keyspace-events",
+                    "maxmemory",
+                    "list-max-ziplist-size"
+                ]
+            )
+            .await,
             Frame::Array(
-                ["save", "900 1", "slave-read-only", "no", "notify-keyspace-events", "AKE", "maxmemory", "2147483648", "list-max-ziplist-size", "5"]
-                    .into_iter()
-                    .map(bulk)
-                    .collect()
+                [
+                    "save",
+                    "900 1",
+                    "slave-read-only",
+                    "no",
+                    "notify-keyspace-events",
+                    "AKE",
+                    "maxmemory",
+                    "2147483648",
+                    "list-max-ziplist-size",
+                    "5"
+                ]
+                .into_iter()
+                .map(bulk)
+                .collect()
             )
         );
     });
@@ -809,7 +832,11 @@ fn full_disk_opens_the_breaker_reads_go_on_and_it_closes_when_space_returns() {
             }
         });
         let mut kiwi = kiwi;
-        assert_eq!(kiwi.child.try_wait().ok().flatten(), None, "the node exited");
+        assert_eq!(
+            kiwi.child.try_wait().ok().flatten(),
+            None,
+            "the node exited"
+        );
     }
 }
 
@@ -905,7 +932,11 @@ fn randomkey_reaches_every_key() {
                 seen.insert(k);
             }
         }
-        assert!(seen.len() > 250, "1000 RANDOMKEYs over 2000 prefixed keys saw {} keys", seen.len());
+        assert!(
+            seen.len() > 250,
+            "1000 RANDOMKEYs over 2000 prefixed keys saw {} keys",
+            seen.len()
+        );
     });
 }
 

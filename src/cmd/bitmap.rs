@@ -9,7 +9,7 @@
 use bytes::{Bytes, BytesMut};
 
 use super::strings::{count_lookup, max_bulk, modify_string_announcing, read_string, Rewrite};
-use super::{Ev, arg_i64, is_opt, Ctx, KeyFlags};
+use super::{arg_i64, is_opt, Ctx, Ev, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::storage::meta::{KeyType, Meta, StrEncoding};

@@ -2,9 +2,7 @@
 
 use bytes::Bytes;
 
-use super::collection::{
-    lookup, open, pairs_reply, random_count, random_rows, read, scan_members,
-};
+use super::collection::{lookup, open, pairs_reply, random_count, random_rows, read, scan_members};
 use super::{arg_i64, is_opt, Ctx, Ev};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};

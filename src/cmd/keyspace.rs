@@ -396,7 +396,13 @@ fn transfer(
 }
 
 pub fn rename(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), true, Transfer::Rename)? {
+    match transfer(
+        ctx,
+        (ctx.db, &args[1]),
+        (ctx.db, &args[2]),
+        true,
+        Transfer::Rename,
+    )? {
         None => Err(ReplyError::NoSuchKey),
         Some(_) => Ok(Frame::ok()),
     }
@@ -409,7 +415,13 @@ pub fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             Some(_) => Ok(Frame::Integer(0)),
         };
     }
-    match transfer(ctx, (ctx.db, &args[1]), (ctx.db, &args[2]), false, Transfer::Rename)? {
+    match transfer(
+        ctx,
+        (ctx.db, &args[1]),
+        (ctx.db, &args[2]),
+        false,
+        Transfer::Rename,
+    )? {
         None => Err(ReplyError::NoSuchKey),
         Some(done) => Ok(Frame::Integer(done as i64)),
     }
@@ -437,7 +449,13 @@ pub fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if dst_db == ctx.db && args[1] == args[2] {
         return Err(same_object());
     }
-    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[2]), replace, Transfer::Copy)?;
+    let done = transfer(
+        ctx,
+        (ctx.db, &args[1]),
+        (dst_db, &args[2]),
+        replace,
+        Transfer::Copy,
+    )?;
     Ok(Frame::Integer(done.unwrap_or(false) as i64))
 }
 
@@ -446,7 +464,13 @@ pub fn move_(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if dst_db == ctx.db {
         return Err(same_object());
     }
-    let done = transfer(ctx, (ctx.db, &args[1]), (dst_db, &args[1]), false, Transfer::Move)?;
+    let done = transfer(
+        ctx,
+        (ctx.db, &args[1]),
+        (dst_db, &args[1]),
+        false,
+        Transfer::Move,
+    )?;
     Ok(Frame::Integer(done.unwrap_or(false) as i64))
 }
 

@@ -74,7 +74,10 @@ impl RaftNode {
         });
         let watcher = node.clone();
         tokio::spawn(async move { watcher.count_elections().await });
-        tokio::spawn(restart_when_the_disk_has_room(node.raft.clone(), node.machine.clone()));
+        tokio::spawn(restart_when_the_disk_has_room(
+            node.raft.clone(),
+            node.machine.clone(),
+        ));
         tokio::spawn(propose_batches(Arc::downgrade(&node), waiting, entry_limit));
         node
     }

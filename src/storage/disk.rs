@@ -205,10 +205,8 @@ impl DiskFullRestart {
     /// service manager to restart it.
     pub fn restart(&self) -> ! {
         tracing::warn!("the disk has room again: restarting this node in place to recover");
-        let err = crate::sys::restart_in_place(&[(
-            RESTARTS_IN_A_ROW,
-            (self.in_a_row + 1).to_string(),
-        )]);
+        let err =
+            crate::sys::restart_in_place(&[(RESTARTS_IN_A_ROW, (self.in_a_row + 1).to_string())]);
         tracing::error!(%err, "could not restart in place; exiting for the service manager to restart the node");
         std::process::exit(75)
     }

@@ -760,7 +760,11 @@ impl Storage {
             let mut ro = ReadOptions::default();
             ro.set_iterate_lower_bound(db_start(phys));
             ro.set_iterate_upper_bound(db_end(phys));
-            match self.db.iterator_cf_opt(self.cf(CF_METADATA), ro, mode).next() {
+            match self
+                .db
+                .iterator_cf_opt(self.cf(CF_METADATA), ro, mode)
+                .next()
+            {
                 Some(item) => Ok(Some(item?.0[2..].to_vec())),
                 None => Ok(None),
             }
@@ -778,7 +782,11 @@ impl Storage {
             u64::from_be_bytes(bytes)
         };
         let (low, high) = (window(&first), window(&last));
-        let point = if low < high { rng.gen_range(low..=high) } else { low };
+        let point = if low < high {
+            rng.gen_range(low..=high)
+        } else {
+            low
+        };
         let mut probe = first[..shared].to_vec();
         probe.extend_from_slice(&point.to_be_bytes());
         Ok(Some(probe))

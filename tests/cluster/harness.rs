@@ -85,7 +85,9 @@ impl Node {
 
     /// Whether its process ended by itself (a kill by the harness forgets the process instead).
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
     }
 
     fn log_path(&self) -> PathBuf {
