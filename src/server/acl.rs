@@ -202,7 +202,7 @@ impl Connection {
             },
             "help" => Ok(help_lines(HELP)),
             "genpass" | "log" => Err(ReplyError::SubcommandSyntax {
-                sub,
+                sub: String::from_utf8_lossy(&args[1]).into_owned(),
                 cmd: "ACL".into(),
             }),
             _ => Err(ReplyError::unknown_subcommand(&args[1], "acl")),

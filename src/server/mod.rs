@@ -125,7 +125,7 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
         state
             .acl
             .load_file(Path::new(&acl_file))
-            .map_err(|e| anyhow::anyhow!("Aborting startup because of ACL errors: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("Aborting Kiwi startup because of ACL errors: {e}"))?;
     }
     let raft_slot = crate::raft::http::Slot::default();
     let cluster_routes = match mode {

@@ -53,6 +53,10 @@ pub const CATEGORIES: &[&str] = &[
     "scripting",
 ];
 
+/// Why a rule naming a command or category that does not exist is refused. An ACL file's error
+/// for it also names the rule (nothing secret in it), as Redis's does.
+const UNKNOWN: &str = "Unknown command or category name in ACL";
+
 /// The name of the user every connection starts as.
 pub const DEFAULT_USER: &str = "default";
 
@@ -333,7 +337,6 @@ impl User {
     /// Adds a command rule, dropping earlier rules about the same target (and, for a whole
     /// command, about its subcommands) and rules that change nothing, as Redis's description does.
     fn add_rule(&mut self, allow: bool, target: &str) -> Result<(), &'static str> {
-        const UNKNOWN: &str = "Unknown command or category name in ACL";
         if let Some(cat) = target.strip_prefix('@') {
             if !CATEGORIES.contains(&cat) {
                 return Err(UNKNOWN);
@@ -635,7 +638,7 @@ impl Acl {
     pub fn load_file(&self, path: &Path) -> Result<Vec<String>, String> {
         let file = path.display().to_string();
         let text = std::fs::read(path)
-            .map_err(|e| format!("Error loading ACLs, opening file '{file}': {e}"))?;
+            .map_err(|e| format!("Error loading ACLs, opening file '{file}': {}", os_error_text(&e)))?;
         let loaded = self.parse_file(&String::from_utf8_lossy(&text), &file)?;
         let mut users = self.users.write();
         let replaced = users
@@ -662,7 +665,9 @@ impl Acl {
                 continue;
             }
             if words[0] != "user" || words.len() < 2 {
-                errors.push_str(&format!("{file}:{line} should start with user keyword. "));
+                errors.push_str(&format!(
+                    "{file}:{line} should start with user keyword followed by the username. "
+                ));
                 continue;
             }
             let name = words[1];
@@ -679,13 +684,23 @@ impl Acl {
                 continue;
             }
             let mut user = User::new(all_channels);
+            // Beyond unknown names, only a line's first error is told: a bad rule may make the
+            // next ones fail too.
+            let mut told = false;
             for op in &words[2..] {
                 let op = op.trim_matches(['\t', '\r', '\n']);
                 if op.is_empty() {
                     continue;
                 }
-                if let Err(why) = user.apply(op.as_bytes(), all_channels) {
-                    errors.push_str(&format!("{file}:{line}: {why}. "));
+                match user.apply(op.as_bytes(), all_channels) {
+                    Err(UNKNOWN) => errors.push_str(&format!(
+                        "{file}:{line}: Error in applying operation '{op}': {UNKNOWN}. "
+                    )),
+                    Err(why) if !told => {
+                        errors.push_str(&format!("{file}:{line}: {why}. "));
+                        told = true;
+                    }
+                    _ => {}
                 }
             }
             users.insert(name.to_string(), Arc::new(user));
@@ -761,6 +776,18 @@ impl Acl {
             }
         }
         Ok(())
+    }
+}
+
+/// An I/O error as C's `strerror` words it (Redis's texts), without Rust's "(os error N)".
+fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
     }
 }
 
@@ -853,7 +880,7 @@ mod tests {
         let bad = "user a on nopass +@all ~*\nbogus\nuser b on +nosuch\n";
         assert_eq!(
             acl.parse_file(bad, "f.acl").err().as_deref(),
-            Some("f.acl:2 should start with user keyword. f.acl:3: Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+            Some("f.acl:2 should start with user keyword followed by the username. f.acl:3: Error in applying operation '+nosuch': Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
         );
         let users = acl.parse_file("user a on nopass\n\n", "f.acl").unwrap();
         assert_eq!(users.keys().collect::<Vec<_>>(), ["a", "default"]);
