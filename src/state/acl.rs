@@ -637,8 +637,12 @@ impl Acl {
     /// `default`, which keeps its connections with its new rules).
     pub fn load_file(&self, path: &Path) -> Result<Vec<String>, String> {
         let file = path.display().to_string();
-        let text = std::fs::read(path)
-            .map_err(|e| format!("Error loading ACLs, opening file '{file}': {}", os_error_text(&e)))?;
+        let text = std::fs::read(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{file}': {}",
+                os_error_text(&e)
+            )
+        })?;
         let loaded = self.parse_file(&String::from_utf8_lossy(&text), &file)?;
         let mut users = self.users.write();
         let replaced = users
