@@ -140,7 +140,7 @@ impl Connection {
     pub(super) fn acl_refusal(&mut self, spec: &CommandSpec, args: &[Bytes]) -> Option<ReplyError> {
         let user = self.client.user.lock().clone();
         let denial = self.state.acl.check(&user, spec, args).err()?;
-        self.log_refusal(denial.reason(), denial.object(), user);
+        self.log_refusal(denial.reason(), denial.object(), user, self.multi.is_some());
         let refusal = denial.error();
         if spec.name != "exec" {
             return Some(refusal);
@@ -151,19 +151,30 @@ impl Connection {
         )))
     }
 
+    /// A queued command's refusal at EXEC, when its user's rules changed since it was queued:
+    /// logged in the `multi` context, answered in the command's slot, as Redis does.
+    pub(super) fn exec_refusal(&self, spec: &CommandSpec, args: &[Bytes]) -> Option<Frame> {
+        let user = self.client.user.lock().clone();
+        let denial = self.state.acl.check(&user, spec, args).err()?;
+        self.log_refusal(denial.reason(), denial.object(), user, true);
+        Some(denial.exec_error().into())
+    }
+
     /// Adds a refusal to ACL LOG (`reason` as Redis names it), with this client's CLIENT LIST
-    /// line and, inside MULTI, the `multi` context.
-    pub(super) fn log_refusal(&self, reason: &'static str, object: Bytes, username: String) {
+    /// line, in the `multi` context when `in_multi`.
+    pub(super) fn log_refusal(
+        &self,
+        reason: &'static str,
+        object: Bytes,
+        username: String,
+        in_multi: bool,
+    ) {
         let now_ms = crate::util::now_ms();
         let max_len = self.state.config().acllog_max_len;
         let entry = LogEntry {
             count: 1,
             reason,
-            context: if self.multi.is_some() {
-                "multi"
-            } else {
-                "toplevel"
-            },
+            context: if in_multi { "multi" } else { "toplevel" },
             object,
             username,
             updated_ms: now_ms,

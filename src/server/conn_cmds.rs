@@ -118,7 +118,8 @@ impl Connection {
             .get(&name)
             .is_some_and(|u| u.accepts(password));
         if !ok {
-            self.log_refusal("auth", command.clone(), name.into_owned());
+            let in_multi = self.multi.is_some();
+            self.log_refusal("auth", command.clone(), name.into_owned(), in_multi);
             return Err(ReplyError::WrongPass);
         }
         *self.client.user.lock() = name.into_owned();

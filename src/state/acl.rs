@@ -532,6 +532,17 @@ impl Denial {
         })
     }
 
+    /// The error a command queued in MULTI gets when its user lost the right to run it before
+    /// EXEC (Redis checks again then).
+    pub fn exec_error(&self) -> ReplyError {
+        let why = match self {
+            Denial::Command(_) => "no permission to execute the command or subcommand",
+            Denial::Key(_) => "no permission to touch the specified keys",
+            Denial::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        ReplyError::custom(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"))
+    }
+
     /// ACL DRYRUN's explanation, which names the key or channel.
     pub fn explain(&self) -> String {
         match self {
