@@ -119,6 +119,13 @@ impl Flags {
     /// SPUBLISH, applied on every node so that every node's subscribers get the message
     /// (Redis's hidden `may_replicate`).
     pub const REPLICATED: Flags = Flags(1 << 26);
+    /// Its first argument is a channel it publishes to: ACL channel patterns must match it.
+    pub const PUBLISHES: Flags = Flags(1 << 28);
+    /// Every argument is a channel it subscribes to: ACL channel patterns must match each.
+    pub const SUBSCRIBES: Flags = Flags(1 << 29);
+    /// Its channels are glob patterns (PSUBSCRIBE): an ACL channel pattern must equal each one,
+    /// as in Redis, since matching a pattern against a pattern means nothing.
+    pub const CHANNEL_PATTERNS: Flags = Flags(1 << 30);
 
     /// The shown flags in Redis's order (`addReplyCommandFlags`) with their Redis names.
     const NAMES: &'static [(Flags, &'static str)] = &[

@@ -49,7 +49,6 @@ macro_rules! compat {
     };
 }
 
-const ACL_PUBSUB: &[(&str, u32)] = &[("allchannels", 1), ("resetchannels", 0)];
 const ENDPOINT: &[(&str, u32)] = &[("ip", 0), ("hostname", 1), ("unknown-endpoint", 2)];
 const OOM_SCORE_ADJ: &[(&str, u32)] = &[("no", 0), ("yes", 1), ("relative", 1), ("absolute", 2)];
 const PROPAGATION_ERROR: &[(&str, u32)] = &[("ignore", 0), ("panic", 1), ("panic-on-replicas", 2)];
@@ -83,12 +82,6 @@ const fn special(check: fn(&[&str]) -> Result<String, String>) -> RedisType {
 
 #[rustfmt::skip]
 compat! {
-    /// Channel permissions of ACL users are not implemented yet.
-    "acl-pubsub-default" = "resetchannels", RedisType::Enum(ACL_PUBSUB);
-    /// ACL users are not saved to a file yet (`ACL SAVE`/`LOAD` are not implemented).
-    "aclfile" = "", STR, IMMUTABLE;
-    /// `ACL LOG` is not implemented yet.
-    "acllog-max-len" = "128", int(0, LONG_MAX);
     "active-defrag-cycle-max" = "25", int(1, 99);
     "active-defrag-cycle-min" = "1", int(1, 99);
     "active-defrag-ignore-bytes" = "104857600", umem(1, LONG_MAX as u64);

@@ -228,6 +228,7 @@ const LOG_LEVELS: &[(&str, u32)] = &[
     ("warning", 3),
     ("nothing", 4),
 ];
+const ACL_PUBSUB: &[(&str, u32)] = &[("allchannels", 1), ("resetchannels", 0)];
 const FSYNC: &[(&str, u32)] = &[("everysec", 0), ("always", 1), ("no", 2)];
 const MAXMEMORY_POLICIES: &[(&str, u32)] = &[
     ("volatile-lru", 0),
@@ -258,6 +259,12 @@ options! {
     databases: usize = 16, "databases", false, redis(int(1, INT_MAX));
     /// Password for the default user; empty disables authentication.
     requirepass: String = String::new(), "requirepass", true, redis(STRING).flags(SENSITIVE);
+    /// ACL file: `ACL SAVE` writes the users there (in `ACL LIST` format, through a temporary file renamed over it), `ACL LOAD` reads them back, and a server started with it loads its users from it, refusing to start if the file is missing or bad (the error names the file and line). Empty: no ACL file, users live until restart. ACL users are per node, also in cluster mode.
+    aclfile: String = String::new(), "aclfile", false, redis(STRING);
+    /// Whether new ACL users (and `reset`) may use every pub/sub channel (`allchannels`) or none (`resetchannels`).
+    acl_pubsub_default: String = "resetchannels".into(), "acl-pubsub-default", true, redis(RedisType::Enum(ACL_PUBSUB));
+    /// Entries ACL LOG keeps (refused commands, keys, channels and authentications); the oldest go first.
+    acllog_max_len: i64 = 128, "acllog-max-len", true, redis(int(0, LONG_MAX));
     /// Port of the admin HTTP API: health, metrics, status, control, and in cluster mode Raft RPC between nodes (0 picks a free port and logs it).
     admin_port: u16 = 7380, "admin-port", false;
     /// Address the admin HTTP API listens on; a non-loopback address with `requirepass` set needs `admin-token`.

@@ -103,8 +103,14 @@ impl Connection {
     }
 
     /// Checks a username/password pair against the ACL users and, when it is good, makes this
-    /// connection that user.
-    fn check_credentials(&mut self, user: &[u8], password: &[u8]) -> Result<(), ReplyError> {
+    /// connection that user. A failure goes to ACL LOG under the command's name as typed
+    /// (`command`), as in Redis.
+    fn check_credentials(
+        &mut self,
+        command: &Bytes,
+        user: &[u8],
+        password: &[u8],
+    ) -> Result<(), ReplyError> {
         let name = String::from_utf8_lossy(user);
         let ok = self
             .state
@@ -112,6 +118,8 @@ impl Connection {
             .get(&name)
             .is_some_and(|u| u.accepts(password));
         if !ok {
+            let in_multi = self.multi.is_some();
+            self.log_refusal("auth", command.clone(), name.into_owned(), in_multi);
             return Err(ReplyError::WrongPass);
         }
         *self.client.user.lock() = name.into_owned();
@@ -130,7 +138,7 @@ impl Connection {
             3 => (&args[1][..], &args[2][..]),
             _ => return err(ReplyError::Syntax),
         };
-        match self.check_credentials(user, password) {
+        match self.check_credentials(&args[0], user, password) {
             Ok(()) => Some(Frame::ok()),
             Err(e) => {
                 tracing::warn!(client = self.client.id, "failed AUTH attempt");
@@ -157,7 +165,7 @@ impl Connection {
             let more = args.len() - 1 - j;
             if is_opt(&args[j], "auth") && more >= 2 {
                 let (user, password) = (args[j + 1].clone(), args[j + 2].clone());
-                if let Err(e) = self.check_credentials(&user, &password) {
+                if let Err(e) = self.check_credentials(&args[0], &user, &password) {
                     return err(e);
                 }
                 j += 3;

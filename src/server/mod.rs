@@ -11,6 +11,7 @@ mod pubsub;
 mod transaction;
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -117,7 +118,15 @@ async fn serve(config: Config, storage: Storage, mode: Mode) -> anyhow::Result<A
     let threads = config.storage_thread_count();
     let depth = config.storage_queue_depth;
     let data_dir = std::fs::canonicalize(&config.dir).unwrap_or_else(|_| config.dir.clone().into());
+    let acl_file = config.aclfile.clone();
     let state = ServerState::new(config, storage, port);
+    if !acl_file.is_empty() {
+        // As Redis: a server configured with an ACL file it cannot load does not start.
+        state
+            .acl
+            .load_file(Path::new(&acl_file))
+            .map_err(|e| anyhow::anyhow!("Aborting Kiwi startup because of ACL errors: {e}"))?;
+    }
     let raft_slot = crate::raft::http::Slot::default();
     let cluster_routes = match mode {
         Mode::SingleNode => axum::Router::new(),

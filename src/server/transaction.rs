@@ -170,7 +170,14 @@ impl Connection {
         let mut db = self.db;
         let mut storage_commands = Vec::new();
         let mut connection_commands = Vec::new();
+        // Rules may have changed since the commands were queued: a command its user may no
+        // longer run is answered with an error in its slot, and the others run, as in Redis.
+        let mut refused = Vec::new();
         for (slot, queued) in queue.into_iter().enumerate() {
+            if let Some(refusal) = self.exec_refusal(queued.spec, &queued.args) {
+                refused.push((slot, refusal));
+                continue;
+            }
             match queued.spec.handler {
                 Handler::Storage(_) => storage_commands.push(QueuedCommand {
                     db,
@@ -209,8 +216,11 @@ impl Connection {
                 return err.into();
             }
         };
-        let total = storage_replies.len() + connection_commands.len();
+        let total = storage_replies.len() + connection_commands.len() + refused.len();
         let mut replies: Vec<Option<Frame>> = (0..total).map(|_| None).collect();
+        for (slot, refusal) in refused {
+            replies[slot] = Some(refusal);
+        }
         for (slot, queued) in connection_commands {
             self.captured_notifications = Some(Vec::new());
             let reply = self.run_connection_command(queued.spec.name, &queued.args);

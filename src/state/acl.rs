@@ -1,8 +1,14 @@
 //! Redis 7.0 ACL users: passwords, command permissions and key/channel patterns, and the check
 //! every command passes before it runs. Users are shared by all connections; a connection names
-//! its user, so ACL SETUSER changes apply to its next command, as in Redis.
+//! its user, so ACL SETUSER changes apply to its next command, as in Redis. ACL SAVE and ACL
+//! LOAD write and read them as an ACL file (`aclfile`), in ACL LIST's syntax.
+//!
+//! In cluster mode the users are per node, as in Redis: they are not replicated through Raft.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -46,6 +52,10 @@ pub const CATEGORIES: &[&str] = &[
     "transaction",
     "scripting",
 ];
+
+/// Why a rule naming a command or category that does not exist is refused. An ACL file's error
+/// for it also names the rule (nothing secret in it), as Redis's does.
+const UNKNOWN: &str = "Unknown command or category name in ACL";
 
 /// The name of the user every connection starts as.
 pub const DEFAULT_USER: &str = "default";
@@ -103,6 +113,19 @@ pub struct User {
 }
 
 impl User {
+    /// A user as ACL SETUSER creates it: off, no password, no command, no key, and every
+    /// channel only when `acl-pubsub-default` is `allchannels`.
+    fn new(all_channels: bool) -> User {
+        User {
+            channels: if all_channels {
+                vec![b"*".to_vec()]
+            } else {
+                Vec::new()
+            },
+            ..User::default()
+        }
+    }
+
     /// The `default` user of a fresh server: everything allowed, no password.
     fn superuser() -> User {
         User {
@@ -145,6 +168,22 @@ impl User {
             .any(|k| k.pattern == b"*" && k.read && k.write)
     }
 
+    fn all_channels(&self) -> bool {
+        self.channels.iter().any(|c| c == b"*")
+    }
+
+    /// Whether a channel may be used. A pattern (PSUBSCRIBE) must equal one of the user's
+    /// patterns, as in Redis: matching a pattern against a pattern says nothing.
+    fn allows_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        self.channels.iter().any(|c| {
+            if is_pattern {
+                c == channel
+            } else {
+                glob_match(c, channel, false)
+            }
+        })
+    }
+
     fn allows_key(&self, key: &[u8], read: bool, write: bool) -> bool {
         self.keys
             .iter()
@@ -164,8 +203,9 @@ impl User {
     }
 
     /// Applies one ACL SETUSER rule, or says why it is invalid (Redis's message, without the
-    /// "Error in ACL SETUSER modifier" prefix).
-    fn apply(&mut self, op: &[u8]) -> Result<(), &'static str> {
+    /// "Error in ACL SETUSER modifier" prefix). `all_channels` is `acl-pubsub-default`, which
+    /// `reset` starts from.
+    fn apply(&mut self, op: &[u8], all_channels: bool) -> Result<(), &'static str> {
         let text = String::from_utf8_lossy(op);
         let lower = text.to_ascii_lowercase();
         match lower.as_str() {
@@ -196,7 +236,7 @@ impl User {
             "reset" => {
                 *self = User {
                     sanitize: Some(true),
-                    ..User::default()
+                    ..User::new(all_channels)
                 }
             }
             _ => return self.apply_prefixed(op, &lower),
@@ -282,7 +322,7 @@ impl User {
     }
 
     fn add_channel(&mut self, pattern: &[u8]) -> Result<(), &'static str> {
-        if self.channels.iter().any(|c| c == b"*") {
+        if self.all_channels() {
             return Err("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels");
         }
         if pattern == b"*" {
@@ -297,7 +337,6 @@ impl User {
     /// Adds a command rule, dropping earlier rules about the same target (and, for a whole
     /// command, about its subcommands) and rules that change nothing, as Redis's description does.
     fn add_rule(&mut self, allow: bool, target: &str) -> Result<(), &'static str> {
-        const UNKNOWN: &str = "Unknown command or category name in ACL";
         if let Some(cat) = target.strip_prefix('@') {
             if !CATEGORIES.contains(&cat) {
                 return Err(UNKNOWN);
@@ -408,7 +447,7 @@ impl User {
         if !keys.is_empty() {
             parts.push(keys);
         }
-        if self.channels.iter().any(|c| c == b"*") {
+        if self.all_channels() {
             parts.push("&*".into());
         } else {
             parts.push("resetchannels".into());
@@ -422,30 +461,116 @@ impl User {
     }
 }
 
+type Users = BTreeMap<String, Arc<User>>;
+
 /// All users, by name.
 pub struct Acl {
-    users: RwLock<BTreeMap<String, Arc<User>>>,
+    users: RwLock<Users>,
+    /// `acl-pubsub-default` is `allchannels`: new and `reset` users may use every channel.
+    all_channels: AtomicBool,
 }
 
 impl Default for Acl {
     fn default() -> Self {
-        let mut users = BTreeMap::new();
-        users.insert(DEFAULT_USER.to_string(), Arc::new(User::superuser()));
         Acl {
-            users: RwLock::new(users),
+            users: RwLock::new(fresh_users()),
+            all_channels: AtomicBool::new(false),
         }
     }
 }
 
-/// `NOPERM` for a command the user may not run, named `cmd` or `cmd|sub` as Redis names it.
-fn no_command_perm(spec: &CommandSpec, sub: Option<&str>) -> ReplyError {
-    let name = match sub {
-        Some(sub) => format!("{}|{sub}", spec.name),
+/// The users of a fresh server: only `default`.
+fn fresh_users() -> Users {
+    let mut users = BTreeMap::new();
+    users.insert(DEFAULT_USER.to_string(), Arc::new(User::superuser()));
+    users
+}
+
+/// Why a call was refused, with what was refused: the reasons and objects of Redis's ACL LOG.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// The command, named `cmd` or `cmd|sub` as Redis names it.
+    Command(String),
+    /// The first key the user may not use.
+    Key(Bytes),
+    /// The first channel the user may not use.
+    Channel(Bytes),
+}
+
+impl Denial {
+    /// ACL LOG's `reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Denial::Command(_) => "command",
+            Denial::Key(_) => "key",
+            Denial::Channel(_) => "channel",
+        }
+    }
+
+    /// ACL LOG's `object`: the command's name, the key or the channel.
+    pub fn object(&self) -> Bytes {
+        match self {
+            Denial::Command(name) => Bytes::from(name.clone()),
+            Denial::Key(name) | Denial::Channel(name) => name.clone(),
+        }
+    }
+
+    /// The error the refused command gets.
+    pub fn error(&self) -> ReplyError {
+        ReplyError::custom(match self {
+            Denial::Command(name) => {
+                format!("NOPERM this user has no permissions to run the '{name}' command")
+            }
+            Denial::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .to_string()
+            }
+            Denial::Channel(_) => {
+                "NOPERM this user has no permissions to access one of the channels used as arguments"
+                    .to_string()
+            }
+        })
+    }
+
+    /// The error a command queued in MULTI gets when its user lost the right to run it before
+    /// EXEC (Redis checks again then).
+    pub fn exec_error(&self) -> ReplyError {
+        let why = match self {
+            Denial::Command(_) => "no permission to execute the command or subcommand",
+            Denial::Key(_) => "no permission to touch the specified keys",
+            Denial::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        ReplyError::custom(format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {why}"))
+    }
+
+    /// ACL DRYRUN's explanation, which names the key or channel.
+    pub fn explain(&self) -> String {
+        match self {
+            Denial::Command(name) => {
+                format!("This user has no permissions to run the '{name}' command")
+            }
+            Denial::Key(key) => format!(
+                "This user has no permissions to access the '{}' key",
+                String::from_utf8_lossy(key)
+            ),
+            Denial::Channel(channel) => format!(
+                "This user has no permissions to access the '{}' channel",
+                String::from_utf8_lossy(channel)
+            ),
+        }
+    }
+}
+
+/// The command's name as Redis names it in a refusal: `cmd|sub` for a subcommand.
+fn full_name(spec: &CommandSpec, first_arg: Option<&[u8]>) -> String {
+    match first_arg.filter(|_| !spec.subcommands.is_empty()) {
+        Some(sub) => format!(
+            "{}|{}",
+            spec.name,
+            String::from_utf8_lossy(sub).to_ascii_lowercase()
+        ),
         None => spec.name.to_string(),
-    };
-    ReplyError::custom(format!(
-        "NOPERM this user has no permissions to run the '{name}' command"
-    ))
+    }
 }
 
 impl Acl {
@@ -459,30 +584,152 @@ impl Acl {
         self.users.read().keys().cloned().collect()
     }
 
-    /// Every user with its rules, sorted by name.
-    pub fn all(&self) -> Vec<(String, Arc<User>)> {
-        self.users
-            .read()
-            .iter()
-            .map(|(n, u)| (n.clone(), u.clone()))
-            .collect()
+    /// Follows `acl-pubsub-default`: whether users created from now on (and `reset`) may use
+    /// every channel.
+    pub fn set_pubsub_default(&self, all_channels: bool) {
+        self.all_channels.store(all_channels, Ordering::Relaxed);
     }
 
     /// ACL SETUSER: creates the user if needed and applies every rule, or none if one is invalid.
     pub fn set_user(&self, name: &str, ops: &[Bytes]) -> Result<(), ReplyError> {
+        let all_channels = self.all_channels.load(Ordering::Relaxed);
         let mut users = self.users.write();
         let mut user = users
             .get(name)
-            .map_or_else(User::default, |u| (**u).clone());
+            .map_or_else(|| User::new(all_channels), |u| (**u).clone());
         for op in ops {
             // An empty rule changes nothing, as in Redis.
             if op.is_empty() {
                 continue;
             }
-            user.apply(op).map_err(|why| setuser_error(op, why))?;
+            user.apply(op, all_channels)
+                .map_err(|why| setuser_error(op, why))?;
         }
         users.insert(name.to_string(), Arc::new(user));
         Ok(())
+    }
+
+    /// ACL LIST: every user as one line of an ACL file, sorted by name.
+    pub fn list(&self) -> Vec<String> {
+        self.users
+            .read()
+            .iter()
+            .map(|(name, user)| user.describe(name))
+            .collect()
+    }
+
+    /// ACL SAVE: writes ACL LIST's lines to `path` through a temporary file renamed over it, so
+    /// that a crash leaves the old file or the new one, never half of one.
+    pub fn save_file(&self, path: &Path) -> std::io::Result<()> {
+        let mut text = self.list().join("\n");
+        text.push('\n');
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            crate::util::now_ms()
+        ));
+        let tmp = std::path::PathBuf::from(tmp);
+        let written = std::fs::File::create(&tmp).and_then(|mut file| {
+            file.write_all(text.as_bytes())?;
+            file.sync_all()
+        });
+        let renamed = written.and_then(|()| std::fs::rename(&tmp, path));
+        if renamed.is_err() {
+            // Best effort: the temporary file is useless once the save failed.
+            let _ = std::fs::remove_file(&tmp);
+        }
+        renamed
+    }
+
+    /// ACL LOAD (and start-up with `aclfile`): replaces every user by the file's, all or none.
+    /// The error is Redis's: every bad line as `file:line: why.`, then a closing warning.
+    /// Returns the names of the users replaced, whose connections Redis closes (all but
+    /// `default`, which keeps its connections with its new rules).
+    pub fn load_file(&self, path: &Path) -> Result<Vec<String>, String> {
+        let file = path.display().to_string();
+        let text = std::fs::read(path).map_err(|e| {
+            format!(
+                "Error loading ACLs, opening file '{file}': {}",
+                os_error_text(&e)
+            )
+        })?;
+        let loaded = self.parse_file(&String::from_utf8_lossy(&text), &file)?;
+        let mut users = self.users.write();
+        let replaced = users
+            .keys()
+            .filter(|name| *name != DEFAULT_USER)
+            .cloned()
+            .collect();
+        *users = loaded;
+        Ok(replaced)
+    }
+
+    /// The users an ACL file describes (`default` as on a fresh server unless the file has it).
+    fn parse_file(&self, text: &str, file: &str) -> Result<Users, String> {
+        let all_channels = self.all_channels.load(Ordering::Relaxed);
+        let mut users: Users = BTreeMap::new();
+        let mut errors = String::new();
+        for (index, raw) in text.split('\n').enumerate() {
+            let line = index + 1;
+            let words: Vec<&str> = raw
+                .trim_matches([' ', '\t', '\r', '\n'])
+                .split(' ')
+                .collect();
+            if words == [""] {
+                continue;
+            }
+            if words[0] != "user" || words.len() < 2 {
+                errors.push_str(&format!(
+                    "{file}:{line} should start with user keyword followed by the username. "
+                ));
+                continue;
+            }
+            let name = words[1];
+            if name.bytes().any(|c| c.is_ascii_whitespace() || c == 0) {
+                errors.push_str(&format!(
+                    "'{file}:{line}: username '{name}' contains invalid characters. "
+                ));
+                continue;
+            }
+            if users.contains_key(name) {
+                errors.push_str(&format!(
+                    "WARNING: Duplicate user '{name}' found on line {line}. "
+                ));
+                continue;
+            }
+            let mut user = User::new(all_channels);
+            // Beyond unknown names, only a line's first error is told: a bad rule may make the
+            // next ones fail too.
+            let mut told = false;
+            for op in &words[2..] {
+                let op = op.trim_matches(['\t', '\r', '\n']);
+                if op.is_empty() {
+                    continue;
+                }
+                match user.apply(op.as_bytes(), all_channels) {
+                    Err(UNKNOWN) => errors.push_str(&format!(
+                        "{file}:{line}: Error in applying operation '{op}': {UNKNOWN}. "
+                    )),
+                    Err(why) if !told => {
+                        errors.push_str(&format!("{file}:{line}: {why}. "));
+                        told = true;
+                    }
+                    _ => {}
+                }
+            }
+            users.insert(name.to_string(), Arc::new(user));
+        }
+        if !errors.is_empty() {
+            errors.push_str(
+                "WARNING: ACL errors detected, no change to the previously active ACL rules was performed",
+            );
+            return Err(errors);
+        }
+        if !users.contains_key(DEFAULT_USER) {
+            users.append(&mut fresh_users());
+        }
+        Ok(users)
     }
 
     /// ACL DELUSER of one user; false if there was none.
@@ -502,37 +749,60 @@ impl Acl {
         let _ = self.set_user(DEFAULT_USER, &[Bytes::from_static(b"resetpass"), op]);
     }
 
-    /// Whether `user` may run this call: its command (or subcommand) and every key it names.
-    /// AUTH and HELLO (`no_auth`) are always allowed, so a restricted user can switch users.
-    pub fn check(&self, user: &str, spec: &CommandSpec, args: &[Bytes]) -> Result<(), ReplyError> {
+    /// Whether `user` may run this call: its command (or subcommand), then every key it names,
+    /// then every channel, in Redis's order; the refusal names the first thing refused. Real
+    /// commands and ACL DRYRUN both ask this. AUTH and HELLO (`no_auth`) are always allowed, so
+    /// a restricted user can switch users.
+    pub fn check(&self, user: &str, spec: &CommandSpec, args: &[Bytes]) -> Result<(), Denial> {
         if spec.flags.contains(Flags::NO_AUTH) {
             return Ok(());
         }
-        let Some(user) = self.get(user) else {
-            return Err(no_command_perm(spec, None));
-        };
         let first_arg = args.get(1).map(|a| &a[..]);
-        if !user.allows_command(spec, first_arg) {
-            let sub = first_arg
-                .filter(|_| !spec.subcommands.is_empty())
-                .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase());
-            return Err(no_command_perm(spec, sub.as_deref()));
+        let user = self
+            .get(user)
+            .filter(|user| user.allows_command(spec, first_arg))
+            .ok_or_else(|| Denial::Command(full_name(spec, first_arg)))?;
+        if !user.all_keys() {
+            // Each key needs what the command does with it, as in Redis: `%R~` patterns allow
+            // the keys it reads (`access`), `%W~` the ones it changes (`insert`, `delete`,
+            // `update`).
+            let denied = spec.key_refs(args).into_iter().find(|k| {
+                !user.allows_key(&args[k.index], k.flags.needs_read(), k.flags.needs_write())
+            });
+            if let Some(key) = denied {
+                return Err(Denial::Key(args[key.index].clone()));
+            }
         }
-        if user.all_keys() {
-            return Ok(());
-        }
-        // Each key needs what the command does with it, as in Redis: `%R~` patterns allow the
-        // keys it reads (`access`), `%W~` the ones it changes (`insert`, `delete`, `update`).
-        let denied = spec
-            .key_refs(args)
-            .into_iter()
-            .any(|k| !user.allows_key(&args[k.index], k.flags.needs_read(), k.flags.needs_write()));
-        if denied {
-            return Err(ReplyError::custom(
-                "NOPERM this user has no permissions to access one of the keys used as arguments",
-            ));
+        if !user.all_channels() {
+            let channels = if spec.flags.contains(Flags::PUBLISHES) {
+                args.get(1..2)
+            } else if spec.flags.contains(Flags::SUBSCRIBES) {
+                args.get(1..)
+            } else {
+                None
+            };
+            let is_pattern = spec.flags.contains(Flags::CHANNEL_PATTERNS);
+            let denied = channels
+                .unwrap_or_default()
+                .iter()
+                .find(|c| !user.allows_channel(c, is_pattern));
+            if let Some(channel) = denied {
+                return Err(Denial::Channel(channel.clone()));
+            }
         }
         Ok(())
+    }
+}
+
+/// An I/O error as C's `strerror` words it (Redis's texts), without Rust's "(os error N)".
+fn os_error_text(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => text
+            .strip_suffix(&format!(" (os error {code})"))
+            .unwrap_or(&text)
+            .to_string(),
+        None => text,
     }
 }
 
@@ -579,6 +849,10 @@ mod tests {
         let get = crate::cmd::lookup(b"get").unwrap();
         let set = crate::cmd::lookup(b"set").unwrap();
         assert!(acl.check("r", get, &args(&["get", "app:1"])).is_ok());
+        assert_eq!(
+            acl.check("r", get, &args(&["get", "other"])),
+            Err(Denial::Key(Bytes::from("other")))
+        );
         assert!(acl.check("r", get, &args(&["get", "other"])).is_err());
         assert!(acl.check("r", set, &args(&["set", "app:1", "x"])).is_err());
         assert!(acl.get("r").unwrap().accepts(b"pw"));
@@ -589,6 +863,42 @@ mod tests {
                 hex_digest(b"pw")
             )
         );
+    }
+
+    #[test]
+    fn channels_follow_the_pubsub_default_and_patterns_match_literally() {
+        let acl = Acl::default();
+        acl.set_user("closed", &args(&["+@all"])).unwrap();
+        acl.set_pubsub_default(true);
+        acl.set_user("open", &args(&["+@all"])).unwrap();
+        let publish = crate::cmd::lookup(b"publish").unwrap();
+        let psubscribe = crate::cmd::lookup(b"psubscribe").unwrap();
+        let call = args(&["publish", "news", "hi"]);
+        assert_eq!(
+            acl.check("closed", publish, &call),
+            Err(Denial::Channel(Bytes::from("news")))
+        );
+        assert!(acl.check("open", publish, &call).is_ok());
+        acl.set_user("closed", &args(&["&n*"])).unwrap();
+        assert!(acl.check("closed", publish, &call).is_ok());
+        assert!(acl
+            .check("closed", psubscribe, &args(&["psubscribe", "n*"]))
+            .is_ok());
+        assert!(acl
+            .check("closed", psubscribe, &args(&["psubscribe", "ne*"]))
+            .is_err());
+    }
+
+    #[test]
+    fn a_bad_acl_file_changes_nothing_and_names_its_lines() {
+        let acl = Acl::default();
+        let bad = "user a on nopass +@all ~*\nbogus\nuser b on +nosuch\n";
+        assert_eq!(
+            acl.parse_file(bad, "f.acl").err().as_deref(),
+            Some("f.acl:2 should start with user keyword followed by the username. f.acl:3: Error in applying operation '+nosuch': Unknown command or category name in ACL. WARNING: ACL errors detected, no change to the previously active ACL rules was performed")
+        );
+        let users = acl.parse_file("user a on nopass\n\n", "f.acl").unwrap();
+        assert_eq!(users.keys().collect::<Vec<_>>(), ["a", "default"]);
     }
 
     #[test]

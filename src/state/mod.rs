@@ -3,6 +3,7 @@
 //! commands; both read this, which is why it lives in neither.
 
 pub mod acl;
+pub mod acllog;
 pub mod clients;
 pub mod cursors;
 pub mod latency;
@@ -44,6 +45,8 @@ pub struct ServerState {
     pub pause: pause::ClientPause,
     /// ACL users; the `default` user's password follows `requirepass`.
     pub acl: acl::Acl,
+    /// ACL LOG's refusals.
+    pub acl_log: acllog::AclLog,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -71,6 +74,7 @@ impl ServerState {
         apply_monitoring(&config, &slowlog, &latency);
         let acl = acl::Acl::default();
         acl.set_default_password(&config.requirepass);
+        acl.set_pubsub_default(config.acl_pubsub_default == "allchannels");
         let state = Arc::new(ServerState {
             config: RwLock::new(config),
             storage,
@@ -83,6 +87,7 @@ impl ServerState {
             monitors: Default::default(),
             pause: Default::default(),
             acl,
+            acl_log: Default::default(),
             started: Instant::now(),
             port,
             shutdown,
@@ -125,6 +130,8 @@ impl ServerState {
         if next.requirepass != guard.requirepass {
             self.acl.set_default_password(&next.requirepass);
         }
+        self.acl
+            .set_pubsub_default(next.acl_pubsub_default == "allchannels");
         // A new limit holds from the next command, not the next background tick.
         self.storage
             .check_quota(next.max_db_size.0, next.maxmemory.0);
