@@ -204,3 +204,46 @@ fn client_unblock_releases_a_blocked_client_with_nil_or_an_error() {
         }
     });
 }
+
+/// A client that hangs up while blocked (timeout 0) is gone at once, as in Redis: it leaves no
+/// blocked client, connection or waiter behind, and a push afterwards stays in the list.
+#[test]
+fn a_blocked_client_that_hangs_up_is_gone() {
+    let kiwi = Kiwi::start(&[]);
+    runtime().block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let clients = |info: Frame| {
+            let Frame::Bulk(info) = info else {
+                panic!("INFO: {info:?}")
+            };
+            let text = String::from_utf8_lossy(&info).into_owned();
+            let field = |name: &str| {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .expect("field")
+            };
+            (field("connected_clients:"), field("blocked_clients:"))
+        };
+        let mut waiter = Client::connect(&kiwi.addr()).await.unwrap();
+        waiter.queue(&["BLPOP", "hangup", "0"]);
+        waiter.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(clients(call(&mut c, &["INFO", "clients"]).await), (2, 1));
+        drop(waiter);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let now = clients(call(&mut c, &["INFO", "clients"]).await);
+            if now == (1, 0) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still {now:?} after the hang-up");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        call(&mut c, &["RPUSH", "hangup", "kept"]).await;
+        assert_eq!(
+            call(&mut c, &["LRANGE", "hangup", "0", "-1"]).await,
+            Frame::Array(vec![bulk("kept")])
+        );
+    });
+}

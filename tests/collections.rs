@@ -474,7 +474,13 @@ fn memory_usage_grows_with_the_data() {
             usage(call(&mut c, &["MEMORY", "USAGE", "z"]).await),
             usage(call(&mut c, &["MEMORY", "USAGE", "set"]).await),
         );
-        assert!(z > set, "a sorted set also has its score index: {z} vs {set}");
-        assert_eq!(call(&mut c, &["MEMORY", "USAGE", "nokey"]).await, Frame::Null);
+        assert!(
+            z > set,
+            "a sorted set also has its score index: {z} vs {set}"
+        );
+        assert_eq!(
+            call(&mut c, &["MEMORY", "USAGE", "nokey"]).await,
+            Frame::Null
+        );
     });
 }

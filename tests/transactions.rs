@@ -150,3 +150,54 @@ fn exec_is_atomic_for_other_transactions() {
         );
     });
 }
+
+/// A WATCH that registers while another transaction that writes the key is still running (its
+/// write made but not yet committed) must see that write. The watcher reads the key after WATCH
+/// and, if it read the old value, its transaction may only commit if it comes before the
+/// writer's (the writer's value then wins): ending with the watcher's value after reading the old
+/// one is a lost update. Watchers used to be flagged when the write was made rather than when it
+/// was committed, and a WATCH in between missed it.
+#[test]
+fn watch_during_a_running_transaction_sees_its_write() {
+    let kiwi = Kiwi::start(&[]);
+    let rt = multi_runtime();
+    rt.block_on(async {
+        let mut inside = 0;
+        for round in 0..30 {
+            let mut writer = Client::connect(&kiwi.addr()).await.unwrap();
+            let mut watcher = Client::connect(&kiwi.addr()).await.unwrap();
+            call(&mut watcher, &["SET", "k", "old"]).await;
+            // A long transaction: its SET runs first, then many more commands before it commits.
+            writer.queue(&["MULTI"]);
+            writer.queue(&["SET", "k", "new"]);
+            for i in 0..20_000 {
+                writer.queue(&["SADD", "filler", &i.to_string()]);
+            }
+            writer.queue(&["EXEC"]);
+            writer.flush().await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(round)).await;
+            call(&mut watcher, &["WATCH", "k"]).await;
+            let read = call(&mut watcher, &["GET", "k"]).await;
+            call(&mut watcher, &["MULTI"]).await;
+            call(&mut watcher, &["SET", "k", "mine"]).await;
+            let exec = call(&mut watcher, &["EXEC"]).await;
+            for _ in 0..20_003 {
+                writer.read_reply().await.unwrap();
+            }
+            let last = call(&mut watcher, &["GET", "k"]).await;
+            if read == bulk("old") && exec != Frame::NullArray {
+                assert_eq!(
+                    last,
+                    bulk("new"),
+                    "round {round}: a transaction that read the value from before another's \
+                     commit ran after it"
+                );
+            }
+            if read == bulk("old") && exec == Frame::NullArray {
+                inside += 1;
+            }
+            call(&mut watcher, &["DEL", "filler"]).await;
+        }
+        assert!(inside > 0, "no WATCH ever landed inside the running transaction");
+    });
+}

@@ -215,7 +215,11 @@ pub fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     if emptied {
         ctx.notify(Ev::GENERIC, "del", src_key);
     }
-    dst.save(&mut batch);
+    // A member the destination has already leaves it untouched: no write, so a WATCH of it
+    // holds, as in Redis.
+    if added > 0 {
+        dst.save(&mut batch);
+    }
     store.commit(batch)?;
     if added > 0 {
         ctx.notify(Ev::SET, "sadd", dst_key);

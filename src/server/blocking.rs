@@ -35,6 +35,8 @@ impl Connection {
         let waiters = &self.state.storage.waiters;
         waiters.register(self.db, &keys, &waiter);
         let mut shutdown = self.state.shutdown.subscribe();
+        // SAFETY: `serve` owns the client's stream and awaits this command, so it is open.
+        let peer = unsafe { self.socket.duplicate() }.ok();
         let mut first = true;
         let reply = loop {
             let attempt = QueuedCommand {
@@ -73,6 +75,12 @@ impl Connection {
                 }
                 _ = sleep_until(deadline) => false,
                 _ = self.client.kill_signal.notified() => {
+                    self.closing = true;
+                    false
+                }
+                // A client that hangs up while blocked is gone at once, as in Redis: no
+                // blocked task, waiter or CLIENT LIST entry is left behind.
+                _ = hung_up(peer.as_ref()) => {
                     self.closing = true;
                     false
                 }
@@ -115,6 +123,20 @@ impl Connection {
             }),
             Err(_) => true,
         }
+    }
+}
+
+/// Returns when the client closes its end of the connection. Bytes it sent after the blocking
+/// command (a pipeline) hide a later hang-up: the connection's own read sees it once the command
+/// is done.
+async fn hung_up(peer: Option<&tokio::net::TcpStream>) {
+    let Some(peer) = peer else {
+        return std::future::pending().await;
+    };
+    let mut byte = [0u8; 1];
+    match peer.peek(&mut byte).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending().await,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::state::stats::bump;
 use crate::state::ServerState;
 use crate::storage::disk::Quota;
 use crate::storage::watch::{DirtyFlag, WatchGuard};
+use crate::sys::SocketHandle;
 
 use super::transaction::Queued;
 
@@ -77,6 +78,8 @@ pub(super) struct Connection {
     pub captured_notifications: Option<Vec<Frame>>,
     /// Pub/sub channels and patterns this connection listens to.
     pub subs: Subscriptions,
+    /// The client's socket, owned by [`serve`]: a blocked command watches it for a hang-up.
+    pub socket: SocketHandle,
     out: BytesMut,
     pending: Vec<QueuedCommand>,
 }
@@ -106,6 +109,7 @@ pub async fn serve(
         watch_dirty: DirtyFlag::default(),
         captured_notifications: None,
         subs: Subscriptions::new(state.pubsub.clone(), client.clone()),
+        socket: SocketHandle::of(&socket),
         out: BytesMut::with_capacity(READ_BUFFER),
         pending: Vec::new(),
     };
@@ -269,12 +273,26 @@ impl Connection {
             return;
         }
         if let Some(quota) = self.state.storage.over_quota() {
-            if spec.flags.contains(Flags::DENYOOM) {
+            // EXEC counts as the commands it would run, as in Redis.
+            let exec_denyoom = spec.name == "exec"
+                && self.multi.as_ref().is_some_and(|queue| {
+                    queue.iter().any(|q| q.spec.flags.contains(Flags::DENYOOM))
+                });
+            // Queueing in MULTI takes memory too: only EXEC, DISCARD, QUIT and RESET get past.
+            let queueing =
+                self.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
+            if spec.flags.contains(Flags::DENYOOM) || exec_denyoom || queueing {
                 cmd::stats::reject(spec);
                 self.fail_multi();
                 let err = match quota {
                     Quota::MaxDbSize => ReplyError::OverQuota,
                     Quota::Maxmemory => ReplyError::OverMaxmemory,
+                };
+                let err = if exec_denyoom {
+                    self.abandon_multi();
+                    ReplyError::custom(format!("EXECABORT Transaction discarded because of: {err}"))
+                } else {
+                    err
                 };
                 self.push_reply(err.into());
                 return;

@@ -81,6 +81,8 @@ pub(super) struct JobState {
     pub lazy_expiry: bool,
     /// The job is committing for the last time: every event goes out with it.
     pub ending: bool,
+    /// Keys the job changed: their WATCHers are flagged when its writes are committed.
+    pub touched: Vec<(usize, Vec<u8>)>,
 }
 
 /// Produces the applied-position row for a number of completed commands.

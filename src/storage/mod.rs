@@ -460,10 +460,11 @@ impl Storage {
                     s.window_start.take().map(|start| start..through.max(start)),
                     mark,
                     notify::take_announced(s),
+                    std::mem::take(&mut s.touched),
                 )
             })
         });
-        let Some((mut ops, deltas, held, commands, mark, events)) = taken else {
+        let Some((mut ops, deltas, held, commands, mark, events, touched)) = taken else {
             return;
         };
         if let Some((key, value)) = mark {
@@ -479,6 +480,10 @@ impl Storage {
         } else {
             self.write_ops(&ops, &deltas)
         };
+        // Watchers are flagged once the writes are visible (a WATCH that registered and read
+        // in between would miss a flag set earlier) and before the stripes go (an EXEC that
+        // waits for them must see the flag).
+        self.touch_watched(&touched);
         // Announced before the stripes go: the next writer of these keys announces after us.
         let lost = result.is_err().then(|| commands.clone()).flatten();
         self.announce(events, lost);
@@ -556,6 +561,7 @@ impl Storage {
             storage: self,
             ops: Vec::new(),
             deltas: Vec::new(),
+            touched: Vec::new(),
             direct: false,
         }
     }
@@ -576,6 +582,7 @@ impl Storage {
         let Batch {
             ops,
             deltas,
+            touched,
             direct,
             ..
         } = batch;
@@ -592,7 +599,9 @@ impl Storage {
                 key,
                 value,
             }));
-            return self.write_ops(&ops, &deltas);
+            let result = self.write_ops(&ops, &deltas);
+            self.touch_watched(&touched);
+            return result;
         }
         let full = JOB.with(|j| {
             let mut j = j.borrow_mut();
@@ -602,6 +611,7 @@ impl Storage {
             for op in ops {
                 state.record(op);
             }
+            state.touched.extend(touched);
             for (phys, delta) in deltas {
                 add_delta(&mut state.deltas, phys, delta);
             }
@@ -614,6 +624,13 @@ impl Storage {
             self.flush_job(true);
         }
         Ok(())
+    }
+
+    /// Flags the transactions watching `keys`, which a write has just changed.
+    fn touch_watched(&self, keys: &[(usize, Vec<u8>)]) {
+        for (db, key) in keys {
+            self.watches.touch(*db, key);
+        }
     }
 
     /// Writes recorded operations as one WriteBatch and applies the key-count deltas.
@@ -1180,6 +1197,8 @@ pub struct Batch<'a> {
     storage: &'a Storage,
     ops: Vec<Op>,
     deltas: Vec<(u16, i64)>,
+    /// Keys this batch changes, whose WATCHers are flagged once the change is visible.
+    touched: Vec<(usize, Vec<u8>)>,
     /// Written at once even inside a job (range deletes, database map changes).
     direct: bool,
 }
@@ -1203,7 +1222,7 @@ impl Batch<'_> {
         {
             self.storage.notify(KeyspaceEvents::NEW, "new", db, key);
         }
-        self.storage.watches.touch(db, key);
+        self.touched.push((db, key.to_vec()));
         self.storage.waiters.wake(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());
@@ -1235,7 +1254,7 @@ impl Batch<'_> {
 
     /// Deletes a key's row; `drop_members` is false when the command already deleted them.
     fn remove_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
-        self.storage.watches.touch(db, key);
+        self.touched.push((db, key.to_vec()));
         self.drop_row(db, key, old, drop_members);
     }
 

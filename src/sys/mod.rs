@@ -28,6 +28,44 @@ pub fn raise_open_files_limit(wanted: u64) -> Option<u64> {
     }
 }
 
+/// A connection's socket, for code that runs while the connection's task owns the stream: a
+/// blocked command watches through it for the client hanging up.
+#[derive(Clone, Copy)]
+pub struct SocketHandle(
+    #[cfg(unix)] std::os::fd::RawFd,
+    #[cfg(windows)] std::os::windows::io::RawSocket,
+);
+
+impl SocketHandle {
+    pub fn of(stream: &tokio::net::TcpStream) -> SocketHandle {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            SocketHandle(stream.as_raw_fd())
+        }
+        #[cfg(windows)]
+        {
+            use std::os::windows::io::AsRawSocket;
+            SocketHandle(stream.as_raw_socket())
+        }
+    }
+
+    /// A second stream on the same connection, registered with the running Tokio runtime.
+    ///
+    /// # Safety
+    /// The stream this handle was taken from must still be open.
+    pub unsafe fn duplicate(self) -> std::io::Result<tokio::net::TcpStream> {
+        #[cfg(unix)]
+        let owned = std::os::fd::BorrowedFd::borrow_raw(self.0).try_clone_to_owned()?;
+        #[cfg(windows)]
+        let owned =
+            std::os::windows::io::BorrowedSocket::borrow_raw(self.0).try_clone_to_owned()?;
+        let stream = std::net::TcpStream::from(owned);
+        stream.set_nonblocking(true)?;
+        tokio::net::TcpStream::from_std(stream)
+    }
+}
+
 /// Replaces this process with a fresh run of the same binary and arguments, plus `env`,
 /// keeping its pid (so a service manager or a shell sees no exit): the way to recover from a
 /// state only a restart clears. Returns only on failure; on platforms without `exec` (Windows)
