@@ -198,6 +198,9 @@ fn watch_during_a_running_transaction_sees_its_write() {
             }
             call(&mut watcher, &["DEL", "filler"]).await;
         }
-        assert!(inside > 0, "no WATCH ever landed inside the running transaction");
+        assert!(
+            inside > 0,
+            "no WATCH ever landed inside the running transaction"
+        );
     });
 }

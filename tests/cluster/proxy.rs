@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 /// What the proxy lets through right now, and the connections it relays.
@@ -21,26 +22,13 @@ struct State {
     /// Open connections by number: the client's port, the task to abort, and whether it is a
     /// refused one (its bytes dropped).
     relays: HashMap<u64, (u16, AbortHandle, bool)>,
+    /// Connections accepted while a rule names processes, waiting to learn whose they are: the
+    /// relay number, the client's port and where to send the verdict.
+    unsorted: Vec<(u64, u16, oneshot::Sender<bool>)>,
     next: u64,
 }
 
 impl State {
-    /// Whether a connection from `client_port` gets through. Only a rule naming processes needs
-    /// to find the client's socket (a scan of /proc, tens of milliseconds on a loaded machine):
-    /// scanning on every accept slowed the accept loop below the rate of a lagging follower's
-    /// retries, whose connections then filled the listen backlog for good.
-    fn admits(&self, client_port: u16, own_port: u16) -> bool {
-        if self.cut_all {
-            return false;
-        }
-        if self.blocked_pids.is_empty() {
-            return true;
-        }
-        // A peer already gone has nothing to relay either way.
-        socket_inode(client_port, own_port)
-            .is_some_and(|inode| !self.blocked_inodes().contains(&inode))
-    }
-
     /// The sockets the blocked processes hold.
     fn blocked_inodes(&self) -> HashSet<u64> {
         self.blocked_pids
@@ -56,6 +44,7 @@ pub struct Proxy {
     pub port: u16,
     state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
+    sorter: tokio::task::JoinHandle<()>,
 }
 
 impl Proxy {
@@ -65,7 +54,13 @@ impl Proxy {
         let port = listener.local_addr().expect("proxy address").port();
         let state = Arc::new(Mutex::new(State::default()));
         let task = tokio::spawn(accept_loop(listener, port, target_port, state.clone()));
-        Proxy { port, state, task }
+        let sorter = tokio::spawn(sort_loop(port, state.clone()));
+        Proxy {
+            port,
+            state,
+            task,
+            sorter,
+        }
     }
 
     /// Changes the rules and, before returning, aborts every open relay they no longer admit
@@ -78,7 +73,8 @@ impl Proxy {
         let inodes = if blocked.is_empty() {
             HashMap::new()
         } else {
-            client_inodes(self.port)
+            let ports: Vec<u16> = state.relays.values().map(|(port, _, _)| *port).collect();
+            client_inodes(self.port, &ports)
         };
         let cut_all = state.cut_all;
         state.relays.retain(|_, (client_port, relay, refused)| {
@@ -116,6 +112,7 @@ impl Proxy {
 impl Drop for Proxy {
     fn drop(&mut self) {
         self.task.abort();
+        self.sorter.abort();
         for (_, relay, _) in self.state.lock().expect("proxy state").relays.values() {
             relay.abort();
         }
@@ -142,15 +139,70 @@ async fn accept_loop(
         let mut guard = state.lock().expect("proxy state");
         let id = guard.next;
         guard.next += 1;
-        let refused = !guard.admits(peer.port(), own_port);
-        let task = if refused {
-            tokio::spawn(drop_bytes(inbound, state.clone(), id))
+        // Only a rule naming processes needs to find whose connection this is, by a scan of
+        // /proc that takes tens of milliseconds on a loaded machine: `sort_loop` does it for all
+        // the connections accepted meanwhile at once, while they wait. (Scanning here, once per
+        // accept, slowed the loop below the rate of a lagging follower's retries, whose
+        // connections then filled the listen backlog for good.)
+        let (task, refused) = if guard.cut_all {
+            (tokio::spawn(drop_bytes(inbound, state.clone(), id)), true)
+        } else if guard.blocked_pids.is_empty() {
+            let task = tokio::spawn(relay(inbound, target_port, state.clone(), id));
+            (task, false)
         } else {
-            tokio::spawn(relay(inbound, target_port, state.clone(), id))
+            let (verdict, admitted) = oneshot::channel();
+            guard.unsorted.push((id, peer.port(), verdict));
+            let state = state.clone();
+            let task = tokio::spawn(async move {
+                match admitted.await {
+                    Ok(true) => relay(inbound, target_port, state, id).await,
+                    _ => drop_bytes(inbound, state, id).await,
+                }
+            });
+            (task, false)
         };
         guard
             .relays
             .insert(id, (peer.port(), task.abort_handle(), refused));
+    }
+}
+
+/// Decides, every few milliseconds, on the connections accepted since: refused when opened by a
+/// blocked process, or by one already gone.
+async fn sort_loop(own_port: u16, state: Arc<Mutex<State>>) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        let (batch, pids) = {
+            let mut guard = state.lock().expect("proxy state");
+            if guard.unsorted.is_empty() {
+                continue;
+            }
+            (
+                std::mem::take(&mut guard.unsorted),
+                guard.blocked_pids.clone(),
+            )
+        };
+        let ports: Vec<u16> = batch.iter().map(|(_, port, _)| *port).collect();
+        let found = tokio::task::spawn_blocking(move || {
+            let blocked: HashSet<u64> = pids.iter().flat_map(|&pid| socket_inodes(pid)).collect();
+            (client_inodes(own_port, &ports), blocked)
+        })
+        .await;
+        let Ok((inodes, blocked)) = found else {
+            continue;
+        };
+        let mut guard = state.lock().expect("proxy state");
+        let cut_all = guard.cut_all;
+        for (id, port, verdict) in batch {
+            let admitted = !cut_all
+                && inodes
+                    .get(&port)
+                    .is_some_and(|inode| !blocked.contains(inode));
+            if let Some(relay) = guard.relays.get_mut(&id) {
+                relay.2 = !admitted;
+            }
+            let _ = verdict.send(admitted);
+        }
     }
 }
 
@@ -172,15 +224,26 @@ async fn relay(mut inbound: TcpStream, target_port: u16, state: Arc<Mutex<State>
     state.lock().expect("proxy state").relays.remove(&id);
 }
 
-/// The inode of the client end of a loopback TCP connection from `client_port` to `server_port`.
-fn socket_inode(client_port: u16, server_port: u16) -> Option<u64> {
-    client_inodes(server_port).get(&client_port).copied()
-}
-
 /// The client ends of loopback TCP connections to `server_port`, by client port, with their
 /// inodes (Linux: /proc/net/tcp and tcp6).
-fn client_inodes(server_port: u16) -> HashMap<u16, u64> {
+/// The kernel writes these tables a few rows at a time: while connections come and go (a
+/// thousand retries in TIME_WAIT), one reading can miss a live row, and a missed connection would
+/// stay unblocked. So the tables are read again, a few times, until every port in `wanted` (those
+/// of connections known to be open) is found.
+fn client_inodes(server_port: u16, wanted: &[u16]) -> HashMap<u16, u64> {
     let mut found = HashMap::new();
+    for _ in 0..5 {
+        scan_client_inodes(server_port, &mut found);
+        if wanted.iter().all(|port| found.contains_key(port)) {
+            break;
+        }
+    }
+    found
+}
+
+/// One reading of the tables into `found` (see [`client_inodes`]); rows without a socket
+/// (TIME_WAIT, inode 0) never replace one with.
+fn scan_client_inodes(server_port: u16, found: &mut HashMap<u16, u64>) {
     for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
         let Ok(text) = std::fs::read_to_string(table) else {
             continue;
@@ -198,12 +261,14 @@ fn client_inodes(server_port: u16) -> HashMap<u16, u64> {
             if port_of(fields[2]) != Some(server_port) {
                 continue;
             }
-            if let (Some(client), Ok(inode)) = (port_of(fields[1]), fields[9].parse()) {
-                found.insert(client, inode);
+            match (port_of(fields[1]), fields[9].parse::<u64>()) {
+                (Some(client), Ok(inode)) if inode != 0 => {
+                    found.insert(client, inode);
+                }
+                _ => {}
             }
         }
     }
-    found
 }
 
 /// Inodes of the sockets process `pid` holds open.
