@@ -105,6 +105,9 @@ impl Flags {
     pub const MOVABLEKEYS: Flags = Flags(1 << 14);
     /// Allowed while a script is busy.
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
+    /// Refused while a replica loads its data in the background (Redis's flag, shown by COMMAND
+    /// INFO; Kiwi has no such state).
+    pub const NO_ASYNC_LOADING: Flags = Flags(1 << 16);
 
     // Kiwi's own properties, never shown.
 
@@ -142,6 +145,7 @@ impl Flags {
         (Flags::SKIP_SLOWLOG, "skip_slowlog"),
         (Flags::FAST, "fast"),
         (Flags::NO_AUTH, "no_auth"),
+        (Flags::NO_ASYNC_LOADING, "no_async_loading"),
         (Flags::NO_MULTI, "no_multi"),
         (Flags::MOVABLEKEYS, "movablekeys"),
         (Flags::ALLOW_BUSY, "allow_busy"),

@@ -570,6 +570,37 @@ pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     ]))
 }
 
+/// SAVE: Kiwi's data is always on disk; what a save adds is making every write so far durable
+/// whatever `appendfsync` says, and its table files complete.
+pub fn save(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
+    flush_to_disk(ctx, true)?;
+    Ok(Frame::ok())
+}
+
+/// BGSAVE [SCHEDULE]: the same, the table files written in the background.
+pub fn bgsave(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    match args {
+        [_] => {}
+        [_, option] if is_opt(option, "schedule") => {}
+        _ => return Err(ReplyError::Syntax),
+    }
+    flush_to_disk(ctx, false)?;
+    Ok(Frame::Simple(Bytes::from_static(
+        b"Background saving started",
+    )))
+}
+
+/// Flushes to disk and records the time for LASTSAVE.
+fn flush_to_disk(ctx: &Ctx<'_>, wait: bool) -> CmdResult<()> {
+    ctx.store()
+        .flush_to_disk(wait)
+        .map_err(|err| ReplyError::custom(format!("ERR {err}")))?;
+    ctx.state
+        .last_save
+        .store(now_ms() / 1000, Ordering::Relaxed);
+    Ok(())
+}
+
 pub fn lastsave(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(
         ctx.state.last_save.load(Ordering::Relaxed) as i64

@@ -222,6 +222,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("command", -1, LOADING | STALE, [], "server", "2.8.13", St(server::command), "Describes the commands this server supports.", subs: COMMAND_SUBS),
     cmd!("time", 1, LOADING | STALE | FAST, [], "server", "2.6.0", St(server::time), "Returns the server time."),
     cmd!("memory", -2, NONE, [], "server", "4.0.0", St(memory::memory), "Reports the memory a key or the server uses.", subs: MEMORY_SUBS),
+    cmd!("save", 1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI, [], "server", "1.0.0", St(server::save), "Makes every write durable (WAL sync) and flushes memtables to table files, then returns."),
+    cmd!("bgsave", -1, ADMIN | NOSCRIPT | NO_ASYNC_LOADING, [], "server", "1.0.0", St(server::bgsave), "Makes every write durable (WAL sync) and starts flushing memtables to table files in the background."),
     cmd!("lastsave", 1, LOADING | STALE | FAST, [], "server", "1.0.0", St(server::lastsave), "Returns the Unix time of the last flush to disk."),
     cmd!("cluster", -2, NONE, [], "cluster", "3.0.0", Net, "Shows the cluster as Redis Cluster clients expect it: one shard, led by the Raft leader.", subs: CLUSTER_SUBS),
     cmd!("readonly", 1, LOADING | STALE | FAST, [], "cluster", "3.0.0", Net, "Lets this connection read a follower's own data (possibly stale) in cluster mode."),

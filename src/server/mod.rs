@@ -80,7 +80,7 @@ pub fn run(mut config: Config, mode: Mode) -> anyhow::Result<()> {
     drop(network);
     state
         .storage
-        .shutdown_flush()
+        .flush_to_disk(true)
         .context("flush storage on shutdown")?;
     tracing::info!("kiwi stopped");
     Ok(())

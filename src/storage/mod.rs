@@ -1012,11 +1012,15 @@ impl Storage {
         Ok(())
     }
 
-    /// Final flush on shutdown: sync the WAL and persist memtables so restart replays nothing.
-    pub fn shutdown_flush(&self) -> StorageResult<()> {
+    /// Syncs the WAL, so every write committed so far is durable, and writes the memtables out
+    /// to table files so a restart replays nothing: SAVE and shutdown wait for the table files,
+    /// BGSAVE (`wait` false) leaves them to RocksDB's background threads.
+    pub fn flush_to_disk(&self, wait: bool) -> StorageResult<()> {
         self.db.flush_wal(true)?;
+        let mut options = rocksdb::FlushOptions::default();
+        options.set_wait(wait);
         for name in ALL_CFS {
-            self.db.flush_cf(self.cf(name))?;
+            self.db.flush_cf_opt(self.cf(name), &options)?;
         }
         Ok(())
     }
