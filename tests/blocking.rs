@@ -247,3 +247,49 @@ fn a_blocked_client_that_hangs_up_is_gone() {
         );
     });
 }
+
+/// CLIENT PAUSE WRITE holds back writes and what may reach replicas (PUBLISH, PFCOUNT), and
+/// the held clients count as blocked, as in Redis; reads go on.
+#[test]
+fn paused_clients_count_as_blocked() {
+    let kiwi = Kiwi::start(&[]);
+    runtime().block_on(async {
+        let mut c = Client::connect(&kiwi.addr()).await.unwrap();
+        let blocked_clients = |info: Frame| {
+            let Frame::Bulk(info) = info else {
+                panic!("INFO: {info:?}")
+            };
+            String::from_utf8_lossy(&info)
+                .lines()
+                .find_map(|l| l.strip_prefix("blocked_clients:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .expect("blocked_clients")
+        };
+        call(&mut c, &["PFADD", "hll", "a"]).await;
+        call(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]).await;
+        let mut held = Vec::new();
+        for command in [
+            &["SET", "k", "v"][..],
+            &["PFCOUNT", "hll"],
+            &["PUBLISH", "ch", "m"],
+        ] {
+            let mut other = Client::connect(&kiwi.addr()).await.unwrap();
+            other.queue(command);
+            other.flush().await.unwrap();
+            held.push(other);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Null);
+        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 3);
+        call(&mut c, &["CLIENT", "UNPAUSE"]).await;
+        let mut replies = Vec::new();
+        for other in &mut held {
+            replies.push(other.read_reply().await.unwrap());
+        }
+        assert_eq!(
+            replies,
+            vec![Frame::ok(), Frame::Integer(1), Frame::Integer(0)]
+        );
+        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 0);
+    });
+}

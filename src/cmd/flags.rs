@@ -129,6 +129,9 @@ impl Flags {
     /// Its channels are glob patterns (PSUBSCRIBE): an ACL channel pattern must equal each one,
     /// as in Redis, since matching a pattern against a pattern means nothing.
     pub const CHANNEL_PATTERNS: Flags = Flags(1 << 30);
+    /// Held back by CLIENT PAUSE WRITE although it is not a write (Redis's hidden
+    /// `may_replicate`): PFCOUNT, which may rewrite its key's cached cardinality.
+    pub const MAY_REPLICATE: Flags = Flags(1 << 31);
 
     /// The shown flags in Redis's order (`addReplyCommandFlags`) with their Redis names.
     const NAMES: &'static [(Flags, &'static str)] = &[

@@ -98,6 +98,13 @@ impl CommandSpec {
         self.flags.intersects(Flags::WRITE | Flags::REPLICATED)
     }
 
+    /// Whether CLIENT PAUSE WRITE holds it back, as Redis does: writes, and what may reach
+    /// replicas (PUBLISH, PFCOUNT).
+    pub fn paused_by_write_pause(&self) -> bool {
+        self.flags
+            .intersects(Flags::WRITE | Flags::REPLICATED | Flags::MAY_REPLICATE)
+    }
+
     /// The subcommand this call names, for a container command.
     pub fn subcommand(&self, args: &[Bytes]) -> Option<&'static SubSpec> {
         let name = args.get(1)?;

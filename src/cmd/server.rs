@@ -522,23 +522,7 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     } else if is_opt(sub, "getkeysandflags") {
         command_getkeys(&args[2..], true)
     } else if is_opt(sub, "list") {
-        let filter = match args.len() {
-            2 => None,
-            5 if is_opt(&args[2], "filterby") => Some((args[3].clone(), args[4].clone())),
-            _ => return Err(ReplyError::Syntax),
-        };
-        let names = COMMANDS.iter().filter(|c| match &filter {
-            None => true,
-            Some((kind, value)) if is_opt(kind, "pattern") => {
-                crate::util::glob::glob_match(value, c.name.as_bytes(), true)
-            }
-            Some((kind, value)) if is_opt(kind, "aclcat") => {
-                let wanted = String::from_utf8_lossy(value).to_ascii_lowercase();
-                c.categories().iter().any(|cat| cat[1..] == wanted)
-            }
-            Some(_) => false,
-        });
-        Ok(Frame::Array(names.map(|c| Frame::text(c.name)).collect()))
+        command_list(&args[2..])
     } else {
         Ok(help_lines(&[
             "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -560,6 +544,59 @@ pub fn command(_ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             "    Print this help.",
         ]))
     }
+}
+
+/// COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]: every command and, as
+/// `container|sub`, every subcommand, as Redis 7.0 lists them. A subcommand is in the ACL
+/// categories of its command.
+fn command_list(options: &[Bytes]) -> CmdResult {
+    enum Filter<'a> {
+        All,
+        Module,
+        Category(String),
+        Pattern(&'a [u8]),
+    }
+    let filter = match options {
+        [] => Filter::All,
+        [by, kind, value] if is_opt(by, "filterby") => {
+            if is_opt(kind, "module") {
+                Filter::Module
+            } else if is_opt(kind, "aclcat") {
+                Filter::Category(format!(
+                    "@{}",
+                    String::from_utf8_lossy(value).to_ascii_lowercase()
+                ))
+            } else if is_opt(kind, "pattern") {
+                Filter::Pattern(value)
+            } else {
+                return Err(ReplyError::Syntax);
+            }
+        }
+        _ => return Err(ReplyError::Syntax),
+    };
+    let mut names = Vec::new();
+    for command in COMMANDS {
+        let full_names = std::iter::once(command.name.to_string()).chain(
+            command
+                .subcommands
+                .iter()
+                .map(|sub| format!("{}|{}", command.name, sub.name)),
+        );
+        for name in full_names {
+            let listed = match &filter {
+                Filter::All => true,
+                Filter::Module => false,
+                Filter::Category(wanted) => command.categories().contains(wanted),
+                Filter::Pattern(pattern) => {
+                    crate::util::glob::glob_match(pattern, name.as_bytes(), true)
+                }
+            };
+            if listed {
+                names.push(Frame::text(name));
+            }
+        }
+    }
+    Ok(Frame::Array(names))
 }
 
 pub fn time(_ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {

@@ -279,7 +279,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bitfield_ro", -2, READONLY | FAST, [at(1; RO | ACCESS)], "bitmap", "6.0.0", St(bitmap::bitfield_ro), "Reads integer fields of a string."),
     // hyperloglog
     cmd!("pfadd", -2, WRITE | DENYOOM | FAST, [at(1; RW | INSERT)], "hyperloglog", "2.8.9", St(hyperloglog::pfadd), "Adds elements to a HyperLogLog (Redis's byte format)."),
-    cmd!("pfcount", -2, READONLY, [range(1, -1, 1; RW | ACCESS)], "hyperloglog", "2.8.9", St(hyperloglog::pfcount), "Estimates the cardinality of one HyperLogLog (caching it) or of the union of several."),
+    cmd!("pfcount", -2, READONLY | MAY_REPLICATE, [range(1, -1, 1; RW | ACCESS)], "hyperloglog", "2.8.9", St(hyperloglog::pfcount), "Estimates the cardinality of one HyperLogLog (caching it) or of the union of several."),
     cmd!("pfmerge", -2, WRITE | DENYOOM, [at(1; RW | ACCESS | INSERT), range(2, -1, 1; RO | ACCESS)], "hyperloglog", "2.8.9", St(hyperloglog::pfmerge), "Merges HyperLogLogs into the first key."),
     cmd!("pfdebug", 3, WRITE | DENYOOM | ADMIN, [at(2; RW | ACCESS)], "hyperloglog", "2.8.9", St(hyperloglog::pfdebug), "Inspects a HyperLogLog: GETREG, DECODE, ENCODING or TODENSE."),
 ];

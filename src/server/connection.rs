@@ -307,7 +307,8 @@ impl Connection {
             return;
         }
         if !spec.flags.contains(Flags::NOT_PAUSED) {
-            self.state.pause.wait(spec.is_write()).await;
+            let paused = spec.paused_by_write_pause();
+            self.state.pause.wait(paused, &self.client.blocked).await;
         }
         if spec.flags.contains(Flags::BLOCKING) {
             // Each attempt is a storage command and is counted (and slow-logged) as one.

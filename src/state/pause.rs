@@ -2,6 +2,7 @@
 //! CLIENT UNPAUSE — for failovers and maintenance, as in Redis. Commands wait, they are not
 //! refused; CLIENT commands keep running so that a paused server can be unpaused.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -44,14 +45,19 @@ impl ClientPause {
     }
 
     /// Waits while a pause holds back a command (`is_write` says whether it writes).
-    pub async fn wait(&self, is_write: bool) {
+    /// A paused client counts as blocked meanwhile (`blocked`, its handle's flag), as in Redis.
+    pub async fn wait(&self, is_write: bool, blocked: &AtomicBool) {
         loop {
             // Created before the check, so an UNPAUSE right after it still wakes us.
             let lifted = self.lifted.notified();
             let until = match *self.current.lock() {
                 Some(p) if (is_write || !p.writes_only) && p.until > Instant::now() => p.until,
-                _ => return,
+                _ => {
+                    blocked.store(false, Ordering::Release);
+                    return;
+                }
             };
+            blocked.store(true, Ordering::Release);
             tokio::select! {
                 _ = tokio::time::sleep_until(until) => {}
                 _ = lifted => {}
