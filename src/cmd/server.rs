@@ -207,6 +207,18 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w("# Replication".into());
             w("role:master".into());
             w("connected_slaves:0".into());
+            // Kiwi replicates through Raft, not Redis's stream: its offset is how far this
+            // node has applied the log (always 0 on a single node), its id the run id.
+            let applied = state
+                .cluster
+                .get()
+                .and_then(|node| node.status().applied)
+                .unwrap_or(0);
+            w("master_failover_state:no-failover".into());
+            w(format!("master_replid:{}", state.run_id));
+            w(format!("master_repl_offset:{applied}"));
+            w("second_repl_offset:-1".into());
+            w("repl_backlog_active:0".into());
         }
         "cpu" => {
             w("# CPU".into());
