@@ -278,9 +278,16 @@ fn paused_clients_count_as_blocked() {
             other.flush().await.unwrap();
             held.push(other);
         }
+        // A transaction that writes is queued, and its EXEC held.
+        let mut transaction = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut transaction, &["MULTI"]).await, Frame::ok());
+        let queued = call(&mut transaction, &["SET", "t", "v"]).await;
+        assert_eq!(queued, Frame::Simple("QUEUED".into()));
+        transaction.queue(&["EXEC"]);
+        transaction.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Null);
-        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 3);
+        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 4);
         call(&mut c, &["CLIENT", "UNPAUSE"]).await;
         let mut replies = Vec::new();
         for other in &mut held {
@@ -289,6 +296,10 @@ fn paused_clients_count_as_blocked() {
         assert_eq!(
             replies,
             vec![Frame::ok(), Frame::Integer(1), Frame::Integer(0)]
+        );
+        assert_eq!(
+            transaction.read_reply().await.unwrap(),
+            Frame::Array(vec![Frame::ok()])
         );
         assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 0);
     });

@@ -307,7 +307,13 @@ impl Connection {
             return;
         }
         if !spec.flags.contains(Flags::NOT_PAUSED) {
-            let paused = spec.paused_by_write_pause();
+            // EXEC is held back as the commands it runs would be.
+            let paused = spec.paused_by_write_pause()
+                || (spec.name == "exec"
+                    && self
+                        .multi
+                        .as_ref()
+                        .is_some_and(|queue| queue.iter().any(|q| q.spec.paused_by_write_pause())));
             self.state.pause.wait(paused, &self.client.blocked).await;
         }
         if spec.flags.contains(Flags::BLOCKING) {
