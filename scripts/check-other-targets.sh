@@ -30,6 +30,9 @@ $(grep -E '^(anyhow|clap|tokio|tracing) = ' "$root/Cargo.toml")
 
 [target.'cfg(windows)'.dependencies]
 $(sed -n "/^\[target.\"cfg(windows)\".dependencies\]/,/^\[/p" "$root/Cargo.toml" | grep -v '^\[')
+
+[target.'cfg(unix)'.dependencies]
+$(sed -n "/^\[target.'cfg(unix)'.dependencies\]/,/^\[/p" "$root/Cargo.toml" | grep -v '^\[')
 TOML
 cat > "$crate/src/lib.rs" <<RUST
 //! Stand-ins for the library items src/bin/kiwi.rs calls; src/sys is the real one.
@@ -37,10 +40,12 @@ cat > "$crate/src/lib.rs" <<RUST
 pub mod sys;
 pub mod config {
     #[derive(Debug)]
-    pub struct Config;
+    pub struct Config {
+        pub cluster_node_id: u64,
+    }
     impl Config {
-        pub fn from_file(_: &std::path::Path) -> Result<Config, std::io::Error> { Ok(Config) }
-        pub fn sample() -> Config { Config }
+        pub fn from_file(_: &std::path::Path) -> Result<Config, std::io::Error> { Ok(Config::sample()) }
+        pub fn sample() -> Config { Config { cluster_node_id: 0 } }
         pub fn set(&mut self, _: &str, _: &str) -> Result<(), String> { Ok(()) }
         pub fn validate(&self) -> Result<(), (String, String)> { Ok(()) }
     }
@@ -49,7 +54,9 @@ pub mod logging {
     pub fn init(_: &crate::config::Config) -> anyhow::Result<()> { Ok(()) }
 }
 pub mod server {
-    pub fn run(_: crate::config::Config) -> anyhow::Result<()> { Ok(()) }
+    pub enum Bootstrap { Initialize, Join }
+    pub enum Mode { SingleNode, Cluster { id: u64, bootstrap: Bootstrap } }
+    pub fn run(_: crate::config::Config, _: Mode) -> anyhow::Result<()> { Ok(()) }
 }
 RUST
 for target in "${targets[@]}"; do
