@@ -205,6 +205,21 @@ fn client_unblock_releases_a_blocked_client_with_nil_or_an_error() {
     });
 }
 
+/// INFO clients' `connected_clients` and `blocked_clients`.
+async fn client_counts(c: &mut Client) -> (u64, u64) {
+    let Frame::Bulk(info) = call(c, &["INFO", "clients"]).await else {
+        panic!("INFO clients is not a bulk string")
+    };
+    let text = String::from_utf8_lossy(&info);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in INFO clients"))
+    };
+    (field("connected_clients:"), field("blocked_clients:"))
+}
+
 /// A client that hangs up while blocked (timeout 0) is gone at once, as in Redis: it leaves no
 /// blocked client, connection or waiter behind, and a push afterwards stays in the list.
 #[test]
@@ -212,28 +227,15 @@ fn a_blocked_client_that_hangs_up_is_gone() {
     let kiwi = Kiwi::start(&[]);
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        let clients = |info: Frame| {
-            let Frame::Bulk(info) = info else {
-                panic!("INFO: {info:?}")
-            };
-            let text = String::from_utf8_lossy(&info).into_owned();
-            let field = |name: &str| {
-                text.lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .expect("field")
-            };
-            (field("connected_clients:"), field("blocked_clients:"))
-        };
         let mut waiter = Client::connect(&kiwi.addr()).await.unwrap();
         waiter.queue(&["BLPOP", "hangup", "0"]);
         waiter.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(clients(call(&mut c, &["INFO", "clients"]).await), (2, 1));
+        assert_eq!(client_counts(&mut c).await, (2, 1));
         drop(waiter);
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let now = clients(call(&mut c, &["INFO", "clients"]).await);
+            let now = client_counts(&mut c).await;
             if now == (1, 0) {
                 break;
             }
@@ -255,16 +257,6 @@ fn paused_clients_count_as_blocked() {
     let kiwi = Kiwi::start(&[]);
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        let blocked_clients = |info: Frame| {
-            let Frame::Bulk(info) = info else {
-                panic!("INFO: {info:?}")
-            };
-            String::from_utf8_lossy(&info)
-                .lines()
-                .find_map(|l| l.strip_prefix("blocked_clients:"))
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .expect("blocked_clients")
-        };
         call(&mut c, &["PFADD", "hll", "a"]).await;
         call(&mut c, &["CLIENT", "PAUSE", "60000", "WRITE"]).await;
         let mut held = Vec::new();
@@ -287,7 +279,7 @@ fn paused_clients_count_as_blocked() {
         transaction.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         assert_eq!(call(&mut c, &["GET", "k"]).await, Frame::Null);
-        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 4);
+        assert_eq!(client_counts(&mut c).await.1, 4);
         call(&mut c, &["CLIENT", "UNPAUSE"]).await;
         let mut replies = Vec::new();
         for other in &mut held {
@@ -301,6 +293,6 @@ fn paused_clients_count_as_blocked() {
             transaction.read_reply().await.unwrap(),
             Frame::Array(vec![Frame::ok()])
         );
-        assert_eq!(blocked_clients(call(&mut c, &["INFO", "clients"]).await), 0);
+        assert_eq!(client_counts(&mut c).await.1, 0);
     });
 }

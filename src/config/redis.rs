@@ -8,6 +8,8 @@
 //! (`strtoll`, `memtoull`, `string2ll`); the helpers below follow them where their quirks show in
 //! a reply (`CONFIG SET maxmemory ""` is 0, `save "3600 "` is `3600 0`).
 
+use crate::util::number::parse_i64;
+
 /// Sentinel bounds Redis writes as C limits.
 pub const INT_MAX: i64 = i32::MAX as i64;
 pub const INT_MIN: i64 = i32::MIN as i64;
@@ -303,7 +305,7 @@ impl Num {
         }
         if self.form == Form::MemoryPercent && text.len() > 1 {
             if let Some(digits) = text.strip_suffix('%') {
-                if let Some(n) = string2ll(digits).filter(|n| *n >= 0) {
+                if let Some(n) = parse_i64(digits.as_bytes()).filter(|n| *n >= 0) {
                     return Ok(-n);
                 }
             }
@@ -314,7 +316,7 @@ impl Num {
             }
         }
         if self.form == Form::Integer {
-            if let Some(n) = string2ll(text) {
+            if let Some(n) = parse_i64(text.as_bytes()) {
                 return Ok(n);
             }
         }
@@ -325,37 +327,6 @@ impl Num {
             Form::Integer => "argument couldn't be parsed into an integer",
         }
         .into())
-    }
-}
-
-/// Redis's `string2ll`: an optional `-`, then digits with no leading zero (or a lone `0`),
-/// nothing else, within `long long`.
-pub fn string2ll(text: &str) -> Option<i64> {
-    let bytes = text.as_bytes();
-    if bytes.is_empty() || bytes.len() >= 21 {
-        return None;
-    }
-    if bytes == b"0" {
-        return Some(0);
-    }
-    let (negative, digits) = match bytes.strip_prefix(b"-") {
-        Some(rest) => (true, rest),
-        None => (false, bytes),
-    };
-    if digits.is_empty() || !(b'1'..=b'9').contains(&digits[0]) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &d in digits {
-        if !d.is_ascii_digit() {
-            return None;
-        }
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    if negative {
-        (value <= 1 << 63).then(|| (value as i64).wrapping_neg())
-    } else {
-        i64::try_from(value).ok()
     }
 }
 
@@ -623,10 +594,10 @@ mod tests {
 
     #[test]
     fn numbers_parse_like_redis() {
-        assert_eq!(string2ll("0"), Some(0));
-        assert_eq!(string2ll("-9223372036854775808"), Some(i64::MIN));
+        assert_eq!(parse_i64(b"0"), Some(0));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
         for bad in ["", "05", "+5", " 5", "1.5", "-", "9223372036854775808"] {
-            assert_eq!(string2ll(bad), None, "{bad:?}");
+            assert_eq!(parse_i64(bad.as_bytes()), None, "{bad:?}");
         }
         assert_eq!(memtoull("1Gb"), Some(1 << 30));
         assert_eq!(memtoull("1k"), Some(1000));
