@@ -16,6 +16,7 @@ pub mod logging;
 pub mod raft;
 pub mod resp;
 pub mod runtime;
+pub mod script;
 pub mod server;
 pub mod state;
 pub mod storage;

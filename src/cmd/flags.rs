@@ -111,6 +111,12 @@ impl Flags {
 
     // Kiwi's own properties, never shown.
 
+    /// Runs a Lua script: its job holds the script gate exclusively, so nothing interleaves
+    /// with the script (`state/scripts.rs`).
+    pub const RUNS_SCRIPT: Flags = Flags(1 << 17);
+    /// A subcommand of a storage command answered on the network runtime, because it must
+    /// work while a script holds the storage runtime (FUNCTION STATS and KILL).
+    pub const ON_NETWORK: Flags = Flags(1 << 18);
     /// Runs at once inside MULTI instead of being queued (EXEC, DISCARD, MULTI, WATCH, QUIT,
     /// RESET), as in Redis.
     pub const NOW_IN_MULTI: Flags = Flags(1 << 24);

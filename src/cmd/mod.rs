@@ -13,6 +13,7 @@ pub mod blocking;
 pub mod collection;
 pub mod debug;
 pub mod flags;
+pub mod functions;
 pub mod geo;
 pub mod hash;
 pub mod hyperloglog;
@@ -21,6 +22,7 @@ pub mod keyspace;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod slowlog;
@@ -31,13 +33,16 @@ mod table;
 pub mod zset;
 
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::LazyLock;
 
 use bytes::Bytes;
 
 pub use crate::config::KeyspaceEvents as Ev;
 use crate::error::{CmdResult, ReplyError};
-use crate::resp::Protocol;
+use crate::resp::{Frame, Protocol};
+use crate::state::clients::ClientHandle;
+use crate::state::stats::bump;
 use crate::state::ServerState;
 use crate::storage::Storage;
 
@@ -191,7 +196,7 @@ impl CommandSpec {
     pub fn describes_node(&self, args: &[Bytes]) -> bool {
         !self
             .call_flags(args)
-            .intersects(Flags::READONLY | Flags::WRITE)
+            .intersects(Flags::READONLY | Flags::WRITE | Flags::RUNS_SCRIPT)
     }
 
     /// Whether argument `index` of this call is a secret (a password) that the slow log and
@@ -250,6 +255,8 @@ pub fn check_arity(spec: &CommandSpec, args: &[Bytes]) -> Result<(), ReplyError>
 /// What a storage-side handler gets besides its arguments.
 pub struct Ctx<'a> {
     pub state: &'a ServerState,
+    /// The connection that sent the command (its ACL user, its CLIENT LIST line).
+    pub client: &'a ClientHandle,
     /// The client's selected (logical) database.
     pub db: usize,
     pub proto: Protocol,
@@ -271,6 +278,62 @@ impl Ctx<'_> {
     /// A read lookup found no key (Redis's `keymiss`, class `m`).
     pub fn keymiss(&self, key: &[u8]) {
         self.notify(Ev::KEY_MISS, "keymiss", key);
+    }
+}
+
+/// Runs one storage command on this thread and records it (command statistics, slow log,
+/// latency): the path of every storage command, whether a job's or a script's `redis.call`.
+pub fn execute(
+    state: &ServerState,
+    client: &ClientHandle,
+    spec: &'static CommandSpec,
+    args: &[Bytes],
+    db: usize,
+    proto: Protocol,
+) -> Frame {
+    let stats = &state.stats.storage;
+    let Handler::Storage(handler) = spec.handler else {
+        return ReplyError::custom("ERR connection command sent to storage").into();
+    };
+    let breaker = state.storage.breaker();
+    let events = state.storage.events_mark();
+    let started = std::time::Instant::now();
+    let result = if spec.is_write() && breaker.is_open() {
+        Err(ReplyError::StorageUnavailable(breaker.reason()))
+    } else {
+        let mut ctx = Ctx {
+            state,
+            client,
+            db,
+            proto,
+        };
+        // A bug in one command must not take a storage thread (and every later client) with it.
+        std::panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, args))).unwrap_or_else(
+            |_| {
+                tracing::error!(command = spec.name, "command handler panicked");
+                Err(ReplyError::custom(
+                    "ERR internal error while executing the command",
+                ))
+            },
+        )
+    };
+    bump(&stats.completed, 1);
+    let elapsed = started.elapsed();
+    // A script that ends in an error failed, although what it wrote before stays.
+    let failed = match &result {
+        Err(_) => true,
+        Ok(Frame::Error(_)) => spec.flags.contains(Flags::RUNS_SCRIPT),
+        Ok(_) => false,
+    };
+    stats::finished(state, client, spec, args, elapsed, failed);
+    match result {
+        Ok(frame) => frame,
+        Err(err) => {
+            // A command answering an error wrote nothing: it announces nothing either.
+            state.storage.discard_events(events);
+            bump(&stats.errors, 1);
+            err.into()
+        }
     }
 }
 
@@ -436,7 +499,10 @@ mod tests {
             with(Flags::NOW_IN_MULTI),
             ["discard", "exec", "multi", "quit", "reset", "watch"]
         );
-        assert_eq!(with(Flags::REPLICATED), ["publish", "spublish"]);
+        assert_eq!(
+            with(Flags::REPLICATED),
+            ["eval", "evalsha", "fcall", "function", "publish", "spublish"]
+        );
         // Every blocking command pops from (and so waits on) keys its entry flags `delete`.
         for c in COMMANDS
             .iter()

@@ -26,6 +26,7 @@ const SECTIONS: &[(&str, bool)] = &[
     ("replication", true),
     ("cpu", true),
     ("commandstats", false),
+    ("errorstats", true),
     ("keyspace", true),
     ("cluster", true),
     ("raft", true),
@@ -119,6 +120,17 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w(format!("used_memory_rss_human:{}", human(rss)));
             // Rust's system allocator: glibc's malloc on Linux.
             w("mem_allocator:libc".into());
+            let scripts = &state.scripts;
+            let (vm, bodies) = (scripts.vm_memory() as u64, scripts.bodies_memory() as u64);
+            w(format!("used_memory_lua:{vm}"));
+            w(format!("used_memory_vm_eval:{vm}"));
+            w(format!("used_memory_lua_human:{}", human(vm)));
+            w(format!("used_memory_scripts_eval:{bodies}"));
+            w(format!("number_of_cached_scripts:{}", scripts.count()));
+            w(format!("used_memory_vm_total:{vm}"));
+            w(format!("used_memory_vm_total_human:{}", human(vm)));
+            w(format!("used_memory_scripts:{bodies}"));
+            w(format!("used_memory_scripts_human:{}", human(bodies)));
             w(format!("maxmemory:{}", config.maxmemory.0));
             w(format!("maxmemory_human:{}", human(config.maxmemory.0)));
             w(format!("maxmemory_policy:{}", config.maxmemory_policy));
@@ -231,6 +243,12 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
             w("# Commandstats".into());
             for line in super::stats::render() {
                 w(line);
+            }
+        }
+        "errorstats" => {
+            w("# Errorstats".into());
+            for (code, count) in stats.errors_by_code.lock().iter() {
+                w(format!("errorstat_{code}:count={count}"));
             }
         }
         "keyspace" => {

@@ -12,8 +12,8 @@
 use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
-    bitmap, blocking, debug, geo, hash, hyperloglog, keyspace, latency, list, memory, server, set,
-    slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
+    bitmap, blocking, debug, functions, geo, hash, hyperloglog, keyspace, latency, list, memory,
+    scripting, server, set, slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
 };
 
 /// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.
@@ -243,6 +243,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bzpopmin", -3, WRITE | NOSCRIPT | BLOCKING | FAST, [range(1, -2, 1; RW | ACCESS | DELETE)], "sorted-set", "5.0.0", St(blocking::bzpopmin), "Pops the lowest-scored member of the first non-empty sorted set, waiting up to a timeout."),
     cmd!("bzpopmax", -3, WRITE | NOSCRIPT | BLOCKING | FAST, [range(1, -2, 1; RW | ACCESS | DELETE)], "sorted-set", "5.0.0", St(blocking::bzpopmax), "Pops the highest-scored member of the first non-empty sorted set, waiting up to a timeout."),
     cmd!("bzmpop", -5, WRITE | BLOCKING | MOVABLEKEYS, [numkeys(2; RW | ACCESS | DELETE)], "sorted-set", "7.0.0", St(blocking::bzmpop), "ZMPOP that waits up to a timeout for one of the sorted sets to have members."),
+    // scripting
+    cmd!("eval", -3, NOSCRIPT | SKIP_MONITOR | STALE | MOVABLEKEYS | MAY_REPLICATE | REPLICATED | RUNS_SCRIPT, [numkeys(2; RW | ACCESS | UPDATE)], "scripting", "2.6.0", St(scripting::eval), "Runs a Lua script atomically (nothing else runs meanwhile)."),
+    cmd!("evalsha", -3, NOSCRIPT | SKIP_MONITOR | STALE | MOVABLEKEYS | MAY_REPLICATE | REPLICATED | RUNS_SCRIPT, [numkeys(2; RW | ACCESS | UPDATE)], "scripting", "2.6.0", St(scripting::evalsha), "Runs a cached Lua script by its SHA1."),
+    cmd!("eval_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MOVABLEKEYS | RUNS_SCRIPT, [numkeys(2; RO | ACCESS)], "scripting", "7.0.0", St(scripting::eval_ro), "Runs a Lua script that may not write."),
+    cmd!("evalsha_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MOVABLEKEYS | RUNS_SCRIPT, [numkeys(2; RO | ACCESS)], "scripting", "7.0.0", St(scripting::evalsha_ro), "Runs a cached Lua script that may not write, by its SHA1."),
+    cmd!("script", -2, NONE, [], "scripting", "2.6.0", Net, "Manages the script cache.", subs: SCRIPT_SUBS),
+    cmd!("fcall", -3, NOSCRIPT | SKIP_MONITOR | STALE | MOVABLEKEYS | MAY_REPLICATE | REPLICATED | RUNS_SCRIPT, [numkeys(2; RW | ACCESS | UPDATE)], "scripting", "7.0.0", St(scripting::fcall), "Calls a function of a loaded library atomically."),
+    cmd!("fcall_ro", -3, NOSCRIPT | SKIP_MONITOR | STALE | READONLY | MOVABLEKEYS | RUNS_SCRIPT, [numkeys(2; RO | ACCESS)], "scripting", "7.0.0", St(scripting::fcall_ro), "Calls a function flagged no-writes."),
+    cmd!("function", -2, REPLICATED, [], "scripting", "7.0.0", St(functions::function), "Manages function libraries (kept in RocksDB, replicated in cluster mode).", subs: FUNCTION_SUBS),
     // transactions
     cmd!("multi", 1, NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | NOW_IN_MULTI, [], "transactions", "1.2.0", Net, "Starts a transaction: later commands are queued until EXEC."),
     cmd!("exec", 1, NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | NOW_IN_MULTI, [], "transactions", "1.2.0", Net, "Runs the queued commands atomically (one locked storage job, one WriteBatch), or aborts if a watched key changed."),
@@ -292,6 +301,30 @@ static OBJECT_SUBS: &[SubSpec] = &[
     sub!("idletime", 3, READONLY, [at(2; RO)], "Returns the idle time of a key (not tracked: 0)."),
     sub!("refcount", 3, READONLY, [at(2; RO)], "Returns the reference count of a key's value."),
     sub!("help", 2, LOADING | STALE, [], "Shows OBJECT's subcommands."),
+];
+
+/// SCRIPT's subcommands.
+#[rustfmt::skip]
+static SCRIPT_SUBS: &[SubSpec] = &[
+    sub!("exists", -3, NOSCRIPT, [], "Tells which of the given SHA1s name cached scripts."),
+    sub!("flush", -2, NOSCRIPT, [], "Empties the script cache."),
+    sub!("kill", 2, NOSCRIPT | ALLOW_BUSY, [], "Stops the running script if it has not written."),
+    sub!("load", 3, NOSCRIPT | STALE, [], "Compiles a script and caches it without running it."),
+    sub!("help", 2, LOADING | STALE, [], "Shows SCRIPT's subcommands."),
+];
+
+/// FUNCTION's subcommands.
+#[rustfmt::skip]
+static FUNCTION_SUBS: &[SubSpec] = &[
+    sub!("load", -3, WRITE | DENYOOM | NOSCRIPT, [], "Loads a library, optionally replacing one of the same name."),
+    sub!("delete", 3, WRITE | NOSCRIPT, [], "Deletes a library and its functions."),
+    sub!("flush", -2, WRITE | NOSCRIPT, [], "Deletes every library."),
+    sub!("list", -2, NOSCRIPT, [], "Lists the libraries and their functions."),
+    sub!("dump", 2, NOSCRIPT, [], "Serializes every library in Redis's payload format."),
+    sub!("restore", -3, WRITE | DENYOOM | NOSCRIPT, [], "Restores libraries from a FUNCTION DUMP payload."),
+    sub!("stats", 2, NOSCRIPT | ALLOW_BUSY | ON_NETWORK, [], "Describes the running function and the loaded libraries."),
+    sub!("kill", 2, NOSCRIPT | ALLOW_BUSY | ON_NETWORK, [], "Stops the running function if it has not written."),
+    sub!("help", 2, LOADING | STALE, [], "Shows FUNCTION's subcommands."),
 ];
 
 /// MEMORY's subcommands.

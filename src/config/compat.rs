@@ -111,8 +111,6 @@ compat! {
     "bgsave_cpulist" = "", STR, IMMUTABLE;
     "bind-source-addr" = "", STR;
     "bio_cpulist" = "", STR, IMMUTABLE;
-    /// Kiwi has no scripting yet.
-    "busy-reply-threshold" | "lua-time-limit" = "5000", int(0, LONG_MAX);
     "cluster-allow-pubsubshard-when-down" = "yes", BOOL;
     "cluster-allow-reads-when-down" = "no", BOOL;
     "cluster-allow-replica-migration" = "yes", BOOL;

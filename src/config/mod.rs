@@ -319,6 +319,10 @@ options! {
     zset_max_listpack_entries: u64 = 128, "zset-max-listpack-entries", true, redis(uint(0, LONG_MAX as u64)).alias("zset-max-ziplist-entries");
     /// Sorted sets whose members are all at most this long report `listpack`.
     zset_max_listpack_value: u64 = 64, "zset-max-listpack-value", true, redis(umem(0, LONG_MAX as u64)).alias("zset-max-ziplist-value");
+    /// Milliseconds a Lua script may run before other clients get `BUSY` and SCRIPT KILL may stop it (0 never declares a script busy).
+    busy_reply_threshold: i64 = 5000, "busy-reply-threshold", true, redis(int(0, LONG_MAX)).alias("lua-time-limit");
+    /// Most memory the Lua interpreter may use; a script that needs more fails with "not enough memory" instead of growing the server.
+    lua_memory_limit: ByteSize = ByteSize(1 << 30), "lua-memory-limit", true;
     /// Pipelines that may wait in the storage runtime's queue before readers stop reading.
     storage_queue_depth: usize = 1024, "storage-queue-depth", false;
     /// Milliseconds a pipeline may wait for room in the storage queue before the client gets BUSY.

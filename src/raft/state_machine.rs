@@ -391,6 +391,11 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
         });
     }
 
+    // A script in the entries runs alone, as on a single node (`state/scripts.rs`).
+    let runs_script = steps.iter().any(|step| {
+        matches!(&step.action, Action::Run(c) if c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT))
+    });
+    let _gate = shared.state.scripts.enter_job(runs_script);
     let storage = &shared.state.storage;
     let plan = Arc::new(plan);
     let mark_plan = plan.clone();
@@ -686,6 +691,8 @@ impl Shared {
                 .storage
                 .import_checkpoint(dir)
                 .map_err(|e| snapshot_err(ErrorVerb::Write, e))?;
+            // The snapshot brought its own function libraries.
+            self.state.scripts.functions_replaced_on_disk();
             let imported = self.stored_position()?;
             let position = AppliedPosition {
                 last_applied: meta.last_log_id,

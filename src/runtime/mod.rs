@@ -10,7 +10,6 @@
 //! clients down instead of growing queues. Only a wait longer than `storage-queue-timeout` turns
 //! into a `BUSY` error, and nothing is retried: a job that was queued is executed exactly once.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -19,7 +18,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
-use crate::cmd::{CommandSpec, Ctx, Handler};
+use crate::cmd::CommandSpec;
 use crate::error::ReplyError;
 use crate::resp::{Frame, Protocol};
 use crate::state::clients::ClientHandle;
@@ -228,6 +227,11 @@ pub fn run_job(
     transaction: Option<&Transaction>,
 ) -> Option<Vec<Frame>> {
     let storage = &state.storage;
+    // Before any key lock: a script's job waits here until no other job runs.
+    let runs_script = commands
+        .iter()
+        .any(|c| c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT));
+    let _gate = state.scripts.enter_job(runs_script);
     // In a cluster only the Raft apply writes; this node's own jobs there are reads.
     let lazy_expiry = state.cluster.get().is_none();
     match transaction {
@@ -286,41 +290,5 @@ pub(crate) fn execute_one(
     proto: Protocol,
     client: &ClientHandle,
 ) -> Frame {
-    let stats = &state.stats.storage;
-    let Handler::Storage(handler) = cmd.spec.handler else {
-        return ReplyError::custom("ERR connection command sent to storage").into();
-    };
-    let breaker = state.storage.breaker();
-    let events = state.storage.events_mark();
-    let started = std::time::Instant::now();
-    let result = if cmd.spec.is_write() && breaker.is_open() {
-        Err(ReplyError::StorageUnavailable(breaker.reason()))
-    } else {
-        let mut ctx = Ctx {
-            state,
-            db: cmd.db,
-            proto,
-        };
-        // A bug in one command must not take a storage thread (and every later client) with it.
-        std::panic::catch_unwind(AssertUnwindSafe(|| handler(&mut ctx, &cmd.args))).unwrap_or_else(
-            |_| {
-                tracing::error!(command = cmd.spec.name, "command handler panicked");
-                Err(ReplyError::custom(
-                    "ERR internal error while executing the command",
-                ))
-            },
-        )
-    };
-    bump(&stats.completed, 1);
-    let elapsed = started.elapsed();
-    crate::cmd::stats::finished(state, client, cmd.spec, &cmd.args, elapsed, result.is_err());
-    match result {
-        Ok(frame) => frame,
-        Err(err) => {
-            // A command answering an error wrote nothing: it announces nothing either.
-            state.storage.discard_events(events);
-            bump(&stats.errors, 1);
-            err.into()
-        }
-    }
+    crate::cmd::execute(state, client, cmd.spec, &cmd.args, cmd.db, proto)
 }

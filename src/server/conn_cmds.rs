@@ -66,6 +66,8 @@ impl Connection {
             "readwrite" => self.readonly_command(false),
             "asking" => self.asking(),
             "shutdown" => self.shutdown(args),
+            "script" => Some(self.script_command(args).unwrap_or_else(Frame::from)),
+            "function" => Some(self.function_command(args).unwrap_or_else(Frame::from)),
             "subscribe" | "unsubscribe" | "psubscribe" | "punsubscribe" | "ssubscribe"
             | "sunsubscribe" | "publish" | "spublish" | "pubsub" => self.pubsub_command(name, args),
             other => err(ReplyError::custom(format!(

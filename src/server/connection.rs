@@ -281,7 +281,7 @@ impl Connection {
             // Queueing in MULTI takes memory too: only EXEC, DISCARD, QUIT and RESET get past.
             let queueing =
                 self.multi.is_some() && !matches!(spec.name, "exec" | "discard" | "quit" | "reset");
-            if spec.flags.contains(Flags::DENYOOM) || exec_denyoom || queueing {
+            if spec.call_flags(&args).contains(Flags::DENYOOM) || exec_denyoom || queueing {
                 cmd::stats::reject(spec);
                 self.fail_multi();
                 let err = match quota {
@@ -294,6 +294,14 @@ impl Connection {
                 } else {
                     err
                 };
+                self.push_reply(err.into());
+                return;
+            }
+        }
+        if !spec.call_flags(&args).contains(Flags::ALLOW_BUSY) {
+            if let Some(err) = self.state.scripts.busy_error() {
+                cmd::stats::reject(spec);
+                self.fail_multi();
                 self.push_reply(err.into());
                 return;
             }
@@ -323,7 +331,12 @@ impl Connection {
             self.push_reply(reply);
             return;
         }
-        match spec.handler {
+        let handler = if spec.call_flags(&args).contains(Flags::ON_NETWORK) {
+            Handler::Connection
+        } else {
+            spec.handler
+        };
+        match handler {
             Handler::Storage(_) => {
                 let local_read = !spec.is_write() && self.client.readonly.load(Ordering::Relaxed);
                 let key = spec.key_indexes(&args).first().copied();
@@ -418,9 +431,9 @@ impl Connection {
         let stats = &self.state.stats;
         bump(&stats.network.completed, 1);
         if frame.is_error() {
-            bump(&stats.error_replies, 1);
             bump(&stats.network.errors, 1);
         }
+        count_errors(stats, &frame);
         match self.reply_mode {
             ReplyMode::On => frame.encode(self.proto, &mut self.out),
             ReplyMode::Off => {}
@@ -441,5 +454,19 @@ impl Connection {
             self.reply_mode = ReplyMode::On;
         }
         frame.encode(self.proto, &mut self.out);
+    }
+}
+
+/// Counts the errors of a reply in INFO errorstats, those inside arrays too (EXEC's replies, a
+/// script's returned table), as Redis counts every error it writes.
+fn count_errors(stats: &crate::state::stats::Stats, frame: &Frame) {
+    match frame {
+        Frame::Error(text) => stats.count_error(text),
+        Frame::Array(items) => {
+            for item in items {
+                count_errors(stats, item);
+            }
+        }
+        _ => {}
     }
 }

@@ -8,6 +8,7 @@ mod cluster_cmds;
 mod conn_cmds;
 mod connection;
 mod pubsub;
+mod script_cmds;
 mod transaction;
 
 use std::net::SocketAddr;

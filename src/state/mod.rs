@@ -6,11 +6,13 @@ pub mod acl;
 pub mod acllog;
 pub mod clients;
 pub mod cursors;
+pub mod functions;
 pub mod latency;
 pub mod monitor;
 mod notify;
 pub mod pause;
 pub mod pubsub;
+pub mod scripts;
 pub mod slowlog;
 pub mod stats;
 
@@ -47,6 +49,8 @@ pub struct ServerState {
     pub acl: acl::Acl,
     /// ACL LOG's refusals.
     pub acl_log: acllog::AclLog,
+    /// Lua scripts: cache, interpreter, and the running script's status.
+    pub scripts: scripts::Scripts,
     pub started: Instant,
     /// The actual RESP port (differs from `port` when it was 0).
     pub port: u16,
@@ -88,6 +92,7 @@ impl ServerState {
             pause: Default::default(),
             acl,
             acl_log: Default::default(),
+            scripts: Default::default(),
             started: Instant::now(),
             port,
             shutdown,

@@ -19,13 +19,27 @@ impl Storage {
         Ok(self.db.get_cf(self.cf("default"), key)?)
     }
 
-    /// Adds a bookkeeping row to the running apply job: it commits with the job's data and its
-    /// applied position, so a crash keeps all three or none.
+    /// The committed bookkeeping rows whose key starts with `prefix`, in key order.
+    pub fn bookkeeping_rows(&self, prefix: &[u8]) -> StorageResult<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mode = IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        let mut rows = Vec::new();
+        for row in self.db.iterator_cf(self.cf("default"), mode) {
+            let (key, value) = row?;
+            if !key.starts_with(prefix) {
+                break;
+            }
+            rows.push((key.to_vec(), value.to_vec()));
+        }
+        Ok(rows)
+    }
+
+    /// Adds a bookkeeping row to the running job: it commits with the job's data (and, in an
+    /// apply job, its applied position), so a crash keeps all of them or none.
     pub fn job_put_bookkeeping(&self, key: Vec<u8>, value: Vec<u8>) {
         self.job_bookkeeping(OpKind::Put, key, value);
     }
 
-    /// Deletes the bookkeeping rows in `[from, to)` with the running apply job.
+    /// Deletes the bookkeeping rows in `[from, to)` with the running job.
     pub fn job_delete_bookkeeping(&self, from: Vec<u8>, to: Vec<u8>) {
         self.job_bookkeeping(OpKind::DeleteRange, from, to);
     }

@@ -5,6 +5,7 @@ pub mod geohash;
 pub mod glob;
 pub mod histogram;
 pub mod number;
+pub mod rdb;
 pub mod slot;
 
 use std::cell::Cell;
@@ -49,6 +50,11 @@ pub fn replaying<T>(clock_ms: u64, seed: u64, f: impl FnOnce() -> T) -> T {
     }
     let _restore = Restore(REPLAY.with(|r| r.replace(Some(Replay { clock_ms, seed }))));
     f()
+}
+
+/// Whether this thread is applying a replicated command ([`replaying`]).
+pub fn is_replaying() -> bool {
+    REPLAY.with(Cell::get).is_some()
 }
 
 /// A random generator for commands that choose (SPOP, SRANDMEMBER, RANDOMKEY): seeded from the

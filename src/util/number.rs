@@ -170,6 +170,23 @@ pub fn format_double(value: f64) -> String {
     String::from_utf8_lossy(&out[..n.clamp(0, 63) as usize]).into_owned()
 }
 
+/// Formats a double like C's `%.<precision>g` (Lua CJSON writes numbers with `%.14g`).
+pub fn format_g(value: f64, precision: i32) -> String {
+    let mut out = [0u8; 64];
+    // SAFETY: `out` is writable for its full length and snprintf bounds its write by it; the
+    // format takes one int and one double, as passed.
+    let n = unsafe {
+        snprintf(
+            out.as_mut_ptr().cast(),
+            out.len(),
+            c"%.*g".as_ptr(),
+            precision,
+            value,
+        )
+    };
+    String::from_utf8_lossy(&out[..n.clamp(0, 63) as usize]).into_owned()
+}
+
 /// Formats a score the way a listpack stores it (Redis's `d2string`), which ZSCAN of a small
 /// sorted set shows: integral values within ±2^62 as integers (so `-0` is `0`), others as
 /// [`format_double`].
