@@ -63,6 +63,100 @@ async fn kill_leader_5_nodes() {
     verify(&c, load.stop().await).await;
 }
 
+/// Lua scripts (SET, compare-and-set, INCR and reads, each a script) stay linearizable while the
+/// leader is killed twice, and every node ends with the same data: scripts travel through the
+/// log and run on every node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_stay_linearizable_through_leader_kills() {
+    let _serial = SERIAL.lock().await;
+    let mut c = Cluster::start(3, Options::default()).await;
+    let load = Load::start_scripted(&addrs(&c), CLIENTS, seed());
+    sleep(Duration::from_millis(800)).await;
+    for _ in 0..2 {
+        let leader = c.wait_leader(None).await;
+        c.kill(leader);
+        c.wait_leader(Some(leader)).await;
+        sleep(Duration::from_millis(600)).await;
+        c.restart(leader);
+        sleep(Duration::from_millis(600)).await;
+    }
+    let history = load.stop().await;
+    let cas = history
+        .ops
+        .iter()
+        .filter(|op| matches!(op.call, linearizability::Call::Cas(..)))
+        .filter(|op| op.outcome == linearizability::Outcome::Int(1))
+        .count();
+    eprintln!("{cas} compare-and-sets succeeded");
+    verify(&c, history).await;
+}
+
+/// Scripts and functions on every node: EVALSHA of a script loaded on a follower only,
+/// FUNCTION LOAD replicated to every node, and scripts that read the clock and draw random
+/// numbers and members leave identical data everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_and_functions_run_alike_on_every_node() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let follower = follower_of(&c, leader);
+    let node = |id: u64| c.nodes.iter().find(|n| n.id == id).expect("node").resp_addr();
+    let mut on_follower = Client::connect(&node(follower)).await.expect("connect");
+    let sha = on_follower
+        .call(&["SCRIPT", "LOAD", "return redis.call('incrby', KEYS[1], ARGV[1])"])
+        .await
+        .expect("script load");
+    let Frame::Bulk(sha) = sha else { panic!("SCRIPT LOAD answered {sha:?}") };
+    let sha = String::from_utf8_lossy(&sha).into_owned();
+    for _ in 0..3 {
+        let reply = on_follower.call(&["EVALSHA", &sha, "1", "n", "5"]).await.expect("evalsha");
+        assert!(matches!(reply, Frame::Integer(_)), "{reply:?}");
+    }
+    let unknown = on_follower.call(&["EVALSHA", &"0".repeat(40), "0"]).await.expect("evalsha");
+    assert!(matches!(&unknown, Frame::Error(e) if e.starts_with("NOSCRIPT")), "{unknown:?}");
+    let mut on_leader = Client::connect(&node(leader)).await.expect("connect");
+    let library = "#!lua name=chaos
+        redis.register_function('chaos', function(keys, args)
+          local t = redis.call('time')
+          redis.call('set', keys[1], t[1] .. '.' .. t[2] .. ':' .. math.random(1000000))
+          local popped = redis.call('spop', keys[2])
+          redis.call('rpush', keys[3], tostring(popped), tostring(redis.call('randomkey')))
+          return popped
+        end)";
+    let loaded = on_leader.call(&["FUNCTION", "LOAD", library]).await.expect("load");
+    assert_eq!(loaded, Frame::Bulk("chaos".into()));
+    let members: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
+    let mut sadd = vec!["SADD".to_string(), "pool".into()];
+    sadd.extend(members);
+    on_leader.call(&sadd).await.expect("sadd");
+    for id in c.up_ids() {
+        let mut client = Client::connect(&node(id)).await.expect("connect");
+        for _ in 0..5 {
+            let reply = client
+                .call(&["FCALL", "chaos", "3", "clock", "pool", "log"])
+                .await
+                .expect("fcall");
+            assert!(matches!(reply, Frame::Bulk(_)), "node {id}: {reply:?}");
+        }
+        let listed = client.call(&["FUNCTION", "LIST"]).await.expect("list");
+        assert!(matches!(&listed, Frame::Array(libs) if libs.len() == 1), "node {id}: {listed:?}");
+    }
+    let data = verify::converge(&c).await;
+    assert_eq!(data.get("n").map(String::as_str), Some("15"));
+    assert!(data.contains_key("clock"), "{data:?}");
+    // The whole dataset, sets and lists included, is the same on every node.
+    let mut digests = Vec::new();
+    for id in c.up_ids() {
+        let mut client = Client::connect(&node(id)).await.expect("connect");
+        client.call(&["READONLY"]).await.expect("readonly");
+        let digest = client.call(&["DEBUG", "DIGEST"]).await.expect("digest");
+        let popped = client.call(&["SCARD", "pool"]).await.expect("scard");
+        assert_eq!(popped, Frame::Integer(35), "node {id}: 15 FCALLs pop 15 of 50");
+        digests.push(digest);
+    }
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_follower() {
     let _serial = SERIAL.lock().await;

@@ -74,6 +74,7 @@ fn a_resent_request_runs_once() {
             args: vec![Bytes::from_static(b"INCR"), Bytes::from_static(b"n")],
         }],
         guards: Vec::new(),
+        user: "default".into(),
     };
     let entry = |index: u64, groups: Vec<ClientGroup>| Entry::<TypeConfig> {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), index),

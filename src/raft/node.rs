@@ -150,8 +150,12 @@ impl RaftNode {
             }
         }
         let guards = transaction.map(|t| t.guards);
+        let user = client.user.lock().clone();
         match self.route().await? {
-            Route::Leader if writes => self.propose(commands, proto, guards, request).await,
+            Route::Leader if writes => {
+                self.propose(commands, proto, guards, request, user)
+                    .await
+            }
             Route::Leader => {
                 self.read_barrier().await?;
                 self.local()?
@@ -160,7 +164,8 @@ impl RaftNode {
             }
             Route::Forward(leader) => {
                 let request = request.unwrap_or_else(RequestId::random);
-                self.forward(leader, commands, proto, guards, request).await
+                self.forward(leader, commands, proto, guards, request, user)
+                    .await
             }
         }
     }
@@ -177,6 +182,7 @@ impl RaftNode {
         proto: Protocol,
         transaction: Option<Vec<WatchGuard>>,
         request: Option<RequestId>,
+        user: String,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let is_transaction = transaction.is_some();
         let group = ClientGroup {
@@ -184,6 +190,7 @@ impl RaftNode {
             proto,
             commands: commands.iter().map(replicated).collect(),
             guards: transaction.unwrap_or_default(),
+            user,
         };
         let total = group.size();
         if total <= self.entry_limit {
@@ -234,6 +241,7 @@ impl RaftNode {
         let proto = group.proto;
         let request = group.request;
         let guards = transaction.then(|| group.guards.clone());
+        let user = group.user.clone();
         if self.queue.try_send(Pending { group, reply }).is_err() {
             return Err(ReplyError::custom(
                 "BUSY too many writes waiting for the Raft log (raft-max-pending-proposals)",
@@ -251,7 +259,7 @@ impl RaftNode {
             // here, so safe to hand to the leader (under the same id, if it has one).
             Ok(Err(Rejected::Forward(leader))) => {
                 let request = request.unwrap_or_else(RequestId::random);
-                Box::pin(self.forward(leader, commands, proto, guards, request)).await
+                Box::pin(self.forward(leader, commands, proto, guards, request, user)).await
             }
             Ok(Err(Rejected::Failed(err))) => Err(err),
             Err(_) => Err(ReplyError::OutcomeUnknown(
@@ -294,6 +302,7 @@ impl RaftNode {
         proto: Protocol,
         transaction: Option<Vec<WatchGuard>>,
         request: RequestId,
+        user: String,
     ) -> Result<Option<Vec<Frame>>, ReplyError> {
         let body = ForwardRequest {
             request,
@@ -301,6 +310,7 @@ impl RaftNode {
             transaction: transaction.is_some(),
             commands: commands.iter().map(replicated).collect(),
             guards: transaction.clone().unwrap_or_default(),
+            user: user.clone(),
         };
         let window = Duration::from_millis(self.machine.state.config().raft_proposal_timeout)
             .min(MAX_RESEND_WINDOW);
@@ -344,7 +354,7 @@ impl RaftNode {
                 // This node leads now: it proposes the pipeline itself, under the same id.
                 Ok(Route::Leader) => {
                     let proposed =
-                        Box::pin(self.propose(commands, proto, transaction, Some(request)));
+                        Box::pin(self.propose(commands, proto, transaction, Some(request), user));
                     return match (proposed.await, maybe_sent) {
                         (Err(err), Some(why)) if !matches!(err, ReplyError::OutcomeUnknown(_)) => {
                             Err(ReplyError::OutcomeUnknown(why))
@@ -396,10 +406,18 @@ impl RaftNode {
             live_watched: Vec::new(),
             guards,
         });
+        // The pipeline runs as its sender's ACL user (scripts check their calls against it).
+        let client = if request.user == self.forwarded.user.lock().as_str() {
+            self.forwarded.clone()
+        } else {
+            let client = ClientHandle::detached();
+            *client.user.lock() = request.user;
+            client
+        };
         let submitted = self.submit(
             commands,
             request.proto,
-            &self.forwarded,
+            &client,
             transaction,
             false,
             Some(request.request),
@@ -462,6 +480,7 @@ impl Part {
 /// Cuts a pipeline into parts of at most `limit` bytes, in order.
 fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize) -> Vec<Part> {
     let proto = group.proto;
+    let user = group.user.clone();
     let mut parts = Vec::new();
     let mut current: (Vec<QueuedCommand>, Vec<ReplicatedCommand>, usize) = Default::default();
     let close = |current: &mut (Vec<QueuedCommand>, Vec<ReplicatedCommand>, usize),
@@ -473,6 +492,7 @@ fn split_pipeline(commands: Vec<QueuedCommand>, group: ClientGroup, limit: usize
                 proto,
                 commands: replicated,
                 guards: Vec::new(),
+                user: user.clone(),
             };
             parts.push(Part::Entry(commands, group));
         }
@@ -778,6 +798,7 @@ mod tests {
             proto: Protocol::Resp2,
             commands: commands.iter().map(replicated).collect(),
             guards: Vec::new(),
+            user: "default".into(),
         };
         let shape: Vec<String> = split_pipeline(commands, group, 1000)
             .into_iter()

@@ -257,6 +257,8 @@ struct Step {
     clock_ms: u64,
     seed: u64,
     proto: crate::resp::Protocol,
+    /// The ACL user who sent the group (a script's calls are checked against it).
+    user: Arc<str>,
     action: Action,
     /// The last step of a forwarded request's group: after it, remember the request. `complete`
     /// is false when a crash interrupted the group before, so some of its replies are gone.
@@ -342,6 +344,7 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                         .push(Some(Vec::with_capacity(commands.commands.len())));
                     let group_start = steps.len();
                     let interrupted = index < skip as u64;
+                    let user: Arc<str> = Arc::from(commands.user.as_str());
                     let check = (!commands.guards.is_empty()).then_some(commands.guards);
                     let actions = check.map(Action::Check).into_iter().chain(
                         commands.commands.into_iter().filter_map(|command| {
@@ -364,6 +367,7 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                             clock_ms: clock,
                             seed: seed.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
                             proto: commands.proto,
+                            user: user.clone(),
                             action,
                             closes: None,
                         });
@@ -445,6 +449,9 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
             Action::Run(command) => Some(command),
         };
         if let Some(command) = command {
+            if command.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT) {
+                *shared.client.user.lock() = step.user.to_string();
+            }
             let reply = run_step(shared, command, step.clock_ms, step.seed, step.proto);
             if let Some(replies) = &mut results[step.entry].replies[step.group] {
                 replies.push(reply);

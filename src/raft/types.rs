@@ -96,6 +96,9 @@ pub struct ClientGroup {
     /// A transaction's WATCHed keys: the group is skipped (EXEC answers nil) unless they all
     /// still hold what they held when watched.
     pub guards: Vec<WatchGuard>,
+    /// The ACL user who sent it: the commands a script calls are checked against this user
+    /// where the script runs, at apply.
+    pub user: String,
 }
 
 impl ClientGroup {
@@ -129,6 +132,8 @@ pub struct ForwardRequest {
     pub commands: Vec<ReplicatedCommand>,
     /// The transaction's WATCHed keys.
     pub guards: Vec<WatchGuard>,
+    /// The ACL user of the client that sent it.
+    pub user: String,
 }
 
 /// The leader's answer to a forwarded pipeline: its replies (`None` when a transaction aborted),

@@ -309,6 +309,15 @@ impl Connection {
         if !matches!(spec.handler, Handler::Connection) {
             self.feed_monitors(spec, &args);
         }
+        let (spec, args) = match self.script_by_body(spec, args) {
+            Ok(call) => call,
+            Err(err) => {
+                cmd::stats::reject(spec);
+                self.fail_multi();
+                self.push_reply(err.into());
+                return;
+            }
+        };
         if self.multi.is_some() && !spec.flags.contains(Flags::NOW_IN_MULTI) {
             let queued = self.queue(spec, args);
             self.push_reply(queued);

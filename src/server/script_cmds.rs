@@ -6,7 +6,7 @@
 use bytes::Bytes;
 
 use super::connection::Connection;
-use crate::cmd::is_opt;
+use crate::cmd::{is_opt, CommandSpec};
 use crate::cmd::server::help_lines;
 use crate::error::ReplyError;
 use crate::resp::Frame;
@@ -31,6 +31,34 @@ const HELP: &[&str] = &[
 ];
 
 impl Connection {
+    /// In cluster mode EVALSHA (and EVALSHA_RO) travel as EVAL with the script's body: SCRIPT
+    /// LOAD caches a script on one node only, as in Redis, and the nodes that apply the call
+    /// may not have it. NOSCRIPT is answered here, before anything is proposed.
+    pub(super) fn script_by_body(
+        &self,
+        spec: &'static CommandSpec,
+        mut args: Vec<Bytes>,
+    ) -> Result<(&'static CommandSpec, Vec<Bytes>), ReplyError> {
+        let by_body = match spec.name {
+            "evalsha" => "eval",
+            "evalsha_ro" => "eval_ro",
+            _ => return Ok((spec, args)),
+        };
+        if self.state.cluster.get().is_none() {
+            return Ok((spec, args));
+        }
+        let body = self
+            .state
+            .scripts
+            .body(&args[1])
+            .ok_or_else(|| ReplyError::custom("NOSCRIPT No matching script. Please use EVAL."))?;
+        let spec = crate::cmd::lookup(by_body.as_bytes())
+            .ok_or_else(|| ReplyError::custom("ERR EVAL is missing from the command table"))?;
+        args[0] = Bytes::from_static(by_body.as_bytes());
+        args[1] = body;
+        Ok((spec, args))
+    }
+
     /// SCRIPT LOAD|EXISTS|FLUSH|KILL|HELP (the arity was checked against the table).
     pub(super) fn script_command(&mut self, args: &[Bytes]) -> Result<Frame, ReplyError> {
         let scripts = &self.state.scripts;

@@ -1,4 +1,5 @@
-//! A linearizability checker for histories of single-key operations (SET, GET, INCR), in the
+//! A linearizability checker for histories of single-key operations (SET, GET, INCR, and a
+//! compare-and-set that Lua scripts perform), in the
 //! style of Wing & Gong with Lowe's memoization: per key (linearizability is compositional), a
 //! depth-first search for an order of the operations that respects real time and the sequential
 //! model of a Redis string. Writes whose outcome the client never learned may take effect at any
@@ -15,6 +16,8 @@ pub enum Call {
     Set(String),
     Get,
     Incr,
+    /// Sets the second value if the key holds the first; answers 1 if it did, else 0.
+    Cas(String, String),
 }
 
 /// What the client learned.
@@ -195,6 +198,14 @@ fn step(value: &Option<String>, op: &Op) -> Option<Option<String>> {
                 _ => None,
             }
         }
+        (Call::Cas(expected, new), outcome) => {
+            let matches = value.as_deref() == Some(expected.as_str());
+            match (outcome, matches) {
+                (Outcome::Int(1) | Outcome::Unknown, true) => Some(Some(new.clone())),
+                (Outcome::Int(0) | Outcome::Unknown, false) => Some(value.clone()),
+                _ => None,
+            }
+        }
         _ => None,
     }
 }
@@ -372,5 +383,23 @@ mod tests {
         let started = std::time::Instant::now();
         assert!(check(&h).is_ok());
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    }
+
+    #[test]
+    fn compare_and_set_follows_the_value() {
+        let cas = |e: &str, n: &str| Call::Cas(e.into(), n.into());
+        let ok = vec![
+            op(1, set("a"), 0, 1, Outcome::Ok),
+            op(2, cas("a", "b"), 2, 3, Outcome::Int(1)),
+            op(1, cas("a", "c"), 4, 5, Outcome::Int(0)),
+            op(2, Call::Get, 6, 7, read(Some("b"))),
+        ];
+        assert!(check(&ok).is_ok());
+        // A CAS that claims success on a value the key never held.
+        let bad = vec![
+            op(1, set("a"), 0, 1, Outcome::Ok),
+            op(2, cas("x", "b"), 2, 3, Outcome::Int(1)),
+        ];
+        assert!(check(&bad).is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! Concurrent client load for fault tests: clients hop between the nodes and run SET/GET/INCR on a
 //! few hot keys (recorded for the linearizability check) and SETs of unique keys (for the
 //! lost-write check), each with invoke and completion times and the outcome as the client saw it.
+//! A scripted load does the same through Lua scripts (EVAL, EVAL_RO, a compare-and-set script).
 //!
 //! Outcomes are read the way cluster clients read them: an error word that Redis Cluster clients
 //! retry on their own (`CLUSTERDOWN`, `TRYAGAIN`, `MOVED`, ...) is a definite failure, so a server
@@ -69,6 +70,7 @@ impl History {
                 Call::Set(_) => "SET",
                 Call::Get => "GET",
                 Call::Incr => "INCR",
+                Call::Cas(..) => "CAS",
             };
             *counts.entry(format!("{call}/{kind}")).or_default() += 1;
         }
@@ -91,13 +93,22 @@ impl Load {
     /// Starts `clients` clients, client i first talking to `addrs[i % addrs.len()]`, then hopping
     /// to a random node now and then and after every failed connection.
     pub fn start(addrs: &[String], clients: usize, seed: u64) -> Load {
+        Load::start_with(addrs, clients, seed, false)
+    }
+
+    /// Like [`Load::start`], with every hot-key operation run by a Lua script.
+    pub fn start_scripted(addrs: &[String], clients: usize, seed: u64) -> Load {
+        Load::start_with(addrs, clients, seed, true)
+    }
+
+    fn start_with(addrs: &[String], clients: usize, seed: u64, scripted: bool) -> Load {
         let running = Arc::new(AtomicBool::new(true));
         let started = Instant::now();
         let clients = (0..clients)
             .map(|i| {
                 let rng = StdRng::seed_from_u64(seed.wrapping_add(i as u64));
                 let addrs = addrs.to_vec();
-                tokio::spawn(client(i, addrs, rng, running.clone(), started))
+                tokio::spawn(client(i, addrs, rng, running.clone(), started, scripted))
             })
             .collect();
         Load {
@@ -166,11 +177,14 @@ async fn client(
     mut rng: StdRng,
     running: Arc<AtomicBool>,
     started: Instant,
+    scripted: bool,
 ) -> History {
     let mut history = History::default();
     let mut conn: Option<Client> = None;
     let mut addr = addrs[id % addrs.len()].clone();
     let mut seq = 0u64;
+    // The last value this client read of each key: what its compare-and-sets expect.
+    let mut last_seen: BTreeMap<String, String> = BTreeMap::new();
     while running.load(Ordering::Acquire) {
         if conn.is_none() || rng.gen_range(0..100) < HOP_PERCENT {
             let next = addrs[rng.gen_range(0..addrs.len())].clone();
@@ -187,6 +201,10 @@ async fn client(
         let dice = rng.gen_range(0..100);
         let register = REGISTERS[rng.gen_range(0..REGISTERS.len())];
         let (key, call, args): (String, Call, Vec<String>) = match dice {
+            0..=89 if scripted => {
+                let expected = last_seen.get(register).cloned();
+                scripted_op(id, seq, dice, register, expected)
+            }
             0..=34 => {
                 let v = format!("c{id}-{seq}");
                 (
@@ -232,6 +250,9 @@ async fn client(
             Call::Get => read_outcome(reply),
             _ => write_outcome(reply),
         };
+        if let (Outcome::Value(Some(v)), true) = (&outcome, scripted) {
+            last_seen.insert(key.clone(), v.clone());
+        }
         history.ops.push(Op {
             client: id,
             key,
@@ -242,6 +263,61 @@ async fn client(
         });
     }
     history
+}
+
+/// Script bodies of the scripted load.
+const SCRIPT_SET: &str = "redis.call('set', KEYS[1], ARGV[1]) return redis.status_reply('OK')";
+const SCRIPT_GET: &str = "return redis.call('get', KEYS[1])";
+const SCRIPT_INCR: &str = "return redis.call('incr', KEYS[1])";
+const SCRIPT_CAS: &str = "if redis.call('get', KEYS[1]) == ARGV[1] then \
+    redis.call('set', KEYS[1], ARGV[2]) return 1 else return 0 end";
+
+/// A hot-key operation of the scripted load: the same mix as the plain load, with a
+/// compare-and-set in place of some SETs.
+fn scripted_op(
+    id: usize,
+    seq: u64,
+    dice: u32,
+    register: &str,
+    expected: Option<String>,
+) -> (String, Call, Vec<String>) {
+    let eval = |command: &str, body: &str, key: &str, args: &[&str]| {
+        let mut call = vec![command.to_string(), body.to_string(), "1".into(), key.to_string()];
+        call.extend(args.iter().map(|a| a.to_string()));
+        call
+    };
+    let value = format!("c{id}-{seq}");
+    match dice {
+        0..=19 => (
+            register.into(),
+            Call::Set(value.clone()),
+            eval("EVAL", SCRIPT_SET, register, &[&value]),
+        ),
+        20..=34 => {
+            // Expect what this client last read: right unless another client wrote since.
+            let expected = expected.unwrap_or_default();
+            (
+                register.into(),
+                Call::Cas(expected.clone(), value.clone()),
+                eval("EVAL", SCRIPT_CAS, register, &[&expected, &value]),
+            )
+        }
+        35..=69 => (
+            register.into(),
+            Call::Get,
+            eval("EVAL_RO", SCRIPT_GET, register, &[]),
+        ),
+        70..=84 => (
+            COUNTER.into(),
+            Call::Incr,
+            eval("EVAL", SCRIPT_INCR, COUNTER, &[]),
+        ),
+        _ => (
+            COUNTER.into(),
+            Call::Get,
+            eval("EVAL_RO", SCRIPT_GET, COUNTER, &[]),
+        ),
+    }
 }
 
 async fn connected<'a>(conn: &'a mut Option<Client>, addr: &str) -> Option<&'a mut Client> {
