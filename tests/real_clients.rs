@@ -1,6 +1,7 @@
 //! Kiwi driven by an unmodified third-party client: redis-py (installed into a virtualenv by
 //! `scripts/install-deps.sh`) runs `tests/clients/redis_py_check.py` — pipelines, MULTI/EXEC,
-//! a WATCH counter from 20 threads, pub/sub with patterns, a BLPOP work queue and RESP3.
+//! a WATCH counter from 20 threads, pub/sub with patterns, a BLPOP work queue, RESP3, and Lua:
+//! redis-py's `Lock` (sync and asyncio), `register_script` and functions.
 
 mod common;
 

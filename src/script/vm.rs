@@ -197,12 +197,16 @@ end
 for _, name in ipairs({'redis', 'string', 'math', 'table', 'coroutine', 'cjson', 'bit', 'cmsgpack', 'struct'}) do
   if globals[name] then globals[name] = readonly(globals[name]) end
 end
+-- Refused inside a C function in Redis: the message has no position.
+local function refused_by_builtin()
+  error("Attempt to modify a readonly table", 0)
+end
 globals.setmetatable = function(t, mt)
-  if protected[t] then readonly_error() end
+  if protected[t] then refused_by_builtin() end
   return raw_setmetatable(t, mt)
 end
 globals.rawset = function(t, k, v)
-  if protected[t] then readonly_error() end
+  if protected[t] then refused_by_builtin() end
   return raw_rawset(t, k, v)
 end
 local function no_binary(code)
@@ -553,11 +557,20 @@ impl Vm {
             pop_error(l, name)
         };
         ffi::lua_pop(l, 1); // the error handler
-        self.runs += 1;
-        if self.runs % 50 == 0 {
-            ffi::lua_gc(l, ffi::LUA_GCSTEP, 50);
-        }
+        self.collect_garbage(status);
         reply
+    }
+
+    /// Frees what the last run left behind: a step every 50 runs, as Redis does, and a full
+    /// collection after a failure or when half the memory limit is in use — Lua 5.1 does not
+    /// collect before it reports "not enough memory", so garbage would fail the next script.
+    unsafe fn collect_garbage(&mut self, status: c_int) {
+        self.runs += 1;
+        if status != 0 || self.allocator.used > self.allocator.limit / 2 {
+            ffi::lua_gc(self.l, ffi::LUA_GCCOLLECT, 0);
+        } else if self.runs % 50 == 0 {
+            ffi::lua_gc(self.l, ffi::LUA_GCSTEP, 50);
+        }
     }
 
     /// Runs a library's code (after its `#!lua name=...` line) so that it registers its
@@ -604,6 +617,7 @@ impl Vm {
                 ffi::lua_sethook(l, None, 0, 0);
                 LOAD.with(|c| c.set(ptr::null_mut()));
                 registered = load.registered;
+                self.collect_garbage(status);
                 if status != 0 {
                     let message = error_message(l);
                     Err(format!("Error registering functions: {message}"))
@@ -783,7 +797,8 @@ unsafe fn register_args(l: *mut ffi::lua_State) -> Result<Registered, &'static s
             })
         }
         2 => {
-            if ffi::lua_type(l, 1) != ffi::LUA_TSTRING {
+            // A number is a string to Lua here, as in Redis.
+            if ffi::lua_isstring(l, 1) == 0 {
                 return Err("first argument to redis.register_function must be a string");
             }
             if ffi::lua_type(l, 2) != ffi::LUA_TFUNCTION {

@@ -113,4 +113,37 @@ r3.hset("h", mapping={"a": "1", "b": "2"})
 check("RESP3 HGETALL", r3.hgetall("h"), {b"a": b"1", b"b": b"2"})
 r3.zadd("z", {"m": 1.5})
 check("RESP3 ZSCORE", r3.zscore("z", "m"), 1.5)
+# Lua: redis-py's Lock (EVALSHA of its own scripts), register_script, functions, asyncio.
+import asyncio
+import redis.asyncio
+
+lock = r.lock("resource", timeout=10)
+check("Lock: acquire", lock.acquire(blocking=False), True)
+check("Lock: held", lock.locked(), True)
+other = client().lock("resource", timeout=10)
+check("Lock: a second holder is refused", other.acquire(blocking=False), False)
+check("Lock: extend", lock.extend(5), True)
+lock.release()
+check("Lock: released", r.exists("resource"), 0)
+check("Lock: the other holder gets it now", other.acquire(blocking=False), True)
+other.release()
+
+incr_by = r.register_script("return redis.call('incrby', KEYS[1], ARGV[1])")
+check("register_script: first call loads it", incr_by(keys=["scripted"], args=[5]), 5)
+r.script_flush()
+check("register_script: reloads after SCRIPT FLUSH", incr_by(keys=["scripted"], args=[2]), 7)
+
+r.function_flush()
+r.function_load("#!lua name=pylib\nredis.register_function('twice', function(k, a) return a[1] * 2 end)")
+check("FCALL", r.fcall("twice", 0, 21), 42)
+
+async def async_lock():
+    ar = redis.asyncio.Redis(host="127.0.0.1", port=PORT)
+    async with ar.lock("async-resource", timeout=5):
+        held = await ar.exists("async-resource")
+    after = await ar.exists("async-resource")
+    await ar.aclose()
+    return held, after
+
+check("asyncio Lock: held then released", asyncio.run(async_lock()), (1, 0))
 print("all redis-py checks passed")

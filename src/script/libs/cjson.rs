@@ -306,9 +306,12 @@ unsafe fn encode_object(
                 encode_number(settings, out, ffi::lua_tonumber(l, -2))?;
                 out.push(b'"');
             }
-            _ => {
+            other => {
+                let name =
+                    std::ffi::CStr::from_ptr(ffi::lua_typename(l, other)).to_string_lossy();
+                let message = format!("Cannot serialise {name}: table key must be a number or string");
                 ffi::lua_pop(l, 2);
-                return Err("Cannot serialise table: table key must be a number or string".into());
+                return Err(message);
             }
         }
         out.push(b':');
@@ -413,6 +416,10 @@ impl Parser<'_> {
             Some(b',') => "T_COMMA",
             Some(b':') => "T_COLON",
             Some(b'"') => "T_STRING",
+            Some(b'-' | b'0'..=b'9') => "T_NUMBER",
+            Some(_) if self.text[self.pos..].starts_with(b"true") => "T_BOOLEAN",
+            Some(_) if self.text[self.pos..].starts_with(b"false") => "T_BOOLEAN",
+            Some(_) if self.text[self.pos..].starts_with(b"null") => "T_NULL",
             Some(_) => "invalid token",
         };
         format!("Expected {what} but found {found} at character {}", self.pos + 1)

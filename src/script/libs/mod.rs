@@ -45,9 +45,12 @@ unsafe fn new_library(
     }
 }
 
-/// Raises `message` as a Lua error (a plain string, as these libraries raise them).
+/// Raises `message` as a Lua error the way `luaL_error` does: a plain string, prefixed with
+/// the position of the Lua code that called the library.
 unsafe fn raise_message(l: *mut ffi::lua_State, message: String) -> c_int {
+    ffi::luaL_where(l, 1);
     push_bytes(l, message.as_bytes());
     drop(message);
+    ffi::lua_concat(l, 2);
     ffi::lua_error(l)
 }
