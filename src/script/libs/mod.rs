@@ -1,5 +1,5 @@
-//! The Lua libraries Redis gives scripts besides Lua's own: `bit`, `cjson` and `cmsgpack`
-//! (`struct` is not provided yet). Written for Kiwi against the behaviour Redis's suite and
+//! The Lua libraries Redis gives scripts besides Lua's own: `bit`, `cjson`, `cmsgpack` and
+//! `struct`. Written for Kiwi against the behaviour Redis's suite and
 //! scripts in the wild rely on; they are C functions over the Lua API, like Redis's.
 //!
 //! Every function here is called by Lua inside a protected call. Errors are raised with
@@ -9,6 +9,7 @@
 mod bit;
 mod cjson;
 mod cmsgpack;
+mod structlib;
 
 use std::ffi::{c_int, CStr};
 
@@ -21,6 +22,7 @@ pub(super) unsafe fn open(l: *mut ffi::lua_State) {
     bit::open(l);
     cjson::open(l);
     cmsgpack::open(l);
+    structlib::open(l);
 }
 
 /// Registers `functions` in a new table, each closing over the value on top of the stack if
