@@ -12,12 +12,14 @@ pub mod alloc;
 pub mod commands;
 pub mod config;
 pub mod input;
+pub mod lua;
 pub mod raft;
 pub mod resp;
 
 pub use admin::admin_json;
 pub use commands::commands;
 pub use config::config_file;
+pub use lua::lua_script;
 pub use raft::raft_decode;
 pub use resp::{resp_frame, resp_reply, resp_request};
 
@@ -33,4 +35,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("commands", commands),
     ("raft_decode", raft_decode),
     ("admin_json", admin_json),
+    ("lua_script", lua_script),
 ];

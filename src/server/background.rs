@@ -54,6 +54,10 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
         // so a burst of expiries is drained instead of piling up.
         let slice = Instant::now();
         while storage.active_expire() {
+            // Not while a script runs: keys must not expire under it.
+            let Some(_gate) = state.scripts.try_enter_job() else {
+                break;
+            };
             match storage.sweep_expired(state.expiry_clock_ms(), SWEEP_BUDGET) {
                 Ok(n)
                     if n == SWEEP_BUDGET

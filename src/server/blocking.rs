@@ -55,10 +55,15 @@ impl Connection {
             // A waited key that became another type keeps us waiting, as in Redis; only the
             // first attempt reports WRONGTYPE for it. A destination of the wrong type (BLMOVE,
             // BRPOPLPUSH) is an answer: Redis served the client and the move failed.
+            // Without a destination, a WRONGTYPE after a wake-up can only be a waited key's: no
+            // second look needed (which a write in between could fool).
             let wrong_type = reply == Frame::from(ReplyError::WrongType);
             let nothing = matches!(reply, Frame::Null | Frame::NullArray);
+            let has_destination = matches!(spec.name, "blmove" | "brpoplpush");
             let keep_waiting = nothing
-                || (wrong_type && !first && self.waited_key_changed_type(spec, &keys).await);
+                || (wrong_type
+                    && !first
+                    && (!has_destination || self.waited_key_changed_type(spec, &keys).await));
             if !keep_waiting {
                 break reply;
             }

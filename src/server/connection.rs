@@ -302,6 +302,13 @@ impl Connection {
             if let Some(err) = self.state.scripts.busy_error() {
                 cmd::stats::reject(spec);
                 self.fail_multi();
+                // A refused EXEC ends its transaction, as in Redis.
+                let err = if spec.name == "exec" && self.multi.is_some() {
+                    self.abandon_multi();
+                    ReplyError::custom(format!("EXECABORT Transaction discarded because of: {err}"))
+                } else {
+                    err
+                };
                 self.push_reply(err.into());
                 return;
             }

@@ -89,6 +89,12 @@ impl Scripts {
         }
     }
 
+    /// Enters as a plain job unless a script runs now (the expiry sweep skips a round rather
+    /// than wait: a script sees the keyspace as it was when it started, as in Redis).
+    pub fn try_enter_job(&self) -> Option<JobGate<'_>> {
+        self.gate.try_read().map(|guard| JobGate::Shared { _guard: guard })
+    }
+
     /// The body of the cached script `sha` (any case).
     pub fn body(&self, sha: &[u8]) -> Option<Bytes> {
         let sha = std::str::from_utf8(sha).ok()?.to_ascii_lowercase();
