@@ -152,3 +152,13 @@ impl ReplyError {
 
 /// Result of a command handler.
 pub type CmdResult<T = crate::resp::Frame> = Result<T, ReplyError>;
+
+impl From<crate::storage::disk::Quota> for ReplyError {
+    /// The refusal of a command that would grow the data past a limit.
+    fn from(quota: crate::storage::disk::Quota) -> Self {
+        match quota {
+            crate::storage::disk::Quota::MaxDbSize => ReplyError::OverQuota,
+            crate::storage::disk::Quota::Maxmemory => ReplyError::OverMaxmemory,
+        }
+    }
+}

@@ -47,6 +47,13 @@ const EXAMPLES: &[&str] = &[
     "substr k 0 -1",
     "setrange k 0 v",
     "lcs k1 k2",
+    // scripting
+    "eval body 2 k1 k2 a1",
+    "evalsha sha 1 k1 a1",
+    "eval_ro body 1 k1",
+    "evalsha_ro sha 2 k1 k2",
+    "fcall f 1 k1 a1",
+    "fcall_ro f 2 k1 k2 a1",
     // keyspace
     "del k1 k2",
     "unlink k1 k2",

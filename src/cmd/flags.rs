@@ -105,6 +105,9 @@ impl Flags {
     pub const MOVABLEKEYS: Flags = Flags(1 << 14);
     /// Allowed while a script is busy.
     pub const ALLOW_BUSY: Flags = Flags(1 << 15);
+    /// May be called with no key at all although it takes keys (EVAL, FCALL with `numkeys` 0):
+    /// COMMAND GETKEYS answers an empty list instead of an error.
+    pub const NO_MANDATORY_KEYS: Flags = Flags(1 << 19);
     /// Refused while a replica loads its data in the background (Redis's flag, shown by COMMAND
     /// INFO; Kiwi has no such state).
     pub const NO_ASYNC_LOADING: Flags = Flags(1 << 16);
@@ -154,6 +157,7 @@ impl Flags {
         (Flags::SKIP_SLOWLOG, "skip_slowlog"),
         (Flags::FAST, "fast"),
         (Flags::NO_AUTH, "no_auth"),
+        (Flags::NO_MANDATORY_KEYS, "no_mandatory_keys"),
         (Flags::NO_ASYNC_LOADING, "no_async_loading"),
         (Flags::NO_MULTI, "no_multi"),
         (Flags::MOVABLEKEYS, "movablekeys"),

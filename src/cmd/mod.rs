@@ -196,7 +196,7 @@ impl CommandSpec {
     pub fn describes_node(&self, args: &[Bytes]) -> bool {
         !self
             .call_flags(args)
-            .intersects(Flags::READONLY | Flags::WRITE | Flags::RUNS_SCRIPT)
+            .intersects(Flags::READONLY | Flags::WRITE | Flags::RUNS_SCRIPT | Flags::REPLICATED)
     }
 
     /// Whether argument `index` of this call is a secret (a password) that the slow log and

@@ -15,7 +15,6 @@ use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
 use crate::script::{self, Host, RunOptions, ScriptFlags};
 use crate::state::acllog::LogEntry;
-use crate::storage::disk::Quota;
 
 /// EVAL script numkeys key... arg...
 pub fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
@@ -279,12 +278,8 @@ impl ScriptHost<'_, '_> {
             if let Some(quota) = quota.filter(|_| {
                 !self.wrote && !self.flags.allow_oom && flags.contains(Flags::DENYOOM)
             }) {
-                let error = match quota {
-                    Quota::MaxDbSize => ReplyError::OverQuota,
-                    Quota::Maxmemory => ReplyError::OverMaxmemory,
-                };
                 // The refusal carries its own code (`-OOM ...`), as Redis's does.
-                return Err(format!("-{error}"));
+                return Err(format!("-{}", ReplyError::from(quota)));
             }
             self.wrote = true;
             state.scripts.note_write();
@@ -358,6 +353,11 @@ impl Host for ScriptHost<'_, '_> {
         } else {
             Protocol::Resp2
         };
+        let monitors = &self.ctx.state.monitors;
+        if monitors.active() && !spec.call_flags(&args).intersects(Flags::ADMIN | Flags::SKIP_MONITOR) {
+            let limit = self.ctx.state.config().client_output_buffer_limit.pubsub;
+            monitors.feed_from("lua", self.db, &args, |i| spec.is_secret(&args, i), &limit);
+        }
         let reply = match spec.handler {
             Handler::Storage(_) => execute(
                 self.ctx.state,

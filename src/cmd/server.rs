@@ -502,7 +502,7 @@ fn command_getkeys(call: &[Bytes], with_flags: bool) -> CmdResult {
         ));
     }
     let keys = spec.key_refs(call);
-    if keys.is_empty() {
+    if keys.is_empty() && !spec.flags.contains(super::Flags::NO_MANDATORY_KEYS) {
         return Err(ReplyError::custom(
             "ERR Invalid arguments specified for command",
         ));

@@ -16,7 +16,6 @@ use crate::runtime::{QueuedCommand, StorageClient};
 use crate::state::clients::ClientHandle;
 use crate::state::stats::bump;
 use crate::state::ServerState;
-use crate::storage::disk::Quota;
 use crate::storage::watch::{DirtyFlag, WatchGuard};
 use crate::sys::SocketHandle;
 
@@ -284,13 +283,9 @@ impl Connection {
             if spec.call_flags(&args).contains(Flags::DENYOOM) || exec_denyoom || queueing {
                 cmd::stats::reject(spec);
                 self.fail_multi();
-                let err = match quota {
-                    Quota::MaxDbSize => ReplyError::OverQuota,
-                    Quota::Maxmemory => ReplyError::OverMaxmemory,
-                };
+                let err = ReplyError::from(quota);
                 let err = if exec_denyoom {
-                    self.abandon_multi();
-                    ReplyError::custom(format!("EXECABORT Transaction discarded because of: {err}"))
+                    self.abort_exec(err)
                 } else {
                     err
                 };
@@ -302,10 +297,8 @@ impl Connection {
             if let Some(err) = self.state.scripts.busy_error() {
                 cmd::stats::reject(spec);
                 self.fail_multi();
-                // A refused EXEC ends its transaction, as in Redis.
                 let err = if spec.name == "exec" && self.multi.is_some() {
-                    self.abandon_multi();
-                    ReplyError::custom(format!("EXECABORT Transaction discarded because of: {err}"))
+                    self.abort_exec(err)
                 } else {
                     err
                 };
@@ -332,12 +325,14 @@ impl Connection {
         }
         if !spec.flags.contains(Flags::NOT_PAUSED) {
             // EXEC is held back as the commands it runs would be.
-            let paused = spec.paused_by_write_pause()
+            let paused = self.paused_by_write_pause(spec, &args)
                 || (spec.name == "exec"
                     && self
                         .multi
                         .as_ref()
-                        .is_some_and(|queue| queue.iter().any(|q| q.spec.paused_by_write_pause())));
+                        .is_some_and(|queue| {
+                            queue.iter().any(|q| self.paused_by_write_pause(q.spec, &q.args))
+                        }));
             self.state.pause.wait(paused, &self.client.blocked).await;
         }
         if spec.flags.contains(Flags::BLOCKING) {
@@ -393,6 +388,14 @@ impl Connection {
         }
     }
 
+    /// Whether CLIENT PAUSE WRITE holds this call back: what the command may do, and for a
+    /// script what its declared flags say (a `no-writes` script passes, as in Redis).
+    fn paused_by_write_pause(&self, spec: &cmd::CommandSpec, args: &[Bytes]) -> bool {
+        spec.paused_by_write_pause()
+            && (!spec.flags.contains(Flags::RUNS_SCRIPT)
+                || self.state.scripts.call_may_write(spec.name, args))
+    }
+
     /// Streams a command to the MONITOR connections (not admin commands, as in Redis).
     fn feed_monitors(&self, spec: &cmd::CommandSpec, args: &[Bytes]) {
         let monitors = &self.state.monitors;
@@ -400,9 +403,10 @@ impl Connection {
             return;
         }
         // Container commands (CONFIG GET, CLIENT LIST) carry their flags on the subcommand.
-        if spec
-            .call_flags(args)
-            .intersects(Flags::ADMIN | Flags::SKIP_MONITOR)
+        // Scripts are `skip_monitor` in the table because Redis feeds them itself, before the
+        // commands they call: here, as they are dispatched.
+        let flags = spec.call_flags(args);
+        if flags.intersects(Flags::ADMIN | Flags::SKIP_MONITOR) && !flags.contains(Flags::RUNS_SCRIPT)
         {
             return;
         }

@@ -48,6 +48,13 @@ impl Connection {
         }
     }
 
+    /// EXEC refused before it ran (past `maxmemory`, while a script is busy): the transaction
+    /// ends, and the error says why, as Redis's `execCommandAbort` words it.
+    pub(super) fn abort_exec(&mut self, err: ReplyError) -> ReplyError {
+        self.abandon_multi();
+        ReplyError::custom(format!("EXECABORT Transaction discarded because of: {err}"))
+    }
+
     pub(super) fn discard(&mut self) -> Frame {
         if self.multi.is_none() {
             return ReplyError::custom("ERR DISCARD without MULTI").into();

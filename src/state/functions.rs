@@ -82,11 +82,15 @@ pub struct Functions {
     loaded: bool,
 }
 
-/// Counts FUNCTION STATS reports without waiting for a running function.
+/// What the network runtime reads about the libraries without waiting for a running
+/// function: FUNCTION STATS's counts, and each function's flags (CLIENT PAUSE WRITE lets a
+/// `no-writes` function through).
 #[derive(Default)]
 pub struct FunctionCounts {
     pub libraries: AtomicUsize,
     pub functions: AtomicUsize,
+    /// Lowercase function name → its flags.
+    pub flags: parking_lot::RwLock<std::collections::HashMap<String, crate::script::ScriptFlags>>,
 }
 
 impl Functions {
@@ -200,11 +204,17 @@ impl Functions {
         Ok(vm)
     }
 
-    /// Publishes the counts FUNCTION STATS shows.
+    /// Publishes what the network runtime reads (see [`FunctionCounts`]).
     pub fn count_into(&self, counts: &FunctionCounts) {
         counts.libraries.store(self.libraries.len(), Ordering::Relaxed);
         let functions = self.libraries.values().map(|l| l.functions.len()).sum();
         counts.functions.store(functions, Ordering::Relaxed);
+        *counts.flags.write() = self
+            .libraries
+            .values()
+            .flat_map(|l| l.functions.iter())
+            .map(|f| (f.name.to_ascii_lowercase(), f.flags))
+            .collect();
     }
 }
 

@@ -52,6 +52,19 @@ impl Monitors {
         secret: impl Fn(usize) -> bool,
         limit: &BufferLimit,
     ) {
+        self.feed_from(&client.addr.to_string(), db, args, secret, limit);
+    }
+
+    /// Streams one command issued by `source` (a client's address, or `lua` for a command a
+    /// script called, as Redis shows it).
+    pub fn feed_from(
+        &self,
+        source: &str,
+        db: usize,
+        args: &[bytes::Bytes],
+        secret: impl Fn(usize) -> bool,
+        limit: &BufferLimit,
+    ) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
@@ -60,7 +73,7 @@ impl Monitors {
             now.as_secs(),
             now.subsec_micros(),
             db,
-            client.addr
+            source
         )
         .into_bytes();
         for (i, arg) in args.iter().enumerate() {

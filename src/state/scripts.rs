@@ -189,6 +189,26 @@ impl Scripts {
         self.functions.lock().invalidate();
     }
 
+    /// Whether a call of EVAL, EVALSHA or FCALL may write, as Redis derives it from the
+    /// script's declared flags (CLIENT PAUSE WRITE holds only those): a script that declares
+    /// flags writes unless it says `no-writes`; one without a shebang, or not known here, may.
+    pub fn call_may_write(&self, command: &str, args: &[Bytes]) -> bool {
+        let declared = |body: &[u8]| {
+            crate::script::parse_shebang(body)
+                .map_or(true, |shebang| shebang.flags.compat || !shebang.flags.no_writes)
+        };
+        match (command, args.get(1)) {
+            ("eval", Some(body)) => declared(body),
+            ("evalsha", Some(sha)) => self.body(sha).is_none_or(|body| declared(&body)),
+            ("fcall", Some(name)) => {
+                let name = String::from_utf8_lossy(name).to_ascii_lowercase();
+                let flags = self.function_counts.flags.read();
+                flags.get(&name).is_none_or(|f| !f.no_writes)
+            }
+            _ => true,
+        }
+    }
+
     /// (libraries, functions) for FUNCTION STATS.
     pub fn function_counts(&self) -> (usize, usize) {
         let counts = &self.function_counts;
