@@ -37,11 +37,17 @@ fn a_busy_script_answers_busy_and_script_kill_stops_it() {
     multi_runtime().block_on(async {
         let mut runner = Client::connect(&kiwi.addr()).await.unwrap();
         let mut other = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut tx = Client::connect(&kiwi.addr()).await.unwrap();
+        assert_eq!(call(&mut tx, &["MULTI"]).await, Frame::ok());
+        assert_eq!(call(&mut tx, &["INCR", "n"]).await, Frame::simple("QUEUED"));
         // A read-only endless script.
         runner.queue(&["EVAL", "while true do end", "0"]);
         runner.flush().await.unwrap();
         let busy = wait_busy(&mut other).await;
         assert!(busy.starts_with("BUSY Redis is busy running a script. You can only call SCRIPT KILL"), "{busy}");
+        // An EXEC refused while busy ends its transaction, as in Redis.
+        let aborted = call(&mut tx, &["EXEC"]).await;
+        assert!(error(&aborted).starts_with("EXECABORT Transaction discarded because of: BUSY"), "{aborted:?}");
         // FUNCTION KILL does not stop an EVAL script; SCRIPT KILL does.
         let wrong_kind = call(&mut other, &["FUNCTION", "KILL"]).await;
         assert!(error(&wrong_kind).starts_with("BUSY"), "{wrong_kind:?}");
@@ -50,6 +56,8 @@ fn a_busy_script_answers_busy_and_script_kill_stops_it() {
         assert!(error(&killed).starts_with("ERR Script killed by user with SCRIPT KILL..."), "{killed:?}");
         assert_eq!(call(&mut other, &["PING"]).await, Frame::simple("PONG"));
         assert!(error(&call(&mut other, &["SCRIPT", "KILL"]).await).starts_with("NOTBUSY"));
+        // The transaction is gone: no MULTI state, nothing ran.
+        assert_eq!(call(&mut tx, &["GET", "n"]).await, Frame::Null);
 
         // A script that wrote cannot be killed; it runs to its end.
         let body = "redis.call('set', 'x', 'y') local i = 0 while i < 3e7 do i = i + 1 end return i";
