@@ -303,61 +303,47 @@ unsafe fn unpack_value(
             let n = be(take(data, pos, 4)?) as usize;
             push_bytes(l, take(data, pos, n)?);
         }
-        0x90..=0x9f => unpack_array(l, data, pos, (kind & 0x0f) as usize, depth)?,
-        0xdc => {
-            let n = be(take(data, pos, 2)?) as usize;
-            unpack_array(l, data, pos, n, depth)?;
+        0x90..=0x9f => unpack_table(l, data, pos, (kind & 0x0f) as usize, depth, false)?,
+        0xdc | 0xdd => {
+            let n = be(take(data, pos, if kind == 0xdc { 2 } else { 4 })?) as usize;
+            unpack_table(l, data, pos, n, depth, false)?;
         }
-        0xdd => {
-            let n = be(take(data, pos, 4)?) as usize;
-            unpack_array(l, data, pos, n, depth)?;
-        }
-        0x80..=0x8f => unpack_map(l, data, pos, (kind & 0x0f) as usize, depth)?,
-        0xde => {
-            let n = be(take(data, pos, 2)?) as usize;
-            unpack_map(l, data, pos, n, depth)?;
-        }
-        0xdf => {
-            let n = be(take(data, pos, 4)?) as usize;
-            unpack_map(l, data, pos, n, depth)?;
+        0x80..=0x8f => unpack_table(l, data, pos, (kind & 0x0f) as usize, depth, true)?,
+        0xde | 0xdf => {
+            let n = be(take(data, pos, if kind == 0xde { 2 } else { 4 })?) as usize;
+            unpack_table(l, data, pos, n, depth, true)?;
         }
         _ => return Err("Bad data format in input."),
     }
     Ok(())
 }
 
-unsafe fn unpack_array(
+/// Pushes a table of `n` elements (an array) or `n` key-value pairs (a map).
+unsafe fn unpack_table(
     l: *mut ffi::lua_State,
     data: &[u8],
     pos: &mut usize,
     n: usize,
     depth: usize,
+    map: bool,
 ) -> Result<(), &'static str> {
-    // Every element takes at least one byte: a huge count in a short input is refused before
+    // Every value takes at least one byte: a huge count in a short input is refused before
     // anything is allocated for it.
-    if n > data.len() - *pos {
+    let per_entry = if map { 2 } else { 1 };
+    if n > (data.len() - *pos) / per_entry {
         return Err("Missing bytes in input.");
     }
-    ffi::lua_createtable(l, n as c_int, 0);
+    if map {
+        ffi::lua_createtable(l, 0, n as c_int);
+    } else {
+        ffi::lua_createtable(l, n as c_int, 0);
+    }
     for i in 1..=n {
-        unpack_value(l, data, pos, depth + 1)?;
-        ffi::lua_rawseti(l, -2, i as ffi::lua_Integer);
-    }
-    Ok(())
-}
-
-unsafe fn unpack_map(
-    l: *mut ffi::lua_State,
-    data: &[u8],
-    pos: &mut usize,
-    n: usize,
-    depth: usize,
-) -> Result<(), &'static str> {
-    if n > (data.len() - *pos) / 2 {
-        return Err("Missing bytes in input.");
-    }
-    ffi::lua_createtable(l, 0, n as c_int);
-    for _ in 0..n {
+        if !map {
+            unpack_value(l, data, pos, depth + 1)?;
+            ffi::lua_rawseti(l, -2, i as ffi::lua_Integer);
+            continue;
+        }
         unpack_value(l, data, pos, depth + 1)?;
         unpack_value(l, data, pos, depth + 1)?;
         // A nil key cannot be stored; Redis drops such pairs too.
