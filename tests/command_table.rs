@@ -47,6 +47,9 @@ const EXAMPLES: &[&str] = &[
     "substr k 0 -1",
     "setrange k 0 v",
     "lcs k1 k2",
+    // DUMP and RESTORE
+    "dump k",
+    "restore k 0 payload replace",
     // scripting
     "eval body 2 k1 k2 a1",
     "evalsha sha 1 k1 a1",

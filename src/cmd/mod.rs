@@ -12,6 +12,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod collection;
 pub mod debug;
+pub mod dump;
 pub mod flags;
 pub mod functions;
 pub mod geo;

@@ -12,7 +12,7 @@
 use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
-    bitmap, blocking, debug, functions, geo, hash, hyperloglog, keyspace, latency, list, memory,
+    bitmap, blocking, debug, dump, functions, geo, hash, hyperloglog, keyspace, latency, list, memory,
     scripting, server, set, slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
 };
 
@@ -115,6 +115,8 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("flushdb", -1, WRITE, [], "server", "1.0.0", St(keyspace::flushdb), "Removes all keys of the current database (O(1) range delete)."),
     cmd!("flushall", -1, WRITE, [], "server", "1.0.0", St(keyspace::flushall), "Removes all keys of all databases (O(1) range delete)."),
     cmd!("swapdb", 3, WRITE | FAST, [], "server", "4.0.0", St(keyspace::swapdb), "Swaps two databases (O(1))."),
+    cmd!("dump", 2, READONLY, [at(1; RO | ACCESS)], "generic", "2.6.0", St(dump::dump), "Serializes a key's value in Redis's DUMP format (RDB version 10)."),
+    cmd!("restore", -4, WRITE | DENYOOM, [at(1; OW | UPDATE)], "generic", "2.6.0", St(dump::restore), "Creates a key from a DUMP payload of Kiwi or redis-server (every Redis 7.0 encoding)."),
     cmd!("object", -2, NONE, [], "generic", "2.2.3", St(keyspace::object), "Inspects the internals of a key.", subs: OBJECT_SUBS),
     // hashes
     cmd!("hset", -4, WRITE | DENYOOM | FAST, [at(1; RW | UPDATE)], "hash", "2.0.0", St(hash::hset), "Sets fields of a hash, creating it if needed; returns how many fields are new."),

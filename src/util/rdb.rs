@@ -1,6 +1,8 @@
-//! The pieces of Redis's RDB format that payloads exchanged with clients use (FUNCTION DUMP and
-//! RESTORE today): length-prefixed strings, LZF-compressed strings, and the trailer of a DUMP
-//! payload (RDB version, then CRC-64/Jones).
+//! The pieces of Redis's RDB format that payloads exchanged with clients use (DUMP, RESTORE,
+//! FUNCTION DUMP and RESTORE): length-prefixed strings, LZF-compressed strings, the trailer of
+//! a DUMP payload (RDB version, then CRC-64/Jones), and values of every type Kiwi stores —
+//! written in one plain encoding per type, read in every encoding Redis 7.0 writes (or still
+//! loads): listpacks, ziplists, intsets, quicklists.
 
 /// The RDB version Kiwi writes: Redis 7.0's.
 pub const RDB_VERSION: u16 = 10;
@@ -181,6 +183,337 @@ pub fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
     (out.len() == len).then_some(out)
 }
 
+/// A key's value, as DUMP carries it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    String(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Set(Vec<Vec<u8>>),
+    /// Members with their scores, in any order.
+    ZSet(Vec<(Vec<u8>, f64)>),
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+}
+
+impl Value {
+    /// A list, set, sorted set or hash without members (no key holds one; Redis refuses it).
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::String(_) => false,
+            Value::List(items) | Value::Set(items) => items.is_empty(),
+            Value::ZSet(members) => members.is_empty(),
+            Value::Hash(fields) => fields.is_empty(),
+        }
+    }
+}
+
+const TYPE_STRING: u8 = 0;
+const TYPE_LIST: u8 = 1;
+const TYPE_SET: u8 = 2;
+const TYPE_ZSET: u8 = 3;
+const TYPE_HASH: u8 = 4;
+const TYPE_ZSET_2: u8 = 5;
+const TYPE_LIST_ZIPLIST: u8 = 10;
+const TYPE_SET_INTSET: u8 = 11;
+const TYPE_ZSET_ZIPLIST: u8 = 12;
+const TYPE_HASH_ZIPLIST: u8 = 13;
+const TYPE_LIST_QUICKLIST: u8 = 14;
+const TYPE_HASH_LISTPACK: u8 = 16;
+const TYPE_ZSET_LISTPACK: u8 = 17;
+const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_SET_LISTPACK: u8 = 20;
+
+/// Appends a value as its type byte and body: the plain encodings (a string, a linked list, a
+/// set, a sorted set with binary doubles, a hash) that every Redis version since 2.6 reads.
+pub fn write_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
+        Value::String(data) => {
+            out.push(TYPE_STRING);
+            write_string(out, data);
+        }
+        Value::List(items) | Value::Set(items) => {
+            out.push(if matches!(value, Value::List(_)) { TYPE_LIST } else { TYPE_SET });
+            write_len(out, items.len() as u64);
+            for item in items {
+                write_string(out, item);
+            }
+        }
+        Value::ZSet(members) => {
+            out.push(TYPE_ZSET_2);
+            write_len(out, members.len() as u64);
+            for (member, score) in members {
+                write_string(out, member);
+                out.extend_from_slice(&score.to_le_bytes());
+            }
+        }
+        Value::Hash(fields) => {
+            out.push(TYPE_HASH);
+            write_len(out, fields.len() as u64);
+            for (field, value) in fields {
+                write_string(out, field);
+                write_string(out, value);
+            }
+        }
+    }
+}
+
+/// Reads a value written by [`write_value`] or by Redis (DUMP's body, after the trailer was
+/// checked); `None` if it is malformed, of a type Kiwi does not store (streams, modules), or
+/// followed by anything.
+pub fn read_value(body: &[u8]) -> Option<Value> {
+    let (&kind, _) = body.split_first()?;
+    let mut pos = 1;
+    let value = match kind {
+        TYPE_STRING => Value::String(read_string(body, &mut pos)?),
+        TYPE_LIST | TYPE_SET => {
+            let n = read_length(body, &mut pos)?;
+            let items = bounded(n, body.len() - pos, |_| read_string(body, &mut pos))?;
+            if kind == TYPE_LIST {
+                Value::List(items)
+            } else {
+                Value::Set(items)
+            }
+        }
+        TYPE_ZSET | TYPE_ZSET_2 => {
+            let n = read_length(body, &mut pos)?;
+            let members = bounded(n, body.len() - pos, |_| {
+                let member = read_string(body, &mut pos)?;
+                let score = if kind == TYPE_ZSET_2 {
+                    let bytes = body.get(pos..pos + 8)?;
+                    pos += 8;
+                    f64::from_le_bytes(bytes.try_into().ok()?)
+                } else {
+                    read_text_double(body, &mut pos)?
+                };
+                Some((member, score))
+            })?;
+            Value::ZSet(members)
+        }
+        TYPE_HASH => {
+            let n = read_length(body, &mut pos)?;
+            let fields = bounded(n, body.len() - pos, |_| {
+                Some((read_string(body, &mut pos)?, read_string(body, &mut pos)?))
+            })?;
+            Value::Hash(fields)
+        }
+        TYPE_LIST_ZIPLIST => Value::List(ziplist(&read_string(body, &mut pos)?)?),
+        TYPE_SET_INTSET => Value::Set(intset(&read_string(body, &mut pos)?)?),
+        TYPE_SET_LISTPACK => Value::Set(listpack(&read_string(body, &mut pos)?)?),
+        TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+            let blob = read_string(body, &mut pos)?;
+            let flat = if kind == TYPE_ZSET_ZIPLIST { ziplist(&blob)? } else { listpack(&blob)? };
+            Value::ZSet(pairs(flat)?.into_iter().map(|(m, s)| {
+                let score = crate::util::number::parse_f64(&s)?;
+                Some((m, score))
+            }).collect::<Option<Vec<_>>>()?)
+        }
+        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+            let blob = read_string(body, &mut pos)?;
+            let flat = if kind == TYPE_HASH_ZIPLIST { ziplist(&blob)? } else { listpack(&blob)? };
+            Value::Hash(pairs(flat)?)
+        }
+        TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+            let nodes = read_length(body, &mut pos)?;
+            let mut items = Vec::new();
+            for _ in 0..bounded_count(nodes, body.len() - pos)? {
+                // Quicklist 2 nodes say whether they hold one plain element or a listpack.
+                let plain = if kind == TYPE_LIST_QUICKLIST_2 {
+                    read_length(body, &mut pos)? == 1
+                } else {
+                    false
+                };
+                let blob = read_string(body, &mut pos)?;
+                match (kind, plain) {
+                    (TYPE_LIST_QUICKLIST, _) => items.extend(ziplist(&blob)?),
+                    (_, true) => items.push(blob),
+                    (_, false) => items.extend(listpack(&blob)?),
+                }
+            }
+            Value::List(items)
+        }
+        _ => return None,
+    };
+    // A NaN score cannot be in a sorted set (Redis refuses such a payload too).
+    if let Value::ZSet(members) = &value {
+        if members.iter().any(|(_, score)| score.is_nan()) {
+            return None;
+        }
+    }
+    (pos == body.len()).then_some(value)
+}
+
+/// `n` entries read by `read`, refusing a count larger than the bytes left could hold (every
+/// entry takes at least one byte), so a forged count allocates nothing.
+fn bounded<T>(n: usize, left: usize, mut read: impl FnMut(usize) -> Option<T>) -> Option<Vec<T>> {
+    let n = bounded_count(n, left)?;
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        out.push(read(i)?);
+    }
+    Some(out)
+}
+
+fn bounded_count(n: usize, left: usize) -> Option<usize> {
+    (n <= left).then_some(n)
+}
+
+/// Pairs of a flat list (field, value, field, value ...).
+fn pairs(flat: Vec<Vec<u8>>) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    if flat.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(flat.len() / 2);
+    let mut items = flat.into_iter();
+    while let (Some(a), Some(b)) = (items.next(), items.next()) {
+        out.push((a, b));
+    }
+    Some(out)
+}
+
+/// The old sorted-set score: a length byte (253 nan, 254 +inf, 255 -inf) then its text.
+fn read_text_double(buf: &[u8], pos: &mut usize) -> Option<f64> {
+    let len = *buf.get(*pos)?;
+    *pos += 1;
+    match len {
+        253 => Some(f64::NAN),
+        254 => Some(f64::INFINITY),
+        255 => Some(f64::NEG_INFINITY),
+        n => {
+            let text = buf.get(*pos..*pos + n as usize)?;
+            *pos += n as usize;
+            crate::util::number::parse_f64(text)
+        }
+    }
+}
+
+/// The elements of a listpack.
+pub fn listpack(lp: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let declared = u32::from_le_bytes(lp.get(0..4)?.try_into().ok()?) as usize;
+    if declared != lp.len() {
+        return None;
+    }
+    let mut pos = 6;
+    let mut out = Vec::new();
+    loop {
+        let b = *lp.get(pos)?;
+        if b == 0xff {
+            return (pos + 1 == lp.len()).then_some(out);
+        }
+        let (element, size) = match b {
+            0x00..=0x7f => ((b as i64).to_string().into_bytes(), 1),
+            0x80..=0xbf => {
+                let n = (b & 0x3f) as usize;
+                (lp.get(pos + 1..pos + 1 + n)?.to_vec(), 1 + n)
+            }
+            0xc0..=0xdf => {
+                let raw = (((b & 0x1f) as i64) << 8) | *lp.get(pos + 1)? as i64;
+                let value = if raw >= 1 << 12 { raw - (1 << 13) } else { raw };
+                (value.to_string().into_bytes(), 2)
+            }
+            0xe0..=0xef => {
+                let n = (((b & 0x0f) as usize) << 8) | *lp.get(pos + 1)? as usize;
+                (lp.get(pos + 2..pos + 2 + n)?.to_vec(), 2 + n)
+            }
+            0xf0 => {
+                let n = u32::from_le_bytes(lp.get(pos + 1..pos + 5)?.try_into().ok()?) as usize;
+                (lp.get(pos + 5..pos.checked_add(5 + n)?)?.to_vec(), 5 + n)
+            }
+            0xf1..=0xf4 => {
+                let width = [2, 3, 4, 8][(b - 0xf1) as usize];
+                let bytes = lp.get(pos + 1..pos + 1 + width)?;
+                (signed_le(bytes).to_string().into_bytes(), 1 + width)
+            }
+            _ => return None,
+        };
+        // Each entry ends with its own length, in 1 to 5 bytes.
+        let backlen = match size {
+            0..=127 => 1,
+            128..=16383 => 2,
+            16384..=2097151 => 3,
+            2097152..=268435455 => 4,
+            _ => 5,
+        };
+        pos = pos.checked_add(size + backlen)?;
+        out.push(element);
+    }
+}
+
+/// The elements of a ziplist (Redis before 7.0 wrote them; 7.0 still loads them).
+pub fn ziplist(zl: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let declared = u32::from_le_bytes(zl.get(0..4)?.try_into().ok()?) as usize;
+    if declared != zl.len() {
+        return None;
+    }
+    let mut pos = 10;
+    let mut out = Vec::new();
+    loop {
+        let first = *zl.get(pos)?;
+        if first == 0xff {
+            return (pos + 1 == zl.len()).then_some(out);
+        }
+        // The previous entry's length: one byte, or 0xfe and four.
+        pos += if first == 0xfe { 5 } else { 1 };
+        let b = *zl.get(pos)?;
+        let (element, size) = match b >> 6 {
+            0 => {
+                let n = (b & 0x3f) as usize;
+                (zl.get(pos + 1..pos + 1 + n)?.to_vec(), 1 + n)
+            }
+            1 => {
+                let n = (((b & 0x3f) as usize) << 8) | *zl.get(pos + 1)? as usize;
+                (zl.get(pos + 2..pos + 2 + n)?.to_vec(), 2 + n)
+            }
+            2 => {
+                let n = u32::from_be_bytes(zl.get(pos + 1..pos + 5)?.try_into().ok()?) as usize;
+                (zl.get(pos + 5..pos.checked_add(5 + n)?)?.to_vec(), 5 + n)
+            }
+            _ => {
+                let width = match b {
+                    0xc0 => 2,
+                    0xd0 => 4,
+                    0xe0 => 8,
+                    0xf0 => 3,
+                    0xfe => 1,
+                    0xf1..=0xfd => 0,
+                    _ => return None,
+                };
+                let value = if width == 0 {
+                    (b & 0x0f) as i64 - 1
+                } else {
+                    signed_le(zl.get(pos + 1..pos + 1 + width)?)
+                };
+                (value.to_string().into_bytes(), 1 + width)
+            }
+        };
+        pos = pos.checked_add(size)?;
+        out.push(element);
+    }
+}
+
+/// The members of an intset.
+pub fn intset(is: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let width = u32::from_le_bytes(is.get(0..4)?.try_into().ok()?) as usize;
+    let count = u32::from_le_bytes(is.get(4..8)?.try_into().ok()?) as usize;
+    if !matches!(width, 2 | 4 | 8) || is.len() != 8 + width.checked_mul(count)? {
+        return None;
+    }
+    Some(
+        is[8..]
+            .chunks(width)
+            .map(|c| signed_le(c).to_string().into_bytes())
+            .collect(),
+    )
+}
+
+/// A little-endian two's complement integer of 1 to 8 bytes.
+fn signed_le(bytes: &[u8]) -> i64 {
+    let mut value: u64 = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        value |= (b as u64) << (8 * i);
+    }
+    let shift = 64 - 8 * bytes.len() as u32;
+    ((value << shift) as i64) >> shift
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,5 +556,53 @@ mod tests {
         let last = out.len() - 1;
         out[last] ^= 1;
         assert!(verify_payload(&out).is_none());
+    }
+
+    #[test]
+    fn values_round_trip_in_the_plain_encodings() {
+        let values = [
+            Value::String(b"hello".to_vec()),
+            Value::List(vec![b"a".to_vec(), b"bb".to_vec()]),
+            Value::Set(vec![b"x".to_vec()]),
+            Value::ZSet(vec![(b"m".to_vec(), 1.5), (b"n".to_vec(), f64::NEG_INFINITY)]),
+            Value::Hash(vec![(b"f".to_vec(), b"v".to_vec())]),
+        ];
+        for value in values {
+            let mut out = Vec::new();
+            write_value(&mut out, &value);
+            assert_eq!(read_value(&out), Some(value.clone()));
+            out.push(0);
+            assert_eq!(read_value(&out), None, "trailing bytes are refused");
+        }
+    }
+
+    #[test]
+    fn compact_encodings_decode() {
+        // A listpack of "a", 7, -2 and 1000 (as redis-server 7.0 lays them out).
+        let mut lp = vec![0, 0, 0, 0, 4, 0];
+        lp.extend_from_slice(&[0x81, b'a', 2]); // 6-bit string
+        lp.extend_from_slice(&[0x07, 1]); // 7-bit uint
+        lp.extend_from_slice(&[0xdf, 0xfe, 2]); // 13-bit int: -2
+        lp.extend_from_slice(&[0xc3, 0xe8, 2]); // 13-bit int: 1000
+        lp.push(0xff);
+        let len = lp.len() as u32;
+        lp[0..4].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(
+            listpack(&lp).unwrap(),
+            [b"a".to_vec(), b"7".to_vec(), b"-2".to_vec(), b"1000".to_vec()]
+        );
+        lp[0] ^= 1;
+        assert!(listpack(&lp).is_none());
+        // An intset of 16-bit integers.
+        let is = [2, 0, 0, 0, 2, 0, 0, 0, 0xff, 0xff, 5, 0];
+        assert_eq!(intset(&is).unwrap(), [b"-1".to_vec(), b"5".to_vec()]);
+        // A ziplist of "ab" and the immediate integer 3.
+        let mut zl = vec![0, 0, 0, 0, 0, 0, 0, 0, 2, 0];
+        zl.extend_from_slice(&[0, 0x02, b'a', b'b']);
+        zl.extend_from_slice(&[4, 0xf4]);
+        zl.push(0xff);
+        let len = zl.len() as u32;
+        zl[0..4].copy_from_slice(&len.to_le_bytes());
+        assert_eq!(ziplist(&zl).unwrap(), [b"ab".to_vec(), b"3".to_vec()]);
     }
 }
