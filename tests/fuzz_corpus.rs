@@ -99,6 +99,11 @@ fn lua_script() {
     replay("lua_script")
 }
 
+#[test]
+fn restore_payload() {
+    replay("restore_payload")
+}
+
 /// A few thousand deterministic mutations of the `lua_script` seeds (bytes flipped, cut,
 /// repeated): the engine must survive them all, as it survives the fuzzer's.
 #[test]

@@ -15,6 +15,7 @@ pub mod input;
 pub mod lua;
 pub mod raft;
 pub mod resp;
+pub mod restore;
 
 pub use admin::admin_json;
 pub use commands::commands;
@@ -22,6 +23,7 @@ pub use config::config_file;
 pub use lua::lua_script;
 pub use raft::raft_decode;
 pub use resp::{resp_frame, resp_reply, resp_request};
+pub use restore::restore_payload;
 
 /// A target's check: panics when a property breaks.
 pub type Check = fn(&[u8]);
@@ -36,4 +38,5 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("raft_decode", raft_decode),
     ("admin_json", admin_json),
     ("lua_script", lua_script),
+    ("restore_payload", restore_payload),
 ];
