@@ -50,6 +50,8 @@ const EXAMPLES: &[&str] = &[
     // DUMP and RESTORE
     "dump k",
     "restore k 0 payload replace",
+    "migrate host 6379 k 0 1000 copy replace",
+    "migrate host 6379 \"\" 0 1000 auth pw keys k1 k2",
     // scripting
     "eval body 2 k1 k2 a1",
     "evalsha sha 1 k1 a1",
@@ -211,7 +213,11 @@ const EXAMPLES: &[&str] = &[
 ];
 
 fn words(example: &str) -> Vec<String> {
-    example.split_whitespace().map(str::to_string).collect()
+    // `""` stands for the empty argument (MIGRATE's key when KEYS lists them).
+    example
+        .split_whitespace()
+        .map(|w| if w == "\"\"" { String::new() } else { w.to_string() })
+        .collect()
 }
 
 /// Whether some example calls `name` (and `sub`, for a subcommand).

@@ -198,3 +198,67 @@ fn damaged_payloads_are_refused_and_create_nothing() {
         assert_eq!(call(&mut k, &["PING"]).await, Frame::simple("PONG"));
     });
 }
+
+/// MIGRATE to a redis-server and to another Kiwi: keys arrive with their values and time to
+/// live and leave the source (unless COPY); a key the target already has is refused with
+/// Redis's error (unless REPLACE), and the source keeps it.
+#[test]
+fn migrate_moves_keys_to_redis_and_to_kiwi() {
+    let kiwi = Kiwi::start(&[]);
+    let other = Kiwi::start(&[]);
+    let redis = Redis::start();
+    runtime().block_on(async {
+        let mut k = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut r = Client::connect(&redis.addr()).await.unwrap();
+        let mut o = Client::connect(&other.addr()).await.unwrap();
+        call(&mut k, &["RPUSH", "list", "a", "b"]).await;
+        call(&mut k, &["SET", "s", "v", "PX", "100000"]).await;
+        call(&mut k, &["HSET", "h", "f", "v"]).await;
+        let redis_port = redis.addr().rsplit(':').next().unwrap().to_string();
+        let other_port = other.port.to_string();
+        // One key to redis-server, database 2.
+        let moved = call(&mut k, &["MIGRATE", "127.0.0.1", &redis_port, "list", "2", "5000"]).await;
+        assert_eq!(moved, Frame::ok());
+        assert_eq!(call(&mut k, &["EXISTS", "list"]).await, Frame::Integer(0));
+        call(&mut r, &["SELECT", "2"]).await;
+        assert_eq!(
+            call(&mut r, &["LRANGE", "list", "0", "-1"]).await,
+            Frame::Array(vec![common::bulk("a"), common::bulk("b")])
+        );
+        // Several keys to another Kiwi, with COPY: they stay here too, TTL included.
+        let copied = call(
+            &mut k,
+            &["MIGRATE", "127.0.0.1", &other_port, "", "0", "5000", "COPY", "KEYS", "s", "h", "missing"],
+        )
+        .await;
+        assert_eq!(copied, Frame::ok());
+        assert_eq!(call(&mut o, &["GET", "s"]).await, common::bulk("v"));
+        assert!(matches!(call(&mut o, &["PTTL", "s"]).await, Frame::Integer(n) if n > 90_000));
+        assert_eq!(call(&mut o, &["HGET", "h", "f"]).await, common::bulk("v"));
+        assert_eq!(call(&mut k, &["EXISTS", "s", "h"]).await, Frame::Integer(2));
+        // Again without REPLACE: the target refuses, and the source keeps its keys.
+        let refused = call(&mut k, &["MIGRATE", "127.0.0.1", &other_port, "h", "0", "5000"]).await;
+        assert_eq!(
+            refused,
+            Frame::Error("ERR Target instance replied with error: BUSYKEY Target key name already exists.".into())
+        );
+        assert_eq!(call(&mut k, &["EXISTS", "h"]).await, Frame::Integer(1));
+        let replaced =
+            call(&mut k, &["MIGRATE", "127.0.0.1", &other_port, "h", "0", "5000", "REPLACE"]).await;
+        assert_eq!(replaced, Frame::ok());
+        assert_eq!(call(&mut k, &["EXISTS", "h"]).await, Frame::Integer(0));
+        // Nothing to move, nobody listening, bad arguments.
+        let none = call(&mut k, &["MIGRATE", "127.0.0.1", &other_port, "gone", "0", "5000"]).await;
+        assert_eq!(none, Frame::simple("NOKEY"));
+        let closed = common::free_port().to_string();
+        let unreachable = call(&mut k, &["MIGRATE", "127.0.0.1", &closed, "s", "0", "500"]).await;
+        assert_eq!(unreachable, Frame::Error("IOERR error or timeout connecting to the client".into()));
+        assert_eq!(call(&mut k, &["EXISTS", "s"]).await, Frame::Integer(1));
+        let keys_with_key =
+            call(&mut k, &["MIGRATE", "127.0.0.1", &other_port, "s", "0", "5000", "KEYS", "h"]).await;
+        assert_eq!(
+            keys_with_key,
+            Frame::Error("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string".into())
+        );
+    });
+}

@@ -117,6 +117,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("swapdb", 3, WRITE | FAST, [], "server", "4.0.0", St(keyspace::swapdb), "Swaps two databases (O(1))."),
     cmd!("dump", 2, READONLY, [at(1; RO | ACCESS)], "generic", "2.6.0", St(dump::dump), "Serializes a key's value in Redis's DUMP format (RDB version 10)."),
     cmd!("restore", -4, WRITE | DENYOOM, [at(1; OW | UPDATE)], "generic", "2.6.0", St(dump::restore), "Creates a key from a DUMP payload of Kiwi or redis-server (every Redis 7.0 encoding)."),
+    cmd!("migrate", -6, WRITE | MOVABLEKEYS, [at(3; RW | ACCESS | DELETE), find(dump::migrate_keys)], "generic", "2.6.0", St(dump::migrate), "Moves keys to another Kiwi or Redis server (DUMP there, RESTORE here, DEL), atomic per key.", secrets: dump::migrate_secrets),
     cmd!("object", -2, NONE, [], "generic", "2.2.3", St(keyspace::object), "Inspects the internals of a key.", subs: OBJECT_SUBS),
     // hashes
     cmd!("hset", -4, WRITE | DENYOOM | FAST, [at(1; RW | UPDATE)], "hash", "2.0.0", St(hash::hset), "Sets fields of a hash, creating it if needed; returns how many fields are new."),
