@@ -104,10 +104,18 @@ fn restore_payload() {
     replay("restore_payload")
 }
 
-/// A few thousand deterministic mutations of the `lua_script` seeds (bytes flipped, cut,
-/// repeated): the engine must survive them all, as it survives the fuzzer's.
-#[test]
-fn lua_script_survives_mutated_seeds() {
+/// Deterministic mutations of the seeds of `target` (bytes flipped, cut, repeated): 100 per
+/// seed, or `KIWI_MUTATIONS` for a longer run. The check must hold for them all, as it does for
+/// the fuzzer's inputs.
+fn mutate_seeds(target: &str) {
+    let rounds: usize = std::env::var("KIWI_MUTATIONS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
+    let (_, check) = checks::TARGETS
+        .iter()
+        .find(|(name, _)| *name == target)
+        .expect("a known target");
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         state ^= state << 13;
@@ -115,9 +123,9 @@ fn lua_script_survives_mutated_seeds() {
         state ^= state << 17;
         state
     };
-    for file in inputs("corpus", "lua_script") {
+    for file in inputs("corpus", target) {
         let seed = std::fs::read(&file).expect("read a seed");
-        for _ in 0..100 {
+        for _ in 0..rounds {
             let mut data = seed.clone();
             for _ in 0..1 + next() % 4 {
                 if data.len() < 2 {
@@ -133,8 +141,18 @@ fn lua_script_survives_mutated_seeds() {
                     }
                 }
             }
-            let outcome = std::panic::catch_unwind(|| checks::lua_script(&data));
+            let outcome = std::panic::catch_unwind(|| check(&data));
             assert!(outcome.is_ok(), "a mutation of {} fails: {data:?}", file.display());
         }
     }
+}
+
+#[test]
+fn lua_script_survives_mutated_seeds() {
+    mutate_seeds("lua_script")
+}
+
+#[test]
+fn restore_payload_survives_mutated_seeds() {
+    mutate_seeds("restore_payload")
 }

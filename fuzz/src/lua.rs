@@ -36,9 +36,13 @@ impl Host for Echo {
 }
 
 thread_local! {
-    /// One interpreter per thread, reused like the server reuses its own.
-    static VM: RefCell<Option<Vm>> = const { RefCell::new(None) };
+    /// One interpreter per thread, reused like the server reuses its own, and replaced every
+    /// few thousand inputs (as SCRIPT FLUSH would): every distinct script stays compiled in it.
+    static VM: RefCell<(Option<Vm>, u32)> = const { RefCell::new((None, 0)) };
 }
+
+/// Inputs one interpreter serves before it is replaced.
+const INPUTS_PER_VM: u32 = 2000;
 
 fn run(vm: &mut Vm, body: &[u8], argv: &[Bytes]) -> Frame {
     let sha = sha1_hex(body);
@@ -55,7 +59,12 @@ pub fn lua_script(data: &[u8]) {
         return;
     };
     VM.with(|cell| {
-        let mut slot = cell.borrow_mut();
+        let (slot, served) = &mut *cell.borrow_mut();
+        *served += 1;
+        if *served > INPUTS_PER_VM {
+            *slot = None;
+            *served = 0;
+        }
         let vm = slot.get_or_insert_with(|| Vm::new(32 << 20, "7.0.15").expect("interpreter"));
         let input = Bytes::copy_from_slice(rest);
         let _reply = match mode % 6 {

@@ -562,11 +562,12 @@ impl Vm {
     }
 
     /// Frees what the last run left behind: a step every 50 runs, as Redis does, and a full
-    /// collection after a failure or when half the memory limit is in use — Lua 5.1 does not
-    /// collect before it reports "not enough memory", so garbage would fail the next script.
+    /// collection after "not enough memory" or when half the memory limit is in use — Lua 5.1
+    /// does not collect before it reports "not enough memory", so garbage would fail the next
+    /// script. (Not after every failure: a full collection walks every cached script.)
     unsafe fn collect_garbage(&mut self, status: c_int) {
         self.runs += 1;
-        if status != 0 || self.allocator.used > self.allocator.limit / 2 {
+        if status == ffi::LUA_ERRMEM || self.allocator.used > self.allocator.limit / 2 {
             ffi::lua_gc(self.l, ffi::LUA_GCCOLLECT, 0);
         } else if self.runs % 50 == 0 {
             ffi::lua_gc(self.l, ffi::LUA_GCSTEP, 50);
