@@ -392,6 +392,12 @@ impl Vm {
         Ok(())
     }
 
+    /// Reseeds `math.random` (a replicated script starts from its log entry's seed, so every
+    /// node draws the same numbers).
+    pub fn seed_random(&mut self, seed: i32) {
+        *self.rand = Rand48::seeded(seed);
+    }
+
     /// Changes the memory limit (CONFIG SET lua-memory-limit); memory already in use stays.
     pub fn set_memory_limit(&mut self, limit: usize) {
         self.allocator.limit = limit.max(1 << 20);
@@ -1216,14 +1222,6 @@ unsafe extern "C-unwind" fn math_randomseed(l: *mut ffi::lua_State) -> c_int {
     };
     *run.rand = Rand48::seeded(ffi::luaL_checkinteger(l, 1) as i32);
     0
-}
-
-/// Reseeds `math.random` (a replicated script starts from its log entry's seed, so every node
-/// draws the same numbers).
-impl Vm {
-    pub fn seed_random(&mut self, seed: i32) {
-        *self.rand = Rand48::seeded(seed);
-    }
 }
 
 /// Whether `code` compiles, without running it (SCRIPT LOAD on the network side); the error is

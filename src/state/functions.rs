@@ -178,15 +178,12 @@ impl Functions {
         self.vm = None;
     }
 
+    /// The loaded libraries, by name.
     pub fn libraries(&self) -> impl Iterator<Item = &Library> {
         self.libraries.values()
     }
 
-    pub fn library(&self, name: &str) -> Option<&Library> {
-        self.libraries.get(name)
-    }
-
-    /// The library that registered function `name`, and the function.
+    /// The function `name` (any case, as Redis matches function names).
     pub fn function(&self, name: &str) -> Option<&Registered> {
         self.libraries
             .values()
