@@ -100,20 +100,41 @@ async fn scripts_and_functions_run_alike_on_every_node() {
     let c = Cluster::start(3, Options::default()).await;
     let leader = c.wait_leader(None).await;
     let follower = follower_of(&c, leader);
-    let node = |id: u64| c.nodes.iter().find(|n| n.id == id).expect("node").resp_addr();
+    let node = |id: u64| {
+        c.nodes
+            .iter()
+            .find(|n| n.id == id)
+            .expect("node")
+            .resp_addr()
+    };
     let mut on_follower = Client::connect(&node(follower)).await.expect("connect");
     let sha = on_follower
-        .call(&["SCRIPT", "LOAD", "return redis.call('incrby', KEYS[1], ARGV[1])"])
+        .call(&[
+            "SCRIPT",
+            "LOAD",
+            "return redis.call('incrby', KEYS[1], ARGV[1])",
+        ])
         .await
         .expect("script load");
-    let Frame::Bulk(sha) = sha else { panic!("SCRIPT LOAD answered {sha:?}") };
+    let Frame::Bulk(sha) = sha else {
+        panic!("SCRIPT LOAD answered {sha:?}")
+    };
     let sha = String::from_utf8_lossy(&sha).into_owned();
     for _ in 0..3 {
-        let reply = on_follower.call(&["EVALSHA", &sha, "1", "n", "5"]).await.expect("evalsha");
+        let reply = on_follower
+            .call(&["EVALSHA", &sha, "1", "n", "5"])
+            .await
+            .expect("evalsha");
         assert!(matches!(reply, Frame::Integer(_)), "{reply:?}");
     }
-    let unknown = on_follower.call(&["EVALSHA", &"0".repeat(40), "0"]).await.expect("evalsha");
-    assert!(matches!(&unknown, Frame::Error(e) if e.starts_with("NOSCRIPT")), "{unknown:?}");
+    let unknown = on_follower
+        .call(&["EVALSHA", &"0".repeat(40), "0"])
+        .await
+        .expect("evalsha");
+    assert!(
+        matches!(&unknown, Frame::Error(e) if e.starts_with("NOSCRIPT")),
+        "{unknown:?}"
+    );
     let mut on_leader = Client::connect(&node(leader)).await.expect("connect");
     let library = "#!lua name=chaos
         redis.register_function('chaos', function(keys, args)
@@ -123,7 +144,10 @@ async fn scripts_and_functions_run_alike_on_every_node() {
           redis.call('rpush', keys[3], tostring(popped), tostring(redis.call('randomkey')))
           return popped
         end)";
-    let loaded = on_leader.call(&["FUNCTION", "LOAD", library]).await.expect("load");
+    let loaded = on_leader
+        .call(&["FUNCTION", "LOAD", library])
+        .await
+        .expect("load");
     assert_eq!(loaded, Frame::Bulk("chaos".into()));
     let members: Vec<String> = (0..50).map(|i| format!("m{i}")).collect();
     let mut sadd = vec!["SADD".to_string(), "pool".into()];
@@ -139,7 +163,10 @@ async fn scripts_and_functions_run_alike_on_every_node() {
             assert!(matches!(reply, Frame::Bulk(_)), "node {id}: {reply:?}");
         }
         let listed = client.call(&["FUNCTION", "LIST"]).await.expect("list");
-        assert!(matches!(&listed, Frame::Array(libs) if libs.len() == 1), "node {id}: {listed:?}");
+        assert!(
+            matches!(&listed, Frame::Array(libs) if libs.len() == 1),
+            "node {id}: {listed:?}"
+        );
     }
     let data = verify::converge(&c).await;
     assert_eq!(data.get("n").map(String::as_str), Some("15"));
@@ -151,7 +178,11 @@ async fn scripts_and_functions_run_alike_on_every_node() {
         client.call(&["READONLY"]).await.expect("readonly");
         let digest = client.call(&["DEBUG", "DIGEST"]).await.expect("digest");
         let popped = client.call(&["SCARD", "pool"]).await.expect("scard");
-        assert_eq!(popped, Frame::Integer(35), "node {id}: 15 FCALLs pop 15 of 50");
+        assert_eq!(
+            popped,
+            Frame::Integer(35),
+            "node {id}: 15 FCALLs pop 15 of 50"
+        );
         digests.push(digest);
     }
     assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");

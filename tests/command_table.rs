@@ -216,7 +216,13 @@ fn words(example: &str) -> Vec<String> {
     // `""` stands for the empty argument (MIGRATE's key when KEYS lists them).
     example
         .split_whitespace()
-        .map(|w| if w == "\"\"" { String::new() } else { w.to_string() })
+        .map(|w| {
+            if w == "\"\"" {
+                String::new()
+            } else {
+                w.to_string()
+            }
+        })
         .collect()
 }
 

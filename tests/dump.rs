@@ -15,12 +15,46 @@ async fn populate(c: &mut Client) {
     let mut commands: Vec<Vec<String>> = vec![
         vec!["SET".into(), "str".into(), "hello".into()],
         vec!["SET".into(), "int".into(), "-12345".into()],
-        vec!["RPUSH".into(), "list".into(), "a".into(), "1".into(), "-2".into(), "1000000".into()],
-        vec!["RPUSH".into(), "plain".into(), "x".repeat(100_000), "y".into()],
-        vec!["SADD".into(), "intset".into(), "1".into(), "-100".into(), "70000".into()],
+        vec![
+            "RPUSH".into(),
+            "list".into(),
+            "a".into(),
+            "1".into(),
+            "-2".into(),
+            "1000000".into(),
+        ],
+        vec![
+            "RPUSH".into(),
+            "plain".into(),
+            "x".repeat(100_000),
+            "y".into(),
+        ],
+        vec![
+            "SADD".into(),
+            "intset".into(),
+            "1".into(),
+            "-100".into(),
+            "70000".into(),
+        ],
         vec!["SADD".into(), "set".into(), "x".into(), "y".into()],
-        vec!["ZADD".into(), "zset".into(), "1.5".into(), "a".into(), "-inf".into(), "b".into(), "3".into(), "c".into()],
-        vec!["HSET".into(), "hash".into(), "f".into(), "v".into(), "g".into(), "123".into()],
+        vec![
+            "ZADD".into(),
+            "zset".into(),
+            "1.5".into(),
+            "a".into(),
+            "-inf".into(),
+            "b".into(),
+            "3".into(),
+            "c".into(),
+        ],
+        vec![
+            "HSET".into(),
+            "hash".into(),
+            "f".into(),
+            "v".into(),
+            "g".into(),
+            "123".into(),
+        ],
     ];
     for (command, key) in [("RPUSH", "biglist"), ("SADD", "bigset")] {
         let mut call: Vec<String> = vec![command.into(), key.into()];
@@ -69,7 +103,11 @@ fn every_type_and_encoding_moves_from_redis_to_kiwi_and_back() {
         populate(&mut r).await;
         for key in KEYS {
             let from_redis = payload(call(&mut r, &["DUMP", key]).await);
-            assert_eq!(restore(&mut k, key, "0", &from_redis, &[]).await, Frame::ok(), "{key}");
+            assert_eq!(
+                restore(&mut k, key, "0", &from_redis, &[]).await,
+                Frame::ok(),
+                "{key}"
+            );
             assert_eq!(
                 call(&mut k, &["TYPE", key]).await,
                 call(&mut r, &["TYPE", key]).await,
@@ -78,7 +116,11 @@ fn every_type_and_encoding_moves_from_redis_to_kiwi_and_back() {
             // Back into Redis under another name: the same value, byte for byte.
             let from_kiwi = payload(call(&mut k, &["DUMP", key]).await);
             let copy = format!("{key}:back");
-            assert_eq!(restore(&mut r, &copy, "0", &from_kiwi, &[]).await, Frame::ok(), "{key}");
+            assert_eq!(
+                restore(&mut r, &copy, "0", &from_kiwi, &[]).await,
+                Frame::ok(),
+                "{key}"
+            );
             assert_eq!(
                 call(&mut r, &["DEBUG", "DIGEST-VALUE", key]).await,
                 call(&mut r, &["DEBUG", "DIGEST-VALUE", &copy]).await,
@@ -86,7 +128,10 @@ fn every_type_and_encoding_moves_from_redis_to_kiwi_and_back() {
             );
             // And Kiwi's own content agrees: the digests of the two copies match there too.
             let again = format!("{key}:again");
-            assert_eq!(restore(&mut k, &again, "0", &from_kiwi, &[]).await, Frame::ok());
+            assert_eq!(
+                restore(&mut k, &again, "0", &from_kiwi, &[]).await,
+                Frame::ok()
+            );
             assert_eq!(
                 call(&mut k, &["DEBUG", "DIGEST-VALUE", key]).await,
                 call(&mut k, &["DEBUG", "DIGEST-VALUE", &again]).await,
@@ -194,7 +239,10 @@ fn damaged_payloads_are_refused_and_create_nothing() {
                 }
             }
         }
-        assert!(refused > 100, "only {refused} damaged payloads were refused");
+        assert!(
+            refused > 100,
+            "only {refused} damaged payloads were refused"
+        );
         assert_eq!(call(&mut k, &["PING"]).await, Frame::simple("PONG"));
     });
 }

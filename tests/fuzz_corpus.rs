@@ -142,7 +142,11 @@ fn mutate_seeds(target: &str) {
                 }
             }
             let outcome = std::panic::catch_unwind(|| check(&data));
-            assert!(outcome.is_ok(), "a mutation of {} fails: {data:?}", file.display());
+            assert!(
+                outcome.is_ok(),
+                "a mutation of {} fails: {data:?}",
+                file.display()
+            );
         }
     }
 }

@@ -44,35 +44,51 @@ fn a_busy_script_answers_busy_and_script_kill_stops_it() {
         runner.queue(&["EVAL", "while true do end", "0"]);
         runner.flush().await.unwrap();
         let busy = wait_busy(&mut other).await;
-        assert!(busy.starts_with("BUSY Redis is busy running a script. You can only call SCRIPT KILL"), "{busy}");
+        assert!(
+            busy.starts_with("BUSY Redis is busy running a script. You can only call SCRIPT KILL"),
+            "{busy}"
+        );
         // An EXEC refused while busy ends its transaction, as in Redis.
         let aborted = call(&mut tx, &["EXEC"]).await;
-        assert!(error(&aborted).starts_with("EXECABORT Transaction discarded because of: BUSY"), "{aborted:?}");
+        assert!(
+            error(&aborted).starts_with("EXECABORT Transaction discarded because of: BUSY"),
+            "{aborted:?}"
+        );
         // FUNCTION KILL does not stop an EVAL script; SCRIPT KILL does.
         let wrong_kind = call(&mut other, &["FUNCTION", "KILL"]).await;
         assert!(error(&wrong_kind).starts_with("BUSY"), "{wrong_kind:?}");
         assert_eq!(call(&mut other, &["SCRIPT", "KILL"]).await, Frame::ok());
         let killed = runner.read_reply().await.unwrap();
-        assert!(error(&killed).starts_with("ERR Script killed by user with SCRIPT KILL..."), "{killed:?}");
+        assert!(
+            error(&killed).starts_with("ERR Script killed by user with SCRIPT KILL..."),
+            "{killed:?}"
+        );
         assert_eq!(call(&mut other, &["PING"]).await, Frame::simple("PONG"));
         assert!(error(&call(&mut other, &["SCRIPT", "KILL"]).await).starts_with("NOTBUSY"));
         // The transaction is gone: no MULTI state, nothing ran.
         assert_eq!(call(&mut tx, &["GET", "n"]).await, Frame::Null);
 
         // A script that wrote cannot be killed; it runs to its end.
-        let body = "redis.call('set', 'x', 'y') local i = 0 while i < 3e7 do i = i + 1 end return i";
+        let body =
+            "redis.call('set', 'x', 'y') local i = 0 while i < 3e7 do i = i + 1 end return i";
         runner.queue(&["EVAL", body, "0"]);
         runner.flush().await.unwrap();
         wait_busy(&mut other).await;
         let refused = call(&mut other, &["SCRIPT", "KILL"]).await;
         assert!(error(&refused).starts_with("UNKILLABLE"), "{refused:?}");
-        assert_eq!(runner.read_reply().await.unwrap(), Frame::Integer(30_000_000));
+        assert_eq!(
+            runner.read_reply().await.unwrap(),
+            Frame::Integer(30_000_000)
+        );
         assert_eq!(call(&mut other, &["GET", "x"]).await, bulk("y"));
 
         // Functions are killed with FUNCTION KILL.
         let library = "#!lua name=spin\nredis.register_function{function_name='spin', \
                        callback=function() while true do end end, flags={'no-writes'}}";
-        assert_eq!(call(&mut other, &["FUNCTION", "LOAD", library]).await, bulk("spin"));
+        assert_eq!(
+            call(&mut other, &["FUNCTION", "LOAD", library]).await,
+            bulk("spin")
+        );
         runner.queue(&["FCALL_RO", "spin", "0"]);
         runner.flush().await.unwrap();
         let busy = wait_busy(&mut other).await;
@@ -93,23 +109,41 @@ fn function_libraries_survive_restart_and_kill_9() {
                    function(keys) return redis.call('incr', keys[1]) end)";
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut c, &["FUNCTION", "LOAD", library]).await, bulk("counter"));
-        assert_eq!(call(&mut c, &["FCALL", "bump", "1", "n"]).await, Frame::Integer(1));
+        assert_eq!(
+            call(&mut c, &["FUNCTION", "LOAD", library]).await,
+            bulk("counter")
+        );
+        assert_eq!(
+            call(&mut c, &["FCALL", "bump", "1", "n"]).await,
+            Frame::Integer(1)
+        );
     });
     kiwi.kill9();
     let mut kiwi = kiwi.restart();
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut c, &["FCALL", "bump", "1", "n"]).await, Frame::Integer(2));
+        assert_eq!(
+            call(&mut c, &["FCALL", "bump", "1", "n"]).await,
+            Frame::Integer(2)
+        );
         let deleted = "#!lua name=other\nredis.register_function('gone', function() return 1 end)";
-        assert_eq!(call(&mut c, &["FUNCTION", "LOAD", deleted]).await, bulk("other"));
-        assert_eq!(call(&mut c, &["FUNCTION", "DELETE", "other"]).await, Frame::ok());
+        assert_eq!(
+            call(&mut c, &["FUNCTION", "LOAD", deleted]).await,
+            bulk("other")
+        );
+        assert_eq!(
+            call(&mut c, &["FUNCTION", "DELETE", "other"]).await,
+            Frame::ok()
+        );
     });
     kiwi.terminate();
     let kiwi = kiwi.restart();
     runtime().block_on(async {
         let mut c = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut c, &["FCALL", "bump", "1", "n"]).await, Frame::Integer(3));
+        assert_eq!(
+            call(&mut c, &["FCALL", "bump", "1", "n"]).await,
+            Frame::Integer(3)
+        );
         let gone = call(&mut c, &["FCALL", "gone", "0"]).await;
         assert_eq!(error(&gone), "ERR Function not found");
         assert_eq!(call(&mut c, &["FUNCTION", "FLUSH"]).await, Frame::ok());
@@ -130,19 +164,26 @@ fn function_dump_payloads_move_between_kiwi_and_redis() {
     runtime().block_on(async {
         let mut r = Client::connect(&redis.addr()).await.unwrap();
         let mut k = Client::connect(&kiwi.addr()).await.unwrap();
-        assert_eq!(call(&mut r, &["FUNCTION", "LOAD", &from_redis]).await, bulk("fromredis"));
+        assert_eq!(
+            call(&mut r, &["FUNCTION", "LOAD", &from_redis]).await,
+            bulk("fromredis")
+        );
         let Frame::Bulk(payload) = call(&mut r, &["FUNCTION", "DUMP"]).await else {
             panic!("redis FUNCTION DUMP")
         };
         let restore = |policy: Option<&str>| {
-            let mut args: Vec<Vec<u8>> = vec![b"FUNCTION".to_vec(), b"RESTORE".to_vec(), payload.to_vec()];
+            let mut args: Vec<Vec<u8>> =
+                vec![b"FUNCTION".to_vec(), b"RESTORE".to_vec(), payload.to_vec()];
             args.extend(policy.map(|p| p.as_bytes().to_vec()));
             args
         };
         k.queue(&restore(None));
         k.flush().await.unwrap();
         assert_eq!(k.read_reply().await.unwrap(), Frame::ok());
-        assert_eq!(call(&mut k, &["FCALL", "hello", "0"]).await, bulk("from redis"));
+        assert_eq!(
+            call(&mut k, &["FCALL", "hello", "0"]).await,
+            bulk("from redis")
+        );
         k.queue(&restore(None));
         k.flush().await.unwrap();
         let again = k.read_reply().await.unwrap();
@@ -152,15 +193,24 @@ fn function_dump_payloads_move_between_kiwi_and_redis() {
         assert_eq!(k.read_reply().await.unwrap(), Frame::ok());
 
         // And back: Kiwi's dump restores into redis-server.
-        assert_eq!(call(&mut k, &["FUNCTION", "LOAD", from_kiwi]).await, bulk("fromkiwi"));
+        assert_eq!(
+            call(&mut k, &["FUNCTION", "LOAD", from_kiwi]).await,
+            bulk("fromkiwi")
+        );
         let Frame::Bulk(ours) = call(&mut k, &["FUNCTION", "DUMP"]).await else {
             panic!("kiwi FUNCTION DUMP")
         };
         r.queue(&[&b"FUNCTION"[..], b"RESTORE", &ours, b"FLUSH"]);
         r.flush().await.unwrap();
         assert_eq!(r.read_reply().await.unwrap(), Frame::ok());
-        assert_eq!(call(&mut r, &["FCALL", "hi", "0", "back"]).await, bulk("back"));
-        assert_eq!(call(&mut r, &["FCALL", "hello", "0"]).await, bulk("from redis"));
+        assert_eq!(
+            call(&mut r, &["FCALL", "hi", "0", "back"]).await,
+            bulk("back")
+        );
+        assert_eq!(
+            call(&mut r, &["FCALL", "hello", "0"]).await,
+            bulk("from redis")
+        );
 
         // A damaged payload is refused and changes nothing.
         let mut broken = ours.to_vec();
@@ -169,8 +219,14 @@ fn function_dump_payloads_move_between_kiwi_and_redis() {
         k.queue(&[&b"FUNCTION"[..], b"RESTORE", &broken, b"FLUSH"]);
         k.flush().await.unwrap();
         let refused = k.read_reply().await.unwrap();
-        assert_eq!(error(&refused), "ERR DUMP payload version or checksum are wrong");
-        assert_eq!(call(&mut k, &["FCALL", "hi", "0", "still"]).await, bulk("still"));
+        assert_eq!(
+            error(&refused),
+            "ERR DUMP payload version or checksum are wrong"
+        );
+        assert_eq!(
+            call(&mut k, &["FCALL", "hi", "0", "still"]).await,
+            bulk("still")
+        );
     });
 }
 
@@ -183,7 +239,10 @@ fn a_script_cannot_exhaust_memory() {
         let refused = call(&mut c, &["EVAL", hog, "0"]).await;
         assert!(error(&refused).contains("not enough memory"), "{refused:?}");
         // The interpreter recovers: the memory was given back.
-        assert_eq!(call(&mut c, &["EVAL", "return #string.rep('y', 1000)", "0"]).await, Frame::Integer(1000));
+        assert_eq!(
+            call(&mut c, &["EVAL", "return #string.rep('y', 1000)", "0"]).await,
+            Frame::Integer(1000)
+        );
         let huge_arg = "z".repeat(4 << 20);
         let echoed = call(&mut c, &["EVAL", "return #ARGV[1]", "0", &huge_arg]).await;
         assert_eq!(echoed, Frame::Integer(4 << 20));

@@ -51,7 +51,13 @@ fn run(vm: &mut Vm, body: &[u8], argv: &[Bytes]) -> Frame {
         return Frame::Error(e);
     }
     let mut host = Echo { ticks: 0 };
-    vm.run(&mut host, &sha, &[Bytes::from_static(b"key")], argv, RunOptions { watch: true })
+    vm.run(
+        &mut host,
+        &sha,
+        &[Bytes::from_static(b"key")],
+        argv,
+        RunOptions { watch: true },
+    )
 }
 
 pub fn lua_script(data: &[u8]) {

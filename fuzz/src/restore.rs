@@ -10,5 +10,9 @@ pub fn restore_payload(data: &[u8]) {
     };
     let mut again = Vec::new();
     write_value(&mut again, &value);
-    assert_eq!(read_value(&again), Some(value), "a decoded value does not survive a round trip");
+    assert_eq!(
+        read_value(&again),
+        Some(value),
+        "a decoded value does not survive a round trip"
+    );
 }

@@ -128,7 +128,9 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         } else if is_opt(&args[i], "idletime") && more && !freq_given {
             // Kiwi keeps no access times: the value is checked, as in Redis, and not used.
             if arg_i64(&args[i + 1])? < 0 {
-                return Err(ReplyError::custom("ERR Invalid IDLETIME value, must be >= 0"));
+                return Err(ReplyError::custom(
+                    "ERR Invalid IDLETIME value, must be >= 0",
+                ));
             }
             idle_given = true;
             i += 1;
@@ -148,7 +150,9 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let exists = matches!(run(ctx, &[b"EXISTS", &key])?, Frame::Integer(n) if n > 0);
     if exists && !replace {
-        return Err(ReplyError::custom("BUSYKEY Target key name already exists."));
+        return Err(ReplyError::custom(
+            "BUSYKEY Target key name already exists.",
+        ));
     }
     let ttl = arg_i64(&args[2])?;
     if ttl < 0 {
@@ -246,7 +250,11 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             auth = vec![Bytes::from_static(b"AUTH"), args[i + 1].clone()];
             i += 1;
         } else if is_opt(&args[i], "auth2") && more >= 2 {
-            auth = vec![Bytes::from_static(b"AUTH"), args[i + 1].clone(), args[i + 2].clone()];
+            auth = vec![
+                Bytes::from_static(b"AUTH"),
+                args[i + 1].clone(),
+                args[i + 2].clone(),
+            ];
             i += 2;
         } else if is_opt(&args[i], "keys") {
             if !args[3].is_empty() {
@@ -263,9 +271,12 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let db = arg_i64(&args[4])?;
     if ctx.state.cluster.get().is_some() {
         // Every node applies a replicated command: each would send the keys again.
-        return Err(ReplyError::custom("ERR MIGRATE is not supported in cluster mode"));
+        return Err(ReplyError::custom(
+            "ERR MIGRATE is not supported in cluster mode",
+        ));
     }
-    let timeout = std::time::Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
+    let timeout =
+        std::time::Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
     // What to send: the keys that exist, with their payloads and remaining time to live.
     let mut moving = Vec::new();
     for key in keys {
@@ -287,7 +298,10 @@ pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         crate::resp::client::encode_command(&auth, &mut pipeline);
         expected += 1;
     }
-    crate::resp::client::encode_command(&[b"SELECT".as_slice(), db.to_string().as_bytes()], &mut pipeline);
+    crate::resp::client::encode_command(
+        &[b"SELECT".as_slice(), db.to_string().as_bytes()],
+        &mut pipeline,
+    );
     for (key, payload, ttl) in &moving {
         let ttl = ttl.to_string();
         let mut restore: Vec<&[u8]> = vec![b"RESTORE", key, ttl.as_bytes(), payload];
@@ -356,7 +370,9 @@ fn exchange(
         .set_write_timeout(Some(timeout))
         .and_then(|()| stream.set_read_timeout(Some(timeout)))
         .map_err(|_| io_error("writing"))?;
-    stream.write_all(pipeline).map_err(|_| io_error("writing"))?;
+    stream
+        .write_all(pipeline)
+        .map_err(|_| io_error("writing"))?;
     let mut buf = bytes::BytesMut::new();
     let mut replies = Vec::with_capacity(count);
     let mut chunk = [0u8; 16 * 1024];

@@ -73,7 +73,10 @@ pub(crate) fn libraries<'s>(
             let rows = storage
                 .bookkeeping_rows(LIBRARY_ROW_PREFIX)
                 .map_err(|e| format!("ERR {e}"))?;
-            Ok(rows.into_iter().map(|(_, code)| Bytes::from(code)).collect())
+            Ok(rows
+                .into_iter()
+                .map(|(_, code)| Bytes::from(code))
+                .collect())
         },
         memory_limit,
         super::server::REDIS_COMPAT_VERSION,
@@ -168,7 +171,9 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 /// FUNCTION LOAD's `[REPLACE] code`.
 fn load_args(args: &[Bytes]) -> Result<(bool, Bytes), ReplyError> {
     let mut replace = false;
-    let (code, options) = args.split_last().ok_or_else(|| ReplyError::custom("ERR Function code is missing"))?;
+    let (code, options) = args
+        .split_last()
+        .ok_or_else(|| ReplyError::custom("ERR Function code is missing"))?;
     for option in options {
         if is_opt(option, "replace") {
             replace = true;
@@ -202,9 +207,10 @@ fn list(functions: &Functions, args: &[Bytes]) -> CmdResult {
             with_code = true;
         } else if pattern.is_none() && is_opt(arg, "libraryname") {
             i += 1;
-            pattern = Some(args.get(i).ok_or_else(|| {
-                ReplyError::custom("ERR library name argument was not given")
-            })?);
+            pattern =
+                Some(args.get(i).ok_or_else(|| {
+                    ReplyError::custom("ERR library name argument was not given")
+                })?);
         } else {
             return Err(ReplyError::custom(format!(
                 "ERR Unknown argument {}",
@@ -216,7 +222,9 @@ fn list(functions: &Functions, args: &[Bytes]) -> CmdResult {
     let text = |s: &str| Frame::Bulk(Bytes::copy_from_slice(s.as_bytes()));
     let libraries = functions
         .libraries()
-        .filter(|l| pattern.is_none_or(|p| crate::util::glob::glob_match(p, l.name.as_bytes(), false)))
+        .filter(|l| {
+            pattern.is_none_or(|p| crate::util::glob::glob_match(p, l.name.as_bytes(), false))
+        })
         .map(|library| {
             let described = library
                 .functions
@@ -230,13 +238,7 @@ fn list(functions: &Functions, args: &[Bytes]) -> CmdResult {
                         ),
                         (
                             text("flags"),
-                            Frame::Set(
-                                f.flags
-                                    .names()
-                                    .into_iter()
-                                    .map(Frame::simple)
-                                    .collect(),
-                            ),
+                            Frame::Set(f.flags.names().into_iter().map(Frame::simple).collect()),
                         ),
                     ])
                 })
@@ -273,17 +275,16 @@ fn restore(
         Replace,
         Flush,
     }
-    let policy = match args.get(3) {
-        None => Policy::Append,
-        Some(p) if is_opt(p, "append") => Policy::Append,
-        Some(p) if is_opt(p, "replace") => Policy::Replace,
-        Some(p) if is_opt(p, "flush") => Policy::Flush,
-        Some(_) => {
-            return Err(ReplyError::custom(
+    let policy =
+        match args.get(3) {
+            None => Policy::Append,
+            Some(p) if is_opt(p, "append") => Policy::Append,
+            Some(p) if is_opt(p, "replace") => Policy::Replace,
+            Some(p) if is_opt(p, "flush") => Policy::Flush,
+            Some(_) => return Err(ReplyError::custom(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ))
-        }
-    };
+            )),
+        };
     let body = rdb::verify_payload(&args[2])
         .ok_or_else(|| ReplyError::custom("ERR DUMP payload version or checksum are wrong"))?;
     let restored = parse_dump(body).map_err(|e| ReplyError::custom(format!("ERR {e}")))?;
@@ -329,13 +330,13 @@ fn parse_dump(body: &[u8]) -> Result<Vec<Bytes>, &'static str> {
         let kind = body[pos];
         pos += 1;
         let code = match kind {
-            FUNCTION_OPCODE => {
-                rdb::read_string(body, &mut pos).ok_or("failed loading the given functions payload")?
-            }
+            FUNCTION_OPCODE => rdb::read_string(body, &mut pos)
+                .ok_or("failed loading the given functions payload")?,
             OLD_FUNCTION_OPCODE => {
                 // Name, engine, an optional description, then the code without its shebang.
                 let name = rdb::read_string(body, &mut pos).ok_or("Failed loading library name")?;
-                let engine = rdb::read_string(body, &mut pos).ok_or("Failed loading engine name")?;
+                let engine =
+                    rdb::read_string(body, &mut pos).ok_or("Failed loading engine name")?;
                 let described = rdb::read_length(body, &mut pos)
                     .ok_or("Failed loading library description indicator")?;
                 if described != 0 {

@@ -55,12 +55,14 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes], source: Source, ro_command: bool) -> C
             (String::from_utf8_lossy(&args[1]).to_ascii_lowercase(), body)
         }
     };
-    let shebang = script::parse_shebang(&body).map_err(|e| ReplyError::custom(format!("ERR {e}")))?;
+    let shebang =
+        script::parse_shebang(&body).map_err(|e| ReplyError::custom(format!("ERR {e}")))?;
     check_flags(ctx, shebang.flags, ro_command)?;
     let limits = Limits::of(ctx);
     let mut vm = scripts.vm(limits.memory, super::server::REDIS_COMPAT_VERSION)?;
     vm.set_memory_limit(limits.memory);
-    vm.compile(&sha, &body[shebang.len..]).map_err(ReplyError::custom)?;
+    vm.compile(&sha, &body[shebang.len..])
+        .map_err(ReplyError::custom)?;
     if source == Source::Body {
         scripts.remember(&sha, &body);
     }
@@ -245,7 +247,9 @@ impl ScriptHost<'_, '_> {
         let spec = lookup(&args[0]).ok_or("Unknown Redis command called from script")?;
         if let Err(err) = super::check_arity(spec, args) {
             return Err(match err {
-                ReplyError::WrongArity(_) => "Wrong number of args calling Redis command from script",
+                ReplyError::WrongArity(_) => {
+                    "Wrong number of args calling Redis command from script"
+                }
                 _ => "Unknown Redis command called from script",
             }
             .into());
@@ -275,9 +279,9 @@ impl ScriptHost<'_, '_> {
         }
         if flags.contains(Flags::WRITE) {
             let quota = self.ctx.store().over_quota();
-            if let Some(quota) = quota.filter(|_| {
-                !self.wrote && !self.flags.allow_oom && flags.contains(Flags::DENYOOM)
-            }) {
+            if let Some(quota) = quota
+                .filter(|_| !self.wrote && !self.flags.allow_oom && flags.contains(Flags::DENYOOM))
+            {
                 // The refusal carries its own code (`-OOM ...`), as Redis's does.
                 return Err(format!("-{}", ReplyError::from(quota)));
             }
@@ -326,7 +330,11 @@ impl ScriptHost<'_, '_> {
             "publish" | "spublish" => {
                 let limit = self.ctx.state.config().client_output_buffer_limit.pubsub;
                 let shard = name == "spublish";
-                let receivers = self.ctx.state.pubsub.publish(&args[1], &args[2], shard, &limit);
+                let receivers = self
+                    .ctx
+                    .state
+                    .pubsub
+                    .publish(&args[1], &args[2], shard, &limit);
                 Frame::Integer(receivers as i64)
             }
             _ => return Err("This Redis command is not allowed from script".into()),
@@ -354,19 +362,18 @@ impl Host for ScriptHost<'_, '_> {
             Protocol::Resp2
         };
         let monitors = &self.ctx.state.monitors;
-        if monitors.active() && !spec.call_flags(&args).intersects(Flags::ADMIN | Flags::SKIP_MONITOR) {
+        if monitors.active()
+            && !spec
+                .call_flags(&args)
+                .intersects(Flags::ADMIN | Flags::SKIP_MONITOR)
+        {
             let limit = self.ctx.state.config().client_output_buffer_limit.pubsub;
             monitors.feed_from("lua", self.db, &args, |i| spec.is_secret(&args, i), &limit);
         }
         let reply = match spec.handler {
-            Handler::Storage(_) => execute(
-                self.ctx.state,
-                self.ctx.client,
-                spec,
-                &args,
-                self.db,
-                proto,
-            ),
+            Handler::Storage(_) => {
+                execute(self.ctx.state, self.ctx.client, spec, &args, self.db, proto)
+            }
             Handler::Connection => {
                 let started = std::time::Instant::now();
                 let reply = self.connection_command(spec.name, &args)?;

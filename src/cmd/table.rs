@@ -12,8 +12,8 @@
 use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
-    bitmap, blocking, debug, dump, functions, geo, hash, hyperloglog, keyspace, latency, list, memory,
-    scripting, server, set, slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
+    bitmap, blocking, debug, dump, functions, geo, hash, hyperloglog, keyspace, latency, list,
+    memory, scripting, server, set, slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
 };
 
 /// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.

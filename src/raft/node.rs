@@ -152,10 +152,7 @@ impl RaftNode {
         let guards = transaction.map(|t| t.guards);
         let user = client.user.lock().clone();
         match self.route().await? {
-            Route::Leader if writes => {
-                self.propose(commands, proto, guards, request, user)
-                    .await
-            }
+            Route::Leader if writes => self.propose(commands, proto, guards, request, user).await,
             Route::Leader => {
                 self.read_barrier().await?;
                 self.local()?

@@ -92,9 +92,7 @@ pub(super) unsafe fn push_reply(l: *mut ffi::lua_State, frame: &Frame, resp3: bo
             }
             set_field(l, "set");
         }
-        Frame::Map(pairs) if !resp3 => {
-            push_array(l, pairs.iter().flat_map(|(k, v)| [k, v]), resp3)
-        }
+        Frame::Map(pairs) if !resp3 => push_array(l, pairs.iter().flat_map(|(k, v)| [k, v]), resp3),
         Frame::Map(pairs) => {
             ffi::lua_createtable(l, 0, 1);
             ffi::lua_createtable(l, 0, pairs.len() as c_int);
@@ -179,7 +177,11 @@ unsafe fn pop_nested_reply(l: *mut ffi::lua_State, resp3: bool, depth: usize) ->
         return Frame::Error("ERR reached lua stack limit".into());
     }
     let frame = match ffi::lua_type(l, -1) {
-        ffi::LUA_TSTRING => Frame::Bulk(to_bytes(l, -1).map(Bytes::copy_from_slice).unwrap_or_default()),
+        ffi::LUA_TSTRING => Frame::Bulk(
+            to_bytes(l, -1)
+                .map(Bytes::copy_from_slice)
+                .unwrap_or_default(),
+        ),
         ffi::LUA_TBOOLEAN => {
             let value = ffi::lua_toboolean(l, -1) != 0;
             match (resp3, value) {

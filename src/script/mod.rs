@@ -132,7 +132,10 @@ mod tests {
     #[test]
     fn sha1_matches_redis() {
         // SCRIPT LOAD "return 1" on redis-server.
-        assert_eq!(sha1_hex(b"return 1"), "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");
+        assert_eq!(
+            sha1_hex(b"return 1"),
+            "e0e1f9fabfc9d4800c877a703b823ac0578ff8db"
+        );
     }
 
     #[test]
@@ -154,6 +157,9 @@ mod tests {
             parse_shebang(b"#!lua name=x\n").err().unwrap(),
             "Unknown lua shebang option: name=x"
         );
-        assert_eq!(parse_shebang(b"#!lua").err().unwrap(), "Invalid script shebang");
+        assert_eq!(
+            parse_shebang(b"#!lua").err().unwrap(),
+            "Invalid script shebang"
+        );
     }
 }

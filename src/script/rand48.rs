@@ -38,6 +38,9 @@ mod tests {
     fn follows_lrand48() {
         // glibc: srand48(0); lrand48() x3.
         let mut r = Rand48::seeded(0);
-        assert_eq!([r.next(), r.next(), r.next()], [366850414, 1610402240, 206956554]);
+        assert_eq!(
+            [r.next(), r.next(), r.next()],
+            [366850414, 1610402240, 206956554]
+        );
     }
 }

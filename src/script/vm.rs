@@ -19,9 +19,7 @@ use std::ptr;
 use bytes::Bytes;
 use mlua_sys as ffi;
 
-use super::convert::{
-    mark_counted, pop_reply, push_bytes, push_error_table, push_reply, to_bytes,
-};
+use super::convert::{mark_counted, pop_reply, push_bytes, push_error_table, push_reply, to_bytes};
 use super::rand48::{self, Rand48};
 use crate::resp::Frame;
 
@@ -89,7 +87,10 @@ unsafe extern "C" fn allocate(
     let old_size = if ptr.is_null() { 0 } else { old_size };
     if new_size == 0 {
         if !ptr.is_null() {
-            std::alloc::dealloc(ptr.cast(), Layout::from_size_align_unchecked(old_size, ALIGN));
+            std::alloc::dealloc(
+                ptr.cast(),
+                Layout::from_size_align_unchecked(old_size, ALIGN),
+            );
             counter.used -= old_size;
         }
         return ptr::null_mut();
@@ -249,9 +250,7 @@ impl Vm {
         });
         // SAFETY: the allocator outlives the state (both are owned by the `Vm`, and the state
         // is closed first in `drop`).
-        let l = unsafe {
-            ffi::lua_newstate(allocate, (&mut *allocator as *mut Allocator).cast())
-        };
+        let l = unsafe { ffi::lua_newstate(allocate, (&mut *allocator as *mut Allocator).cast()) };
         if l.is_null() {
             return Err("cannot create a Lua interpreter".into());
         }
@@ -446,7 +445,9 @@ impl Vm {
                     .map(|b| String::from_utf8_lossy(b).into_owned())
                     .unwrap_or_default();
                 ffi::lua_pop(self.l, 1);
-                return Err(format!("ERR Error compiling script (new function): {message}"));
+                return Err(format!(
+                    "ERR Error compiling script (new function): {message}"
+                ));
             }
             ffi::lua_setfield(self.l, ffi::LUA_REGISTRYINDEX, name.as_ptr());
         }
@@ -757,7 +758,9 @@ unsafe fn register_args(l: *mut ffi::lua_State) -> Result<Registered, &'static s
             ffi::lua_pushnil(l);
             while ffi::lua_next(l, 1) != 0 {
                 if ffi::lua_type(l, -2) != ffi::LUA_TSTRING {
-                    return Err("named argument key given to redis.register_function is not a string");
+                    return Err(
+                        "named argument key given to redis.register_function is not a string",
+                    );
                 }
                 let key = String::from_utf8_lossy(to_bytes(l, -2).unwrap_or_default())
                     .to_ascii_lowercase();
@@ -843,7 +846,10 @@ unsafe fn read_flags(l: *mut ffi::lua_State) -> Result<super::ScriptFlags, &'sta
 
 unsafe extern "C-unwind" fn register_function(l: *mut ffi::lua_State) -> c_int {
     let Some(load) = LOAD.with(Cell::get).as_mut() else {
-        return fail(l, "redis.register_function can only be called on FUNCTION LOAD command");
+        return fail(
+            l,
+            "redis.register_function can only be called on FUNCTION LOAD command",
+        );
     };
     let function = match register_args(l) {
         Ok(function) => function,
@@ -964,7 +970,10 @@ unsafe fn command_args(l: *mut ffi::lua_State) -> Result<Vec<Bytes>, &'static st
 /// pushed is an error table.
 unsafe fn call_command(l: *mut ffi::lua_State) -> bool {
     let Some(run) = current() else {
-        push_error_table(l, "redis.call/pcall can only be called inside a script invocation");
+        push_error_table(
+            l,
+            "redis.call/pcall can only be called inside a script invocation",
+        );
         return true;
     };
     let args = match command_args(l) {
@@ -1053,7 +1062,10 @@ unsafe extern "C-unwind" fn redis_log(l: *mut ffi::lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_setresp(l: *mut ffi::lua_State) -> c_int {
     let Some(run) = current() else {
-        return fail(l, "redis.setresp can only be called inside a script invocation");
+        return fail(
+            l,
+            "redis.setresp can only be called inside a script invocation",
+        );
     };
     if ffi::lua_gettop(l) != 1 {
         return fail(l, "redis.setresp() requires one argument.");
@@ -1111,7 +1123,10 @@ unsafe extern "C-unwind" fn redis_status_reply(l: *mut ffi::lua_State) -> c_int 
 /// otherwise change nothing.
 unsafe extern "C-unwind" fn redis_set_repl(l: *mut ffi::lua_State) -> c_int {
     if current().is_none() {
-        return fail(l, "redis.set_repl can only be called inside a script invocation");
+        return fail(
+            l,
+            "redis.set_repl can only be called inside a script invocation",
+        );
     }
     if ffi::lua_gettop(l) != 1 {
         return fail(l, "redis.set_repl() requires two arguments.");
@@ -1145,7 +1160,10 @@ unsafe extern "C-unwind" fn redis_debug(_l: *mut ffi::lua_State) -> c_int {
 
 unsafe extern "C-unwind" fn redis_acl_check_cmd(l: *mut ffi::lua_State) -> c_int {
     let Some(run) = current() else {
-        return fail(l, "redis.acl_check_cmd can only be called inside a script invocation");
+        return fail(
+            l,
+            "redis.acl_check_cmd can only be called inside a script invocation",
+        );
     };
     let allowed = match command_args(l) {
         Ok(args) => (*run.host).acl_check(&args),
@@ -1188,7 +1206,10 @@ unsafe extern "C-unwind" fn count_hook(l: *mut ffi::lua_State, _ar: *mut ffi::lu
 
 unsafe extern "C-unwind" fn math_random(l: *mut ffi::lua_State) -> c_int {
     let Some(run) = current() else {
-        return ffi::luaL_error(l, c"math.random can only be called inside a script invocation".as_ptr());
+        return ffi::luaL_error(
+            l,
+            c"math.random can only be called inside a script invocation".as_ptr(),
+        );
     };
     let r = ((*run.rand).next() % rand48::MAX) as f64 / rand48::MAX as f64;
     match ffi::lua_gettop(l) {
@@ -1286,7 +1307,11 @@ mod tests {
             Frame::Simple("FINE".into())
         );
         assert_eq!(
-            eval(&mut vm, "return redis.call('echo', KEYS[1], ARGV[2], 1.5)", false),
+            eval(
+                &mut vm,
+                "return redis.call('echo', KEYS[1], ARGV[2], 1.5)",
+                false
+            ),
             Frame::Array(vec![
                 Frame::Bulk("echo".into()),
                 Frame::Bulk("k".into()),
@@ -1309,8 +1334,10 @@ mod tests {
             error_text(eval(&mut vm, code, false)),
             format!("WRONGTYPE nope script: {sha}, on @user_script:2.")
         );
-        assert!(error_text(eval(&mut vm, "return redis.call('refuse')", false))
-            .starts_with("ERR Unknown Redis command called from script script: "));
+        assert!(
+            error_text(eval(&mut vm, "return redis.call('refuse')", false))
+                .starts_with("ERR Unknown Redis command called from script script: ")
+        );
         assert!(error_text(eval(&mut vm, "return +", false))
             .starts_with("ERR Error compiling script (new function): user_script:1:"));
         assert!(error_text(eval(&mut vm, "x = 5", false))
@@ -1324,19 +1351,35 @@ mod tests {
             .contains("nonexistent global variable 'os'"));
         assert!(error_text(eval(&mut vm, "loadfile('/etc/passwd')", false))
             .contains("nonexistent global variable 'loadfile'"));
-        for trick in ["redis = 1", "_G = {}", "setmetatable(_G, {})", "rawset(_G, 'x', 1)", "getmetatable(_G).__index = {}"] {
-            assert!(error_text(eval(&mut vm, trick, false))
-                .contains("Attempt to modify a readonly table"), "{trick}");
+        for trick in [
+            "redis = 1",
+            "_G = {}",
+            "setmetatable(_G, {})",
+            "rawset(_G, 'x', 1)",
+            "getmetatable(_G).__index = {}",
+        ] {
+            assert!(
+                error_text(eval(&mut vm, trick, false))
+                    .contains("Attempt to modify a readonly table"),
+                "{trick}"
+            );
         }
-        assert!(error_text(eval(&mut vm, "return loadstring(string.dump(function() return 1 end))()", false))
-            .contains("attempt to call a nil value"));
+        assert!(error_text(eval(
+            &mut vm,
+            "return loadstring(string.dump(function() return 1 end))()",
+            false
+        ))
+        .contains("attempt to call a nil value"));
     }
 
     #[test]
     fn the_hook_stops_a_runaway_script() {
         let mut vm = Vm::new(64 << 20, "7.0.15").unwrap();
         let reply = error_text(eval(&mut vm, "while true do end", true));
-        assert!(reply.starts_with("ERR Script killed by user with SCRIPT KILL..."), "{reply}");
+        assert!(
+            reply.starts_with("ERR Script killed by user with SCRIPT KILL..."),
+            "{reply}"
+        );
         // The interpreter is usable afterwards.
         assert_eq!(eval(&mut vm, "return 1", false), Frame::Integer(1));
     }
@@ -1344,7 +1387,11 @@ mod tests {
     #[test]
     fn memory_is_bounded() {
         let mut vm = Vm::new(2 << 20, "7.0.15").unwrap();
-        let reply = eval(&mut vm, "local t = {} for i = 1, 1e8 do t[i] = i end", false);
+        let reply = eval(
+            &mut vm,
+            "local t = {} for i = 1, 1e8 do t[i] = i end",
+            false,
+        );
         assert!(error_text(reply).contains("not enough memory"));
         assert_eq!(eval(&mut vm, "return 2", false), Frame::Integer(2));
     }

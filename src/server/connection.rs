@@ -327,12 +327,11 @@ impl Connection {
             // EXEC is held back as the commands it runs would be.
             let paused = self.paused_by_write_pause(spec, &args)
                 || (spec.name == "exec"
-                    && self
-                        .multi
-                        .as_ref()
-                        .is_some_and(|queue| {
-                            queue.iter().any(|q| self.paused_by_write_pause(q.spec, &q.args))
-                        }));
+                    && self.multi.as_ref().is_some_and(|queue| {
+                        queue
+                            .iter()
+                            .any(|q| self.paused_by_write_pause(q.spec, &q.args))
+                    }));
             self.state.pause.wait(paused, &self.client.blocked).await;
         }
         if spec.flags.contains(Flags::BLOCKING) {
@@ -406,7 +405,8 @@ impl Connection {
         // Scripts are `skip_monitor` in the table because Redis feeds them itself, before the
         // commands they call: here, as they are dispatched.
         let flags = spec.call_flags(args);
-        if flags.intersects(Flags::ADMIN | Flags::SKIP_MONITOR) && !flags.contains(Flags::RUNS_SCRIPT)
+        if flags.intersects(Flags::ADMIN | Flags::SKIP_MONITOR)
+            && !flags.contains(Flags::RUNS_SCRIPT)
         {
             return;
         }

@@ -6,8 +6,8 @@
 use bytes::Bytes;
 
 use super::connection::Connection;
-use crate::cmd::{is_opt, CommandSpec};
 use crate::cmd::server::help_lines;
+use crate::cmd::{is_opt, CommandSpec};
 use crate::error::ReplyError;
 use crate::resp::Frame;
 use crate::script;
@@ -47,11 +47,10 @@ impl Connection {
         if self.state.cluster.get().is_none() {
             return Ok((spec, args));
         }
-        let body = self
-            .state
-            .scripts
-            .body(&args[1])
-            .ok_or_else(|| ReplyError::custom("NOSCRIPT No matching script. Please use EVAL."))?;
+        let body =
+            self.state.scripts.body(&args[1]).ok_or_else(|| {
+                ReplyError::custom("NOSCRIPT No matching script. Please use EVAL.")
+            })?;
         let spec = crate::cmd::lookup(by_body.as_bytes())
             .ok_or_else(|| ReplyError::custom("ERR EVAL is missing from the command table"))?;
         args[0] = Bytes::from_static(by_body.as_bytes());
@@ -109,8 +108,14 @@ impl Connection {
             None => Frame::Null,
             Some(script) => Frame::Map(vec![
                 (text("name"), text(&script.name)),
-                (text("command"), Frame::Array(script.command.into_iter().map(Frame::Bulk).collect())),
-                (text("duration_ms"), Frame::Integer(script.duration_ms as i64)),
+                (
+                    text("command"),
+                    Frame::Array(script.command.into_iter().map(Frame::Bulk).collect()),
+                ),
+                (
+                    text("duration_ms"),
+                    Frame::Integer(script.duration_ms as i64),
+                ),
             ]),
         };
         let (libraries, functions) = scripts.function_counts();

@@ -50,7 +50,9 @@ pub fn parse_metadata(payload: &[u8]) -> Result<Metadata, String> {
     for part in &parts[1..] {
         if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
-                return Err("Invalid metadata value, name argument was given multiple times".into());
+                return Err(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
             name = Some(String::from_utf8_lossy(&part[5..]).into_owned());
             continue;
@@ -203,7 +205,9 @@ impl Functions {
 
     /// Publishes what the network runtime reads (see [`FunctionCounts`]).
     pub fn count_into(&self, counts: &FunctionCounts) {
-        counts.libraries.store(self.libraries.len(), Ordering::Relaxed);
+        counts
+            .libraries
+            .store(self.libraries.len(), Ordering::Relaxed);
         let functions = self.libraries.values().map(|l| l.functions.len()).sum();
         counts.functions.store(functions, Ordering::Relaxed);
         *counts.flags.write() = self
@@ -252,8 +256,14 @@ mod tests {
 
     #[test]
     fn metadata_errors_are_redis_s() {
-        assert_eq!(parse_metadata(b"return 1").err().unwrap(), "Missing library metadata");
-        assert_eq!(parse_metadata(b"#!lua name=x").err().unwrap(), "Invalid library metadata");
+        assert_eq!(
+            parse_metadata(b"return 1").err().unwrap(),
+            "Missing library metadata"
+        );
+        assert_eq!(
+            parse_metadata(b"#!lua name=x").err().unwrap(),
+            "Invalid library metadata"
+        );
         assert_eq!(
             parse_metadata(b"#!lua\n").err().unwrap(),
             "Library name was not given"
@@ -279,7 +289,10 @@ mod tests {
         let mut f = Functions::default();
         let lib = |body: &str| Bytes::from(format!("#!lua name=lib\n{body}"));
         let one = lib("redis.register_function('f1', function() return 1 end)");
-        assert_eq!(f.load(one.clone(), false, 500, 64 << 20, "7.0.15").unwrap(), "lib");
+        assert_eq!(
+            f.load(one.clone(), false, 500, 64 << 20, "7.0.15").unwrap(),
+            "lib"
+        );
         assert_eq!(
             f.load(one, false, 500, 64 << 20, "7.0.15").err().unwrap(),
             "Library 'lib' already exists"

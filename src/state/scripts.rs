@@ -92,7 +92,9 @@ impl Scripts {
     /// Enters as a plain job unless a script runs now (the expiry sweep skips a round rather
     /// than wait: a script sees the keyspace as it was when it started, as in Redis).
     pub fn try_enter_job(&self) -> Option<JobGate<'_>> {
-        self.gate.try_read().map(|guard| JobGate::Shared { _guard: guard })
+        self.gate
+            .try_read()
+            .map(|guard| JobGate::Shared { _guard: guard })
     }
 
     /// The body of the cached script `sha` (any case).
@@ -127,7 +129,11 @@ impl Scripts {
 
     /// Bytes the cached bodies take (INFO's `used_memory_scripts`).
     pub fn bodies_memory(&self) -> usize {
-        self.bodies.lock().iter().map(|(k, v)| k.len() + v.len()).sum()
+        self.bodies
+            .lock()
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum()
     }
 
     /// The interpreter's memory (INFO's `used_memory_lua`); 0 while none exists. Never waits
@@ -172,7 +178,9 @@ impl Scripts {
         if !functions.is_loaded() {
             let libraries = load().map_err(ReplyError::custom)?;
             functions.rebuild(libraries, limit, version).map_err(|e| {
-                ReplyError::custom(format!("ERR cannot load the stored function libraries: {e}"))
+                ReplyError::custom(format!(
+                    "ERR cannot load the stored function libraries: {e}"
+                ))
             })?;
             functions.count_into(&self.function_counts);
         }
@@ -194,8 +202,9 @@ impl Scripts {
     /// flags writes unless it says `no-writes`; one without a shebang, or not known here, may.
     pub fn call_may_write(&self, command: &str, args: &[Bytes]) -> bool {
         let declared = |body: &[u8]| {
-            crate::script::parse_shebang(body)
-                .map_or(true, |shebang| shebang.flags.compat || !shebang.flags.no_writes)
+            crate::script::parse_shebang(body).map_or(true, |shebang| {
+                shebang.flags.compat || !shebang.flags.no_writes
+            })
         };
         match (command, args.get(1)) {
             ("eval", Some(body)) => declared(body),
@@ -311,7 +320,9 @@ impl Scripts {
     pub fn kill(&self, eval: bool) -> Result<(), ReplyError> {
         let running = &self.running;
         if !running.active.load(Ordering::Acquire) {
-            return Err(ReplyError::custom("NOTBUSY No scripts in execution right now."));
+            return Err(ReplyError::custom(
+                "NOTBUSY No scripts in execution right now.",
+            ));
         }
         if running.replicated.load(Ordering::Relaxed) {
             return Err(ReplyError::custom("UNKILLABLE The busy script was sent by a master instance in the context of replication and cannot be killed."));

@@ -231,7 +231,11 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
             write_string(out, data);
         }
         Value::List(items) | Value::Set(items) => {
-            out.push(if matches!(value, Value::List(_)) { TYPE_LIST } else { TYPE_SET });
+            out.push(if matches!(value, Value::List(_)) {
+                TYPE_LIST
+            } else {
+                TYPE_SET
+            });
             write_len(out, items.len() as u64);
             for item in items {
                 write_string(out, item);
@@ -300,15 +304,28 @@ pub fn read_value(body: &[u8]) -> Option<Value> {
         TYPE_SET_LISTPACK => Value::Set(listpack(&read_string(body, &mut pos)?)?),
         TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
             let blob = read_string(body, &mut pos)?;
-            let flat = if kind == TYPE_ZSET_ZIPLIST { ziplist(&blob)? } else { listpack(&blob)? };
-            Value::ZSet(pairs(flat)?.into_iter().map(|(m, s)| {
-                let score = crate::util::number::parse_f64(&s)?;
-                Some((m, score))
-            }).collect::<Option<Vec<_>>>()?)
+            let flat = if kind == TYPE_ZSET_ZIPLIST {
+                ziplist(&blob)?
+            } else {
+                listpack(&blob)?
+            };
+            Value::ZSet(
+                pairs(flat)?
+                    .into_iter()
+                    .map(|(m, s)| {
+                        let score = crate::util::number::parse_f64(&s)?;
+                        Some((m, score))
+                    })
+                    .collect::<Option<Vec<_>>>()?,
+            )
         }
         TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
             let blob = read_string(body, &mut pos)?;
-            let flat = if kind == TYPE_HASH_ZIPLIST { ziplist(&blob)? } else { listpack(&blob)? };
+            let flat = if kind == TYPE_HASH_ZIPLIST {
+                ziplist(&blob)?
+            } else {
+                listpack(&blob)?
+            };
             Value::Hash(pairs(flat)?)
         }
         TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
@@ -564,7 +581,10 @@ mod tests {
             Value::String(b"hello".to_vec()),
             Value::List(vec![b"a".to_vec(), b"bb".to_vec()]),
             Value::Set(vec![b"x".to_vec()]),
-            Value::ZSet(vec![(b"m".to_vec(), 1.5), (b"n".to_vec(), f64::NEG_INFINITY)]),
+            Value::ZSet(vec![
+                (b"m".to_vec(), 1.5),
+                (b"n".to_vec(), f64::NEG_INFINITY),
+            ]),
             Value::Hash(vec![(b"f".to_vec(), b"v".to_vec())]),
         ];
         for value in values {
@@ -589,7 +609,12 @@ mod tests {
         lp[0..4].copy_from_slice(&len.to_le_bytes());
         assert_eq!(
             listpack(&lp).unwrap(),
-            [b"a".to_vec(), b"7".to_vec(), b"-2".to_vec(), b"1000".to_vec()]
+            [
+                b"a".to_vec(),
+                b"7".to_vec(),
+                b"-2".to_vec(),
+                b"1000".to_vec()
+            ]
         );
         lp[0] ^= 1;
         assert!(listpack(&lp).is_none());

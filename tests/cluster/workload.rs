@@ -282,7 +282,12 @@ fn scripted_op(
     expected: Option<String>,
 ) -> (String, Call, Vec<String>) {
     let eval = |command: &str, body: &str, key: &str, args: &[&str]| {
-        let mut call = vec![command.to_string(), body.to_string(), "1".into(), key.to_string()];
+        let mut call = vec![
+            command.to_string(),
+            body.to_string(),
+            "1".into(),
+            key.to_string(),
+        ];
         call.extend(args.iter().map(|a| a.to_string()));
         call
     };

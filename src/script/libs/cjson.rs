@@ -137,7 +137,9 @@ unsafe extern "C-unwind" fn encode_invalid_numbers(l: *mut ffi::lua_State) -> c_
     let settings = settings(l);
     match ffi::lua_type(l, 1) {
         ffi::LUA_TNONE | ffi::LUA_TNIL => {}
-        ffi::LUA_TBOOLEAN => settings.encode_invalid_numbers = u8::from(ffi::lua_toboolean(l, 1) != 0),
+        ffi::LUA_TBOOLEAN => {
+            settings.encode_invalid_numbers = u8::from(ffi::lua_toboolean(l, 1) != 0)
+        }
         _ => match to_bytes(l, 1) {
             Some(b"on") => settings.encode_invalid_numbers = 1,
             Some(b"off") => settings.encode_invalid_numbers = 0,
@@ -194,13 +196,11 @@ unsafe fn encode_value(
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => encode_string(out, to_bytes(l, -1).unwrap_or_default()),
         ffi::LUA_TNUMBER => encode_number(settings, out, ffi::lua_tonumber(l, -1))?,
-        ffi::LUA_TBOOLEAN => {
-            out.extend_from_slice(if ffi::lua_toboolean(l, -1) != 0 {
-                b"true"
-            } else {
-                b"false"
-            })
-        }
+        ffi::LUA_TBOOLEAN => out.extend_from_slice(if ffi::lua_toboolean(l, -1) != 0 {
+            b"true"
+        } else {
+            b"false"
+        }),
         ffi::LUA_TNIL => out.extend_from_slice(b"null"),
         ffi::LUA_TLIGHTUSERDATA if ffi::lua_touserdata(l, -1).is_null() => {
             out.extend_from_slice(b"null")
@@ -307,9 +307,9 @@ unsafe fn encode_object(
                 out.push(b'"');
             }
             other => {
-                let name =
-                    std::ffi::CStr::from_ptr(ffi::lua_typename(l, other)).to_string_lossy();
-                let message = format!("Cannot serialise {name}: table key must be a number or string");
+                let name = std::ffi::CStr::from_ptr(ffi::lua_typename(l, other)).to_string_lossy();
+                let message =
+                    format!("Cannot serialise {name}: table key must be a number or string");
                 ffi::lua_pop(l, 2);
                 return Err(message);
             }
@@ -422,7 +422,10 @@ impl Parser<'_> {
             Some(_) if self.text[self.pos..].starts_with(b"null") => "T_NULL",
             Some(_) => "invalid token",
         };
-        format!("Expected {what} but found {found} at character {}", self.pos + 1)
+        format!(
+            "Expected {what} but found {found} at character {}",
+            self.pos + 1
+        )
     }
 
     /// Pushes the next value.
@@ -616,8 +619,8 @@ impl Parser<'_> {
             .unwrap_or(rest.len());
         let token = &rest[..end];
         let lowered = token.to_ascii_lowercase();
-        let special = lowered.contains(&b'x')
-            || lowered.windows(3).any(|w| w == b"inf" || w == b"nan");
+        let special =
+            lowered.contains(&b'x') || lowered.windows(3).any(|w| w == b"inf" || w == b"nan");
         let valid_start = token
             .first()
             .is_some_and(|b| b.is_ascii_digit() || *b == b'-');

@@ -54,7 +54,11 @@ unsafe extern "C-unwind" fn pack(l: *mut ffi::lua_State) -> c_int {
 unsafe fn pack_value(l: *mut ffi::lua_State, out: &mut Vec<u8>, level: usize) {
     match ffi::lua_type(l, -1) {
         ffi::LUA_TSTRING => pack_bytes(out, to_bytes(l, -1).unwrap_or_default()),
-        ffi::LUA_TBOOLEAN => out.push(if ffi::lua_toboolean(l, -1) != 0 { 0xc3 } else { 0xc2 }),
+        ffi::LUA_TBOOLEAN => out.push(if ffi::lua_toboolean(l, -1) != 0 {
+            0xc3
+        } else {
+            0xc2
+        }),
         ffi::LUA_TNUMBER => pack_number(out, ffi::lua_tonumber(l, -1)),
         ffi::LUA_TTABLE if level < MAX_NESTING && ffi::lua_checkstack(l, 3) != 0 => {
             match array_length(l) {

@@ -108,17 +108,24 @@ impl<'f> Format<'f> {
                 b'!' => {
                     let align = self.number(NATIVE_ALIGN);
                     if !align.is_power_of_two() {
-                        return Err(FormatError::Argument(
-                            "alignment must be power of 2".into(),
-                        ));
+                        return Err(FormatError::Argument("alignment must be power of 2".into()));
                     }
                     self.align = align;
                     continue;
                 }
                 b'x' => Item::Padding,
-                b'b' | b'B' => Item::Int { size: 1, signed: option == b'b' },
-                b'h' | b'H' => Item::Int { size: 2, signed: option == b'h' },
-                b'l' | b'L' | b'T' => Item::Int { size: 8, signed: option == b'l' },
+                b'b' | b'B' => Item::Int {
+                    size: 1,
+                    signed: option == b'b',
+                },
+                b'h' | b'H' => Item::Int {
+                    size: 2,
+                    signed: option == b'h',
+                },
+                b'l' | b'L' | b'T' => Item::Int {
+                    size: 8,
+                    signed: option == b'l',
+                },
                 b'i' | b'I' => {
                     let size = self.number(4);
                     if size > MAX_INT_SIZE {
@@ -126,7 +133,10 @@ impl<'f> Format<'f> {
                             "integral size {size} is larger than limit of {MAX_INT_SIZE}"
                         )));
                     }
-                    Item::Int { size, signed: option == b'i' }
+                    Item::Int {
+                        size,
+                        signed: option == b'i',
+                    }
                 }
                 b'f' => Item::Float,
                 b'd' => Item::Double,
@@ -280,10 +290,12 @@ unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
                 _ => return raise_message(l, "format 'c0' needs a previous size".into()),
             },
             Item::Chars(size) => size,
-            Item::ZeroTerminated => match data.get(pos..).and_then(|d| d.iter().position(|&b| b == 0)) {
-                Some(end) => end + 1,
-                None => return raise_message(l, "unfinished string in data".into()),
-            },
+            Item::ZeroTerminated => {
+                match data.get(pos..).and_then(|d| d.iter().position(|&b| b == 0)) {
+                    Some(end) => end + 1,
+                    None => return raise_message(l, "unfinished string in data".into()),
+                }
+            }
         };
         let Some(bytes) = pos.checked_add(needed).and_then(|end| data.get(pos..end)) else {
             return ffi::luaL_argerror(l, 2, c"data string too short".as_ptr());
@@ -296,7 +308,11 @@ unsafe extern "C-unwind" fn unpack(l: *mut ffi::lua_State) -> c_int {
             Item::Int { size, signed } => {
                 let mut value: u64 = 0;
                 for i in 0..size.min(8) {
-                    let byte = if format.little { bytes[i] } else { bytes[size - 1 - i] };
+                    let byte = if format.little {
+                        bytes[i]
+                    } else {
+                        bytes[size - 1 - i]
+                    };
                     value |= (byte as u64) << (8 * i);
                 }
                 let number = if signed && size < 8 {
