@@ -63,14 +63,9 @@ fn bulks(frame: Frame) -> Vec<Vec<u8>> {
     out
 }
 
-/// Consecutive pairs of a flat list (a trailing odd element, which no reply has, is dropped).
-fn pairs(flat: Vec<Vec<u8>>) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut items = flat.into_iter();
-    let mut out = Vec::new();
-    while let (Some(a), Some(b)) = (items.next(), items.next()) {
-        out.push((a, b));
-    }
-    out
+/// The (field, value) or (member, score) pairs of a flat HGETALL or ZRANGE WITHSCORES reply.
+fn pairs(flat: Vec<Vec<u8>>) -> Result<rdb::Pairs, ReplyError> {
+    rdb::pairs(flat).ok_or_else(|| ReplyError::custom("ERR odd number of elements in a pair reply"))
 }
 
 /// DUMP key: the serialized value, or nil.
@@ -87,10 +82,10 @@ pub fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         },
         b"list" => Value::List(bulks(run(ctx, &[b"LRANGE", key, b"0", b"-1"])?)),
         b"set" => Value::Set(bulks(run(ctx, &[b"SMEMBERS", key])?)),
-        b"hash" => Value::Hash(pairs(bulks(run(ctx, &[b"HGETALL", key])?))),
+        b"hash" => Value::Hash(pairs(bulks(run(ctx, &[b"HGETALL", key])?))?),
         b"zset" => {
             let flat = bulks(run(ctx, &[b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"])?);
-            let members = pairs(flat)
+            let members = pairs(flat)?
                 .into_iter()
                 .map(|(member, score)| {
                     let score = crate::util::number::parse_f64(&score).unwrap_or(f64::NAN);

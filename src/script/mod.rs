@@ -17,12 +17,7 @@ use sha1::{Digest, Sha1};
 
 /// A script's SHA1 as Redis names it: 40 lowercase hex digits.
 pub fn sha1_hex(data: &[u8]) -> String {
-    let digest = Sha1::digest(data);
-    let mut out = String::with_capacity(40);
-    for byte in digest {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
+    crate::util::hex(&Sha1::digest(data))
 }
 
 /// The flags a script declares in its `#!lua flags=...` line.

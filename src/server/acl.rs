@@ -115,7 +115,7 @@ fn generate_password(bits: Option<&Bytes>) -> Result<Frame, ReplyError> {
     let digits = (bits as usize).div_ceil(4);
     let mut bytes = vec![0u8; digits.div_ceil(2)];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let mut hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    let mut hex = crate::util::hex(&bytes);
     hex.truncate(digits);
     Ok(text(hex))
 }

@@ -22,10 +22,7 @@ use crate::util::glob::glob_match;
 /// The lowercase hex SHA-256 digest of a password: Redis stores and shows only these (`#<hash>`
 /// in ACL LIST), so Kiwi must produce the very same digests.
 fn hex_digest(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::util::hex(&Sha256::digest(data))
 }
 
 /// Redis 7.0's categories, in the order ACL CAT lists them.

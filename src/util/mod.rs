@@ -52,6 +52,12 @@ pub fn replaying<T>(clock_ms: u64, seed: u64, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// Lowercase hex of `bytes` (digests as Redis shows them: SHA1 of scripts, SHA-256 of ACL
+/// passwords, ACL GENPASS).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Whether this thread is applying a replicated command ([`replaying`]).
 pub fn is_replaying() -> bool {
     REPLAY.with(Cell::get).is_some()

@@ -183,6 +183,9 @@ pub fn lzf_decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
     (out.len() == len).then_some(out)
 }
 
+/// Field-value pairs of a hash (or member-score text pairs, before parsing).
+pub type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A key's value, as DUMP carries it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -191,7 +194,7 @@ pub enum Value {
     Set(Vec<Vec<u8>>),
     /// Members with their scores, in any order.
     ZSet(Vec<(Vec<u8>, f64)>),
-    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    Hash(Pairs),
 }
 
 impl Value {
@@ -374,7 +377,7 @@ fn bounded_count(n: usize, left: usize) -> Option<usize> {
 }
 
 /// Pairs of a flat list (field, value, field, value ...).
-fn pairs(flat: Vec<Vec<u8>>) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn pairs(flat: Vec<Vec<u8>>) -> Option<Pairs> {
     if flat.len() % 2 != 0 {
         return None;
     }
