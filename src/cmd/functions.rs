@@ -134,8 +134,7 @@ pub fn function(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
                 ));
             }
-            let mode_ok = args.len() == 2 || is_opt(&args[2], "sync") || is_opt(&args[2], "async");
-            if !mode_ok {
+            if !super::flush_mode_ok(args.get(2)) {
                 return Err(ReplyError::custom(
                     "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
                 ));

@@ -482,10 +482,10 @@ pub fn dbsize(ctx: &mut Ctx<'_>, _args: &[Bytes]) -> CmdResult {
 
 /// FLUSHDB/FLUSHALL take an optional SYNC or ASYNC; both are O(1) range deletes here.
 fn check_flush_args(args: &[Bytes]) -> CmdResult<()> {
-    match args.len() {
-        1 => Ok(()),
-        2 if is_opt(&args[1], "sync") || is_opt(&args[1], "async") => Ok(()),
-        _ => Err(ReplyError::Syntax),
+    if args.len() <= 2 && super::flush_mode_ok(args.get(1)) {
+        Ok(())
+    } else {
+        Err(ReplyError::Syntax)
     }
 }
 

@@ -352,6 +352,12 @@ pub fn arg_at_least(arg: &[u8], min: i64, message: &str) -> Result<u64, ReplyErr
         .ok_or_else(|| ReplyError::custom(message))
 }
 
+/// Whether the optional mode of FLUSHDB, FLUSHALL, SCRIPT FLUSH and FUNCTION FLUSH is absent
+/// or one of SYNC and ASYNC.
+pub fn flush_mode_ok(mode: Option<&Bytes>) -> bool {
+    mode.is_none_or(|m| is_opt(m, "sync") || is_opt(m, "async"))
+}
+
 /// Case-insensitive comparison of an argument with an option name.
 pub fn is_opt(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())

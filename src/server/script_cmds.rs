@@ -79,12 +79,7 @@ impl Connection {
                     .collect(),
             )),
             "flush" => {
-                let mode_ok = match args.len() {
-                    2 => true,
-                    3 => is_opt(&args[2], "sync") || is_opt(&args[2], "async"),
-                    _ => false,
-                };
-                if !mode_ok {
+                if args.len() > 3 || !crate::cmd::flush_mode_ok(args.get(2)) {
                     return Err(ReplyError::custom(
                         "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
                     ));
