@@ -1,4 +1,5 @@
-//! The blocking pops — BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP.
+//! The blocking pops — BLPOP BRPOP BLMOVE BRPOPLPUSH BLMPOP BZPOPMIN BZPOPMAX BZMPOP — and what
+//! the network side needs to know to block XREAD and XREADGROUP.
 //!
 //! On the storage side each one is a single non-blocking attempt, built on its non-blocking
 //! sibling (LMPOP, LMOVE, ZMPOP): it pops if it can and answers nil otherwise — which is also
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{list, zset, CommandSpec, Ctx, KeyFlags};
+use super::{list, stream, zset, CommandSpec, Ctx, KeyFlags};
 use crate::error::{CmdResult, ReplyError};
 use crate::resp::Frame;
 use crate::util::number::{is_long_double, parse_f64};
@@ -44,12 +45,33 @@ pub fn parse_timeout(arg: &[u8]) -> CmdResult<Option<Duration>> {
     Ok((millis > 0.0).then(|| Duration::from_millis(millis as u64)))
 }
 
+/// Whether the stream readers (XREAD, XREADGROUP), which block only with a BLOCK option.
+pub fn reads_streams(spec: &CommandSpec) -> bool {
+    spec.group == "stream"
+}
+
+/// Whether this call of a blocking command may wait: always for the pops, only with BLOCK for
+/// the stream readers.
+pub fn blocks(spec: &CommandSpec, args: &[Bytes]) -> bool {
+    if !reads_streams(spec) {
+        return true;
+    }
+    let group_form = spec.name == "xreadgroup";
+    stream::parse_read(args, group_form).is_ok_and(|parsed| parsed.block.is_some())
+}
+
 /// The timeout and the keys a blocked client waits on: the keys it pops from, which its table
-/// entry flags `delete` (BLMOVE waits on its source, not its destination).
+/// entry flags `delete` (BLMOVE waits on its source, not its destination), or the streams it
+/// reads.
 pub fn timeout_and_keys(
     spec: &CommandSpec,
     args: &[Bytes],
 ) -> CmdResult<(Option<Duration>, Vec<Bytes>)> {
+    if reads_streams(spec) {
+        let parsed = stream::parse_read(args, spec.name == "xreadgroup")?;
+        let timeout = parsed.block.filter(|&ms| ms > 0).map(Duration::from_millis);
+        return Ok((timeout, parsed.keys(args).to_vec()));
+    }
     let timeout = parse_timeout(&args[timeout_index(spec.name, args)])?;
     let keys = spec
         .key_refs(args)

@@ -556,6 +556,7 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             (KeyType::Set, false) => "intset",
             (KeyType::Hash, true) | (KeyType::Set, true) => "hashtable",
             (KeyType::ZSet, true) => "skiplist",
+            (KeyType::Stream, _) => "stream",
         };
         Ok(Frame::text(encoding))
     } else if is_opt(sub, "freq") {

@@ -29,6 +29,7 @@ pub mod set;
 pub mod slowlog;
 pub mod sort;
 pub mod stats;
+pub mod stream;
 pub mod strings;
 mod table;
 pub mod zset;
@@ -499,7 +500,9 @@ mod tests {
                 "brpoplpush",
                 "bzmpop",
                 "bzpopmax",
-                "bzpopmin"
+                "bzpopmin",
+                "xread",
+                "xreadgroup"
             ]
         );
         assert_eq!(
@@ -508,12 +511,13 @@ mod tests {
         );
         assert_eq!(
             with(Flags::REPLICATED),
-            ["eval", "evalsha", "fcall", "function", "publish", "spublish"]
+            ["eval", "evalsha", "fcall", "function", "publish", "spublish", "xgroup"]
         );
-        // Every blocking command pops from (and so waits on) keys its entry flags `delete`.
+        // Every blocking pop waits on the keys its entry flags `delete` (stream readers wait on
+        // the streams they read).
         for c in COMMANDS
             .iter()
-            .filter(|c| c.flags.contains(Flags::BLOCKING))
+            .filter(|c| c.flags.contains(Flags::BLOCKING) && c.group != "stream")
         {
             let deletes = |k: &KeySpec| match k {
                 KeySpec::Range { flags, .. } | KeySpec::Counted { flags, .. } => {
@@ -533,6 +537,8 @@ mod tests {
             }
             let args = if c.name == "object" {
                 call("object encoding k")
+            } else if c.name == "xinfo" {
+                call("xinfo stream k")
             } else {
                 vec![Bytes::from_static(c.name.as_bytes())]
             };

@@ -81,6 +81,23 @@ fn record(spec: &CommandSpec, elapsed: Duration, failed: bool) {
     }
 }
 
+/// Takes back one recorded call of `spec` (and its failure): a blocked command is one call in
+/// Redis however many attempts it takes, and the lookups the blocking loop makes for itself are
+/// none.
+pub fn retract(spec: &CommandSpec, failed: bool) {
+    let stat = of(spec);
+    // CONFIG RESETSTAT may have zeroed the counter since.
+    let take_one = |v: u64| Some(v.saturating_sub(1));
+    let _ = stat
+        .calls
+        .fetch_update(Ordering::Relaxed, Ordering::Relaxed, take_one);
+    if failed {
+        let _ = stat
+            .failed
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, take_one);
+    }
+}
+
 /// Records a call refused before it ran.
 pub fn reject(spec: &CommandSpec) {
     of(spec).rejected.fetch_add(1, Ordering::Relaxed);

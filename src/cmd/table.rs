@@ -13,7 +13,8 @@ use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
     bitmap, blocking, debug, dump, functions, geo, hash, hyperloglog, keyspace, latency, list,
-    memory, scripting, server, set, slowlog, sort, strings, zset, CommandSpec, Handler, SubSpec,
+    memory, scripting, server, set, slowlog, sort, stream, strings, zset, CommandSpec, Handler,
+    SubSpec,
 };
 
 /// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.
@@ -289,6 +290,22 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bitop", -4, WRITE | DENYOOM, [at(2; OW | UPDATE), range(3, -1, 1; RO | ACCESS)], "bitmap", "2.6.0", St(bitmap::bitop), "Stores the AND, OR, XOR or NOT of strings in a key."),
     cmd!("bitfield", -2, WRITE | DENYOOM, [variable(1, bitmap::bitfield_key_flags)], "bitmap", "3.2.0", St(bitmap::bitfield), "Reads, sets and increments integer fields of a string."),
     cmd!("bitfield_ro", -2, READONLY | FAST, [at(1; RO | ACCESS)], "bitmap", "6.0.0", St(bitmap::bitfield_ro), "Reads integer fields of a string."),
+    // streams
+    cmd!("xadd", -5, WRITE | DENYOOM | FAST, [at(1; RW | INSERT)], "stream", "5.0.0", St(stream::xadd), "Appends an entry to a stream (creating it unless NOMKSTREAM), optionally trimming it; returns the id."),
+    cmd!("xrange", -4, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xrange), "Returns the entries of a stream between two ids (a seek and a bounded walk)."),
+    cmd!("xrevrange", -4, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xrevrange), "Returns the entries of a stream between two ids, newest first."),
+    cmd!("xlen", 2, READONLY | FAST, [at(1; RO)], "stream", "5.0.0", St(stream::xlen), "Returns the number of entries in a stream."),
+    cmd!("xdel", -3, WRITE | FAST, [at(1; RW | DELETE)], "stream", "5.0.0", St(stream::xdel), "Deletes entries from a stream by id; returns how many existed."),
+    cmd!("xtrim", -4, WRITE, [at(1; RW | DELETE)], "stream", "5.0.0", St(stream::xtrim), "Trims a stream by length or minimum id, exactly or by whole internal nodes (~)."),
+    cmd!("xsetid", -3, WRITE | DENYOOM | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xsetid), "Sets a stream's last id, entries-added counter and max deleted id."),
+    cmd!("xread", -4, READONLY | BLOCKING | MOVABLEKEYS, [find(stream::read_keys)], "stream", "5.0.0", St(stream::xread), "Reads entries after given ids from one or more streams, optionally waiting for new ones."),
+    cmd!("xreadgroup", -7, WRITE | BLOCKING | MOVABLEKEYS, [find(stream::read_keys)], "stream", "5.0.0", St(stream::xreadgroup), "Reads new entries for a consumer of a group (recording them as pending), or the consumer's pending history."),
+    cmd!("xack", -4, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xack), "Acknowledges pending entries of a consumer group; returns how many were pending."),
+    cmd!("xpending", -3, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xpending), "Summarizes or lists the pending entries of a consumer group."),
+    cmd!("xclaim", -6, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xclaim), "Transfers pending entries to another consumer of the group."),
+    cmd!("xautoclaim", -6, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "6.2.0", St(stream::xautoclaim), "Claims pending entries idle for long enough, scanning from a cursor."),
+    cmd!("xgroup", -2, REPLICATED, [], "stream", "5.0.0", St(stream::xgroup), "Creates, repositions and destroys consumer groups and their consumers.", subs: XGROUP_SUBS),
+    cmd!("xinfo", -2, NONE, [], "stream", "5.0.0", St(stream::xinfo), "Describes a stream, its consumer groups or a group's consumers.", subs: XINFO_SUBS),
     // hyperloglog
     cmd!("pfadd", -2, WRITE | DENYOOM | FAST, [at(1; RW | INSERT)], "hyperloglog", "2.8.9", St(hyperloglog::pfadd), "Adds elements to a HyperLogLog (Redis's byte format)."),
     cmd!("pfcount", -2, READONLY | MAY_REPLICATE, [range(1, -1, 1; RW | ACCESS)], "hyperloglog", "2.8.9", St(hyperloglog::pfcount), "Estimates the cardinality of one HyperLogLog (caching it) or of the union of several."),
@@ -298,12 +315,34 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 /// OBJECT's subcommands.
 #[rustfmt::skip]
+static XGROUP_SUBS: &[SubSpec] = &[
+    sub!("create", -5, WRITE | DENYOOM, [at(2; RW | INSERT)], "Creates a consumer group (and the stream with MKSTREAM)."),
+    sub!("setid", -5, WRITE, [at(2; RW | UPDATE)], "Sets the last delivered id (and entries-read) of a group."),
+    sub!("destroy", 4, WRITE, [at(2; RW | DELETE)], "Deletes a consumer group with its consumers and pending entries."),
+    sub!("createconsumer", 5, WRITE | DENYOOM, [at(2; RW | INSERT)], "Creates a consumer in a group."),
+    sub!("delconsumer", 5, WRITE, [at(2; RW | DELETE)], "Deletes a consumer; returns how many entries it had pending."),
+    sub!("help", 2, LOADING | STALE, [], "Shows the subcommands."),
+];
+
+static XINFO_SUBS: &[SubSpec] = &[
+    sub!("consumers", 4, READONLY, [at(2; RO | ACCESS)], "Lists the consumers of a group."),
+    sub!("groups", 3, READONLY, [at(2; RO | ACCESS)], "Lists the consumer groups of a stream."),
+    sub!("stream", -3, READONLY, [at(2; RO | ACCESS)], "Describes a stream (FULL: with its entries, groups and pending entries)."),
+    sub!("help", 2, LOADING | STALE, [], "Shows the subcommands."),
+];
+
 static OBJECT_SUBS: &[SubSpec] = &[
     sub!("encoding", 3, READONLY, [at(2; RO)], "Returns the internal encoding of a key's value."),
     sub!("freq", 3, READONLY, [at(2; RO)], "Returns the access frequency counter (needs an LFU policy)."),
     sub!("idletime", 3, READONLY, [at(2; RO)], "Returns the idle time of a key (not tracked: 0)."),
     sub!("refcount", 3, READONLY, [at(2; RO)], "Returns the reference count of a key's value."),
-    sub!("help", 2, LOADING | STALE, [], "Shows OBJECT's subcommands."),
+    sub!(
+        "help",
+        2,
+        LOADING | STALE,
+        [],
+        "Shows OBJECT's subcommands."
+    ),
 ];
 
 /// SCRIPT's subcommands.

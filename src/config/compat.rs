@@ -221,10 +221,6 @@ compat! {
     "shutdown-timeout" = "10", int(0, INT_MAX);
     "socket-mark-id" = "0", uint(0, UINT_MAX), IMMUTABLE;
     "stop-writes-on-bgsave-error" = "yes", BOOL;
-    /// Kiwi has no streams yet.
-    "stream-node-max-bytes" = "4096", umem(0, LONG_MAX as u64);
-    /// Kiwi has no streams yet.
-    "stream-node-max-entries" = "100", int(0, LONG_MAX);
     "supervised" = "no", RedisType::Enum(SUPERVISED), IMMUTABLE;
     "syslog-enabled" = "no", BOOL, IMMUTABLE;
     "syslog-facility" = "local0", RedisType::Enum(SYSLOG_FACILITY), IMMUTABLE;

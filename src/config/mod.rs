@@ -319,6 +319,10 @@ options! {
     zset_max_listpack_entries: u64 = 128, "zset-max-listpack-entries", true, redis(uint(0, LONG_MAX as u64)).alias("zset-max-ziplist-entries");
     /// Sorted sets whose members are all at most this long report `listpack`.
     zset_max_listpack_value: u64 = 64, "zset-max-listpack-value", true, redis(umem(0, LONG_MAX as u64)).alias("zset-max-ziplist-value");
+    /// Entries per internal stream node, as Redis counts them: `MAXLEN ~`/`MINID ~` trim whole nodes only, and XINFO reports them (0 = no limit).
+    stream_node_max_entries: i64 = 100, "stream-node-max-entries", true, redis(int(0, LONG_MAX));
+    /// Bytes per internal stream node, as Redis's listpack would count them (0 = Redis's 1 GiB bound).
+    stream_node_max_bytes: ByteSize = ByteSize(4096), "stream-node-max-bytes", true, redis(umem(0, LONG_MAX as u64));
     /// Milliseconds a Lua script may run before other clients get `BUSY` and SCRIPT KILL may stop it (0 never declares a script busy).
     busy_reply_threshold: i64 = 5000, "busy-reply-threshold", true, redis(int(0, LONG_MAX)).alias("lua-time-limit");
     /// Most memory the Lua interpreter may use; a script that needs more fails with "not enough memory" instead of growing the server.

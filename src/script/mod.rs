@@ -11,7 +11,7 @@ mod libs;
 mod rand48;
 mod vm;
 
-pub use vm::{check_syntax, Host, Registered, RunOptions, Vm};
+pub use vm::{check_syntax, in_script, Host, Registered, RunOptions, Vm};
 
 use sha1::{Digest, Sha1};
 

@@ -60,6 +60,12 @@ thread_local! {
     static RUN: Cell<*mut Run> = const { Cell::new(ptr::null_mut()) };
 }
 
+/// Whether a script runs on this thread: commands that refuse to block inside scripts (XREAD
+/// BLOCK) ask.
+pub fn in_script() -> bool {
+    !RUN.with(Cell::get).is_null()
+}
+
 /// The running script, if a script is running on this thread.
 unsafe fn current<'a>() -> Option<&'a mut Run> {
     RUN.with(Cell::get).as_mut()

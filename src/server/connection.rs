@@ -334,7 +334,7 @@ impl Connection {
                     }));
             self.state.pause.wait(paused, &self.client.blocked).await;
         }
-        if spec.flags.contains(Flags::BLOCKING) {
+        if spec.flags.contains(Flags::BLOCKING) && cmd::blocking::blocks(spec, &args) {
             // Each attempt is a storage command and is counted (and slow-logged) as one.
             self.flush_pending().await;
             let reply = self.block(spec, args).await;

@@ -51,6 +51,8 @@ pub struct Header {
     /// made draining a sorted set quadratic.
     pub floor: Option<Bytes>,
     pub ceiling: Option<Bytes>,
+    /// Streams only: the stream's own state (`storage::stream`), kept after the common fields.
+    pub extra: Bytes,
 }
 
 impl Header {
@@ -64,6 +66,7 @@ impl Header {
             tail: LIST_ORIGIN,
             floor: None,
             ceiling: None,
+            extra: Bytes::new(),
         }
     }
 
@@ -101,6 +104,9 @@ impl Header {
             header.floor = bound()?;
             header.ceiling = bound()?;
         }
+        if meta.kind == KeyType::Stream {
+            header.extra = b.slice(17..);
+        }
         Some(header)
     }
 
@@ -124,6 +130,7 @@ impl Header {
                 }
             }
         }
+        out.extend_from_slice(&self.extra);
         Bytes::from(out)
     }
 }
@@ -379,6 +386,12 @@ impl Collection<'_> {
         Ok(previous)
     }
 
+    /// Whether this command deleted the member row `field`, which iterators still show until
+    /// the command's batch is committed.
+    pub fn deleted_here(&self, field: &[u8]) -> bool {
+        matches!(self.pending.get(field), Some(None))
+    }
+
     /// Writes a member row without touching the size (list elements moved by index).
     pub fn put(&mut self, batch: &mut Batch<'_>, field: &[u8], value: Bytes) {
         let row = self.row_key(field);
@@ -524,7 +537,17 @@ impl Collection<'_> {
     /// Writes the header back — or deletes the key if the collection is now empty, as Redis
     /// removes empty collections.
     pub fn save(self, batch: &mut Batch<'_>) {
-        if self.header.size == 0 {
+        self.write_back(batch, false);
+    }
+
+    /// Writes the header back even when the collection is empty: a stream stays when its last
+    /// entry goes.
+    pub fn save_keeping_empty(self, batch: &mut Batch<'_>) {
+        self.write_back(batch, true);
+    }
+
+    fn write_back(self, batch: &mut Batch<'_>, keep_empty: bool) {
+        if self.header.size == 0 && !keep_empty {
             if let Some(old) = &self.old {
                 // A live collection emptied by this command already deleted its members one by
                 // one; only a replaced expired row still has members to drop.

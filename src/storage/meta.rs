@@ -17,6 +17,7 @@ pub enum KeyType {
     Set = 2,
     List = 3,
     ZSet = 4,
+    Stream = 5,
 }
 
 impl KeyType {
@@ -27,6 +28,7 @@ impl KeyType {
             2 => KeyType::Set,
             3 => KeyType::List,
             4 => KeyType::ZSet,
+            5 => KeyType::Stream,
             _ => return None,
         })
     }
@@ -39,6 +41,7 @@ impl KeyType {
             KeyType::Set => "set",
             KeyType::List => "list",
             KeyType::ZSet => "zset",
+            KeyType::Stream => "stream",
         }
     }
 
@@ -50,6 +53,7 @@ impl KeyType {
             KeyType::Set,
             KeyType::List,
             KeyType::ZSet,
+            KeyType::Stream,
         ]
         .into_iter()
         .find(|t| t.name().as_bytes().eq_ignore_ascii_case(name))

@@ -16,6 +16,7 @@ mod maintenance;
 pub mod meta;
 pub mod notify;
 pub mod replica;
+pub mod stream;
 mod usage;
 pub mod waiters;
 pub mod watch;
@@ -931,7 +932,10 @@ impl Storage {
         self.touch_watched_db(db, db);
         let mut batch = self.batch();
         batch.clear_physical(self.phys(db));
-        self.commit_reset(batch, &[self.phys(db)])
+        self.commit_reset(batch, &[self.phys(db)])?;
+        // Blocked XREADGROUP clients learn that their stream is gone.
+        self.waiters.wake_db(db);
+        Ok(())
     }
 
     /// Removes every key of every database (FLUSHALL).
@@ -946,7 +950,11 @@ impl Storage {
         for id in &ids {
             batch.clear_physical(*id);
         }
-        self.commit_reset(batch, &ids)
+        self.commit_reset(batch, &ids)?;
+        for db in 0..self.databases() {
+            self.waiters.wake_db(db);
+        }
+        Ok(())
     }
 
     /// Flags transactions watching keys of `db` that exist in `db` or `other` (FLUSHDB, FLUSHALL,
@@ -1264,6 +1272,8 @@ impl Batch<'_> {
 
     /// Deletes a key's row without flagging its watchers.
     fn drop_row(&mut self, db: usize, key: &[u8], old: &Meta, drop_members: bool) {
+        // A blocked XREADGROUP must learn that its stream is gone.
+        self.storage.waiters.wake(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Delete, meta_key(phys, key), Vec::new());
         if old.expire_at != 0 {
@@ -1283,7 +1293,8 @@ impl Batch<'_> {
         let Some(header) = collection::Header::of(old) else {
             return;
         };
-        if header.size == 0 {
+        // An empty stream may still have consumer groups.
+        if header.size == 0 && old.kind != meta::KeyType::Stream {
             return;
         }
         let start = subkey_prefix(phys, key, header.version);
