@@ -94,6 +94,13 @@ pub fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 .collect();
             Value::ZSet(members)
         }
+        b"stream" => match ctx
+            .store()
+            .read_stream(ctx.db, key, crate::util::now_ms())?
+        {
+            Some(stream) => Value::Stream(Box::new(stream.export()?)),
+            None => return Ok(Frame::Null),
+        },
         other => {
             return Err(ReplyError::custom(format!(
                 "ERR DUMP of a {} is not supported",
@@ -209,6 +216,19 @@ fn build(ctx: &mut Ctx<'_>, key: &[u8], value: Value) -> Result<(), ReplyError> 
                 .flat_map(|(m, s)| [crate::util::number::format_double(s).into_bytes(), m])
                 .collect();
             chunked(flat, 2 * CHUNK, |part| write(b"ZADD", part))
+        }
+        Value::Stream(stream) => {
+            let store = ctx.store();
+            let _guard = store.lock(ctx.db, key);
+            let mut target = store.open_stream(ctx.db, key, crate::util::now_ms())?;
+            let mut batch = store.batch();
+            let limits = super::stream::node_limits(ctx);
+            if target.import(&mut batch, &stream, limits)?.is_none() {
+                return Err(ReplyError::custom("ERR Bad data format"));
+            }
+            target.save(&mut batch);
+            store.commit(batch)?;
+            Ok(())
         }
     }
 }

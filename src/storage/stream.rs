@@ -23,6 +23,7 @@ use super::collection::{Collection, Space};
 use super::meta::KeyType;
 use super::{Batch, Storage, StorageError, StorageResult};
 use crate::error::ReplyError;
+use crate::util::rdb::{RawId, StreamConsumer, StreamGroup, StreamValue};
 
 const ENTRY: u8 = b'e';
 const NODE: u8 = b'n';
@@ -1134,6 +1135,108 @@ impl<'s> Stream<'s> {
             }
             f(id, value)
         })
+    }
+}
+
+/// A stream id as DUMP's format carries it.
+fn raw(id: StreamId) -> RawId {
+    (id.ms, id.seq)
+}
+
+fn from_raw((ms, seq): RawId) -> StreamId {
+    StreamId::new(ms, seq)
+}
+
+impl Stream<'_> {
+    /// Everything DUMP carries: entries, counters, groups with their pending entries and
+    /// consumers.
+    pub fn export(&self) -> StorageResult<StreamValue> {
+        let entries = self
+            .collect(StreamId::MIN, StreamId::MAX, false, 0)?
+            .into_iter()
+            .map(|(id, pairs)| (raw(id), pairs.into_iter().map(|b| b.to_vec()).collect()))
+            .collect();
+        let mut groups = Vec::new();
+        for (name, group) in self.groups()? {
+            let pending = self
+                .pending(&name, StreamId::MIN, StreamId::MAX, 0)?
+                .into_iter()
+                .map(|(id, nack)| (raw(id), nack.delivery_time, nack.delivery_count))
+                .collect();
+            let mut consumers = Vec::new();
+            for (consumer_name, consumer) in self.consumers(&name)? {
+                let owned = self.owned(&name, &consumer_name, StreamId::MIN, StreamId::MAX, 0)?;
+                consumers.push(StreamConsumer {
+                    name: consumer_name.to_vec(),
+                    seen_time: consumer.seen_time,
+                    pending: owned.into_iter().map(raw).collect(),
+                });
+            }
+            groups.push(StreamGroup {
+                name: name.to_vec(),
+                last_id: raw(group.last_id),
+                entries_read: group.entries_read,
+                pending,
+                consumers,
+            });
+        }
+        Ok(StreamValue {
+            entries,
+            last_id: raw(self.state.last_id),
+            first_id: raw(self.state.first_id),
+            max_deleted: raw(self.state.max_deleted),
+            entries_added: self.state.entries_added,
+            groups,
+        })
+    }
+
+    /// Fills this new, empty stream with a restored one; `None` when the value contradicts
+    /// itself (a group twice, a pending entry without an owner), which RESTORE reports as bad
+    /// data.
+    pub fn import(
+        &mut self,
+        batch: &mut Batch<'_>,
+        value: &StreamValue,
+        limits: NodeLimits,
+    ) -> StorageResult<Option<()>> {
+        for (id, pairs) in &value.entries {
+            let pairs: Vec<Bytes> = pairs.iter().map(|p| Bytes::copy_from_slice(p)).collect();
+            self.append(batch, from_raw(*id), &pairs, limits)?;
+        }
+        self.state.last_id = from_raw(value.last_id);
+        self.state.first_id = from_raw(value.first_id);
+        self.state.max_deleted = from_raw(value.max_deleted);
+        self.state.entries_added = value.entries_added;
+        for g in &value.groups {
+            let mut group = Group::new(from_raw(g.last_id), g.entries_read);
+            group.pending = g.pending.len() as u64;
+            group.consumers = g.consumers.len() as u64;
+            if !self.create_group(batch, &g.name, &group)? {
+                return Ok(None);
+            }
+            for c in &g.consumers {
+                let consumer = Consumer {
+                    seen_time: c.seen_time,
+                    pending: c.pending.len() as u64,
+                };
+                if self.consumer(&g.name, &c.name)?.is_some() {
+                    return Ok(None);
+                }
+                self.put_consumer(batch, &g.name, &c.name, &consumer);
+            }
+            for &(id, delivery_time, delivery_count) in &g.pending {
+                let Some(owner) = g.consumers.iter().find(|c| c.pending.contains(&id)) else {
+                    return Ok(None);
+                };
+                let nack = Nack {
+                    delivery_time,
+                    delivery_count,
+                    consumer: Bytes::copy_from_slice(&owner.name),
+                };
+                self.put_nack(batch, &g.name, from_raw(id), &nack, None);
+            }
+        }
+        Ok(Some(()))
     }
 }
 

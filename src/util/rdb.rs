@@ -195,6 +195,42 @@ pub enum Value {
     /// Members with their scores, in any order.
     ZSet(Vec<(Vec<u8>, f64)>),
     Hash(Pairs),
+    Stream(Box<StreamValue>),
+}
+
+/// A stream id as two numbers (milliseconds, sequence).
+pub type RawId = (u64, u64);
+
+/// A stream as DUMP carries it: live entries, the stream's counters, and its consumer groups.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamValue {
+    /// Entries in id order, each with its fields and values (flat).
+    pub entries: Vec<(RawId, Vec<Vec<u8>>)>,
+    pub last_id: RawId,
+    pub first_id: RawId,
+    pub max_deleted: RawId,
+    pub entries_added: u64,
+    pub groups: Vec<StreamGroup>,
+}
+
+/// A consumer group of a dumped stream.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamGroup {
+    pub name: Vec<u8>,
+    pub last_id: RawId,
+    /// `None` when unknown (Redis's -1).
+    pub entries_read: Option<u64>,
+    /// Pending entries: id, last delivery time (Unix ms), delivery count.
+    pub pending: Vec<(RawId, u64, u64)>,
+    pub consumers: Vec<StreamConsumer>,
+}
+
+/// A consumer of a dumped group, with the ids it owns.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct StreamConsumer {
+    pub name: Vec<u8>,
+    pub seen_time: u64,
+    pub pending: Vec<RawId>,
 }
 
 impl Value {
@@ -205,6 +241,8 @@ impl Value {
             Value::List(items) | Value::Set(items) => items.is_empty(),
             Value::ZSet(members) => members.is_empty(),
             Value::Hash(fields) => fields.is_empty(),
+            // An emptied stream is still a stream.
+            Value::Stream(_) => false,
         }
     }
 }
@@ -223,7 +261,15 @@ const TYPE_LIST_QUICKLIST: u8 = 14;
 const TYPE_HASH_LISTPACK: u8 = 16;
 const TYPE_ZSET_LISTPACK: u8 = 17;
 const TYPE_LIST_QUICKLIST_2: u8 = 18;
+const TYPE_STREAM_LISTPACKS: u8 = 15;
 const TYPE_SET_LISTPACK: u8 = 20;
+const TYPE_STREAM_LISTPACKS_2: u8 = 19;
+
+/// Stream entry flags inside a node's listpack.
+const STREAM_ITEM_DELETED: i64 = 1;
+const STREAM_ITEM_SAME_FIELDS: i64 = 2;
+/// Entries per listpack node when DUMP writes a stream (Redis's default node size).
+const STREAM_NODE_ENTRIES: usize = 100;
 
 /// Appends a value as its type byte and body: the plain encodings (a string, a linked list, a
 /// set, a sorted set with binary doubles, a hash) that every Redis version since 2.6 reads.
@@ -260,7 +306,366 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
                 write_string(out, value);
             }
         }
+        Value::Stream(stream) => {
+            out.push(TYPE_STREAM_LISTPACKS_2);
+            write_stream(out, stream);
+        }
     }
+}
+
+/// The body of a stream in Redis 7.0's format (`RDB_TYPE_STREAM_LISTPACKS_2`): listpack nodes
+/// of up to 100 entries keyed by their first id, the counters, then the groups with their
+/// pending entries and consumers.
+fn write_stream(out: &mut Vec<u8>, stream: &StreamValue) {
+    let nodes: Vec<&[(RawId, Vec<Vec<u8>>)]> = stream.entries.chunks(STREAM_NODE_ENTRIES).collect();
+    write_len(out, nodes.len() as u64);
+    for node in &nodes {
+        let master = node[0].0;
+        let mut key = Vec::with_capacity(16);
+        key.extend_from_slice(&master.0.to_be_bytes());
+        key.extend_from_slice(&master.1.to_be_bytes());
+        write_string(out, &key);
+        write_string(out, &stream_node(master, node));
+    }
+    write_len(out, stream.entries.len() as u64);
+    for n in [
+        stream.last_id.0,
+        stream.last_id.1,
+        stream.first_id.0,
+        stream.first_id.1,
+        stream.max_deleted.0,
+        stream.max_deleted.1,
+        stream.entries_added,
+    ] {
+        write_len(out, n);
+    }
+    write_len(out, stream.groups.len() as u64);
+    let raw_id = |out: &mut Vec<u8>, id: RawId| {
+        out.extend_from_slice(&id.0.to_be_bytes());
+        out.extend_from_slice(&id.1.to_be_bytes());
+    };
+    for group in &stream.groups {
+        write_string(out, &group.name);
+        write_len(out, group.last_id.0);
+        write_len(out, group.last_id.1);
+        write_len(out, group.entries_read.unwrap_or(u64::MAX));
+        write_len(out, group.pending.len() as u64);
+        for &(id, time, count) in &group.pending {
+            raw_id(out, id);
+            out.extend_from_slice(&time.to_le_bytes());
+            write_len(out, count);
+        }
+        write_len(out, group.consumers.len() as u64);
+        for consumer in &group.consumers {
+            write_string(out, &consumer.name);
+            out.extend_from_slice(&consumer.seen_time.to_le_bytes());
+            write_len(out, consumer.pending.len() as u64);
+            for &id in &consumer.pending {
+                raw_id(out, id);
+            }
+        }
+    }
+}
+
+/// One stream node's listpack: the master entry (counts and the first entry's fields), then
+/// each entry as flags, id deltas, fields (omitted when the master's), values and its element
+/// count.
+fn stream_node(master: RawId, entries: &[(RawId, Vec<Vec<u8>>)]) -> Vec<u8> {
+    let mut lp = ListpackWriter::default();
+    let master_fields: Vec<&Vec<u8>> = entries[0].1.iter().step_by(2).collect();
+    lp.int(entries.len() as i64);
+    lp.int(0);
+    lp.int(master_fields.len() as i64);
+    for field in &master_fields {
+        lp.string(field);
+    }
+    lp.int(0);
+    for (id, pairs) in entries {
+        let fields = pairs.len() / 2;
+        let same = fields == master_fields.len()
+            && pairs
+                .iter()
+                .step_by(2)
+                .zip(&master_fields)
+                .all(|(a, b)| a == *b);
+        lp.int(if same { STREAM_ITEM_SAME_FIELDS } else { 0 });
+        lp.int(id.0.wrapping_sub(master.0) as i64);
+        lp.int(id.1.wrapping_sub(master.1) as i64);
+        if !same {
+            lp.int(fields as i64);
+        }
+        for (i, item) in pairs.iter().enumerate() {
+            if !same || i % 2 == 1 {
+                lp.string(item);
+            }
+        }
+        let count = if same { fields + 3 } else { 2 * fields + 4 };
+        lp.int(count as i64);
+    }
+    lp.finish()
+}
+
+/// Builds a listpack the way Redis encodes one.
+#[derive(Default)]
+struct ListpackWriter {
+    body: Vec<u8>,
+    count: usize,
+}
+
+impl ListpackWriter {
+    fn int(&mut self, v: i64) {
+        let start = self.body.len();
+        let b = &mut self.body;
+        match v {
+            0..=127 => b.push(v as u8),
+            -4096..=4095 => {
+                let raw = (v as u16) & 0x1fff;
+                b.push(0xc0 | (raw >> 8) as u8);
+                b.push(raw as u8);
+            }
+            -32768..=32767 => {
+                b.push(0xf1);
+                b.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            -8_388_608..=8_388_607 => {
+                b.push(0xf2);
+                b.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            -2_147_483_648..=2_147_483_647 => {
+                b.push(0xf3);
+                b.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            _ => {
+                b.push(0xf4);
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        self.backlen(start);
+    }
+
+    /// A string element, stored as an integer when it reads as one, as `lpAppend` does.
+    fn string(&mut self, s: &[u8]) {
+        if let Some(v) = crate::util::number::parse_i64(s) {
+            return self.int(v);
+        }
+        let start = self.body.len();
+        let n = s.len();
+        let b = &mut self.body;
+        if n < 64 {
+            b.push(0x80 | n as u8);
+        } else if n < 4096 {
+            b.push(0xe0 | (n >> 8) as u8);
+            b.push(n as u8);
+        } else {
+            b.push(0xf0);
+            b.extend_from_slice(&(n as u32).to_le_bytes());
+        }
+        b.extend_from_slice(s);
+        self.backlen(start);
+    }
+
+    /// Ends the element that starts at `start` with its length, readable backwards.
+    fn backlen(&mut self, start: usize) {
+        let l = (self.body.len() - start) as u64;
+        let size = backlen_size(l as usize);
+        for i in (0..size).rev() {
+            let group = ((l >> (7 * i)) & 127) as u8;
+            self.body
+                .push(if i == size - 1 { group } else { group | 128 });
+        }
+        self.count += 1;
+    }
+
+    fn finish(self) -> Vec<u8> {
+        let total = 6 + self.body.len() + 1;
+        let mut out = Vec::with_capacity(total);
+        out.extend_from_slice(&(total as u32).to_le_bytes());
+        out.extend_from_slice(&(self.count.min(65535) as u16).to_le_bytes());
+        out.extend_from_slice(&self.body);
+        out.push(0xff);
+        out
+    }
+}
+
+/// Bytes of a listpack element's back-length for an element of `l` bytes (`lpEncodeBacklen`).
+fn backlen_size(l: usize) -> usize {
+    match l {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    }
+}
+
+/// Reads a stream body (`RDB_TYPE_STREAM_LISTPACKS` or `_2`): listpack nodes whose deleted
+/// entries are skipped, the counters (estimated for the old format, as Redis does), groups.
+fn read_stream(body: &[u8], pos: &mut usize, v2: bool) -> Option<StreamValue> {
+    let mut stream = StreamValue::default();
+    let nodes = read_length(body, pos)?;
+    for _ in 0..bounded_count(nodes, body.len() - *pos)? {
+        let key = read_string(body, pos)?;
+        if key.len() != 16 {
+            return None;
+        }
+        let master = (
+            u64::from_be_bytes(key[..8].try_into().ok()?),
+            u64::from_be_bytes(key[8..].try_into().ok()?),
+        );
+        stream
+            .entries
+            .extend(read_stream_node(master, &read_string(body, pos)?)?);
+    }
+    if stream.entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+        return None;
+    }
+    let mut len = || read_length(body, pos).map(|n| n as u64);
+    let length = len()?;
+    if length != stream.entries.len() as u64 {
+        return None;
+    }
+    stream.last_id = (len()?, len()?);
+    if v2 {
+        stream.first_id = (len()?, len()?);
+        stream.max_deleted = (len()?, len()?);
+        stream.entries_added = len()?;
+    } else {
+        stream.first_id = stream.entries.first().map_or((0, 0), |e| e.0);
+        stream.entries_added = length;
+    }
+    let groups = read_length(body, pos)?;
+    for _ in 0..bounded_count(groups, body.len() - *pos)? {
+        let name = read_string(body, pos)?;
+        let last_id = (read_u64_len(body, pos)?, read_u64_len(body, pos)?);
+        let entries_read = if v2 {
+            Some(read_u64_len(body, pos)?).filter(|&n| n != u64::MAX)
+        } else {
+            estimate_entries_read(&stream, last_id)
+        };
+        let mut group = StreamGroup {
+            name,
+            last_id,
+            entries_read,
+            ..Default::default()
+        };
+        let pending = read_length(body, pos)?;
+        for _ in 0..bounded_count(pending, body.len() - *pos)? {
+            let id = read_raw_id(body, pos)?;
+            let time = u64::from_le_bytes(body.get(*pos..*pos + 8)?.try_into().ok()?);
+            *pos += 8;
+            let count = read_u64_len(body, pos)?;
+            group.pending.push((id, time, count));
+        }
+        let consumers = read_length(body, pos)?;
+        for _ in 0..bounded_count(consumers, body.len() - *pos)? {
+            let name = read_string(body, pos)?;
+            let seen_time = u64::from_le_bytes(body.get(*pos..*pos + 8)?.try_into().ok()?);
+            *pos += 8;
+            let owned = read_length(body, pos)?;
+            let mut consumer = StreamConsumer {
+                name,
+                seen_time,
+                pending: Vec::new(),
+            };
+            for _ in 0..bounded_count(owned, body.len() - *pos)? {
+                let id = read_raw_id(body, pos)?;
+                // Every id a consumer owns is in the group's list, as Redis checks on load.
+                if !group.pending.iter().any(|p| p.0 == id) {
+                    return None;
+                }
+                consumer.pending.push(id);
+            }
+            group.consumers.push(consumer);
+        }
+        stream.groups.push(group);
+    }
+    Some(stream)
+}
+
+/// A plain RDB length as a u64 (ids and counters use the whole range).
+fn read_u64_len(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    match read_len(buf, pos)? {
+        Len::Plain(n) => Some(n),
+        Len::Encoded(_) => None,
+    }
+}
+
+fn read_raw_id(buf: &[u8], pos: &mut usize) -> Option<RawId> {
+    let bytes = buf.get(*pos..*pos + 16)?;
+    *pos += 16;
+    Some((
+        u64::from_be_bytes(bytes[..8].try_into().ok()?),
+        u64::from_be_bytes(bytes[8..].try_into().ok()?),
+    ))
+}
+
+/// The read counter Redis 7.0 gives a group loaded from an old RDB
+/// (`streamEstimateDistanceFromFirstEverEntry` on a stream without tombstones).
+fn estimate_entries_read(stream: &StreamValue, id: RawId) -> Option<u64> {
+    let len = stream.entries.len() as u64;
+    let added = stream.entries_added;
+    if added == 0 {
+        return Some(0);
+    }
+    if id == stream.last_id || (len == 0 && id <= stream.last_id) {
+        return Some(added);
+    }
+    if id > stream.last_id {
+        return None;
+    }
+    match id.cmp(&stream.first_id) {
+        std::cmp::Ordering::Less => Some(added - len),
+        std::cmp::Ordering::Equal => Some(added - len + 1),
+        std::cmp::Ordering::Greater => None,
+    }
+}
+
+/// The live entries of one stream node's listpack.
+fn read_stream_node(master: RawId, lp: &[u8]) -> Option<Vec<(RawId, Vec<Vec<u8>>)>> {
+    let items = listpack(lp)?;
+    let mut it = items.into_iter();
+    fn int(it: &mut std::vec::IntoIter<Vec<u8>>) -> Option<i64> {
+        crate::util::number::parse_i64(&it.next()?)
+    }
+    let live = int(&mut it)?;
+    let deleted = int(&mut it)?;
+    let master_count = usize::try_from(int(&mut it)?).ok()?;
+    let master_fields: Vec<Vec<u8>> = it.by_ref().take(master_count).collect();
+    if master_fields.len() != master_count || int(&mut it)? != 0 {
+        return None;
+    }
+    let total = usize::try_from(live.checked_add(deleted)?).ok()?;
+    let mut out = Vec::new();
+    for _ in 0..total {
+        let flags = int(&mut it)?;
+        let id = (
+            master.0.wrapping_add(int(&mut it)? as u64),
+            master.1.wrapping_add(int(&mut it)? as u64),
+        );
+        let pairs = if flags & STREAM_ITEM_SAME_FIELDS != 0 {
+            let mut pairs = Vec::with_capacity(2 * master_count);
+            for field in &master_fields {
+                pairs.push(field.clone());
+                pairs.push(it.next()?);
+            }
+            pairs
+        } else {
+            let n = usize::try_from(int(&mut it)?).ok()?;
+            let pairs: Vec<Vec<u8>> = it.by_ref().take(2 * n).collect();
+            if pairs.len() != 2 * n {
+                return None;
+            }
+            pairs
+        };
+        int(&mut it)?;
+        if flags & STREAM_ITEM_DELETED == 0 {
+            if pairs.is_empty() {
+                return None;
+            }
+            out.push((id, pairs));
+        }
+    }
+    (it.next().is_none() && out.len() as i64 == live).then_some(out)
 }
 
 /// Reads a value written by [`write_value`] or by Redis (DUMP's body, after the trailer was
@@ -269,89 +674,93 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
 pub fn read_value(body: &[u8]) -> Option<Value> {
     let (&kind, _) = body.split_first()?;
     let mut pos = 1;
-    let value = match kind {
-        TYPE_STRING => Value::String(read_string(body, &mut pos)?),
-        TYPE_LIST | TYPE_SET => {
-            let n = read_length(body, &mut pos)?;
-            let items = bounded(n, body.len() - pos, |_| read_string(body, &mut pos))?;
-            if kind == TYPE_LIST {
-                Value::List(items)
-            } else {
-                Value::Set(items)
-            }
-        }
-        TYPE_ZSET | TYPE_ZSET_2 => {
-            let n = read_length(body, &mut pos)?;
-            let members = bounded(n, body.len() - pos, |_| {
-                let member = read_string(body, &mut pos)?;
-                let score = if kind == TYPE_ZSET_2 {
-                    let bytes = body.get(pos..pos + 8)?;
-                    pos += 8;
-                    f64::from_le_bytes(bytes.try_into().ok()?)
+    let value =
+        match kind {
+            TYPE_STRING => Value::String(read_string(body, &mut pos)?),
+            TYPE_LIST | TYPE_SET => {
+                let n = read_length(body, &mut pos)?;
+                let items = bounded(n, body.len() - pos, |_| read_string(body, &mut pos))?;
+                if kind == TYPE_LIST {
+                    Value::List(items)
                 } else {
-                    read_text_double(body, &mut pos)?
-                };
-                Some((member, score))
-            })?;
-            Value::ZSet(members)
-        }
-        TYPE_HASH => {
-            let n = read_length(body, &mut pos)?;
-            let fields = bounded(n, body.len() - pos, |_| {
-                Some((read_string(body, &mut pos)?, read_string(body, &mut pos)?))
-            })?;
-            Value::Hash(fields)
-        }
-        TYPE_LIST_ZIPLIST => Value::List(ziplist(&read_string(body, &mut pos)?)?),
-        TYPE_SET_INTSET => Value::Set(intset(&read_string(body, &mut pos)?)?),
-        TYPE_SET_LISTPACK => Value::Set(listpack(&read_string(body, &mut pos)?)?),
-        TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
-            let blob = read_string(body, &mut pos)?;
-            let flat = if kind == TYPE_ZSET_ZIPLIST {
-                ziplist(&blob)?
-            } else {
-                listpack(&blob)?
-            };
-            Value::ZSet(
-                pairs(flat)?
-                    .into_iter()
-                    .map(|(m, s)| {
-                        let score = crate::util::number::parse_f64(&s)?;
-                        Some((m, score))
-                    })
-                    .collect::<Option<Vec<_>>>()?,
-            )
-        }
-        TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
-            let blob = read_string(body, &mut pos)?;
-            let flat = if kind == TYPE_HASH_ZIPLIST {
-                ziplist(&blob)?
-            } else {
-                listpack(&blob)?
-            };
-            Value::Hash(pairs(flat)?)
-        }
-        TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
-            let nodes = read_length(body, &mut pos)?;
-            let mut items = Vec::new();
-            for _ in 0..bounded_count(nodes, body.len() - pos)? {
-                // Quicklist 2 nodes say whether they hold one plain element or a listpack.
-                let plain = if kind == TYPE_LIST_QUICKLIST_2 {
-                    read_length(body, &mut pos)? == 1
-                } else {
-                    false
-                };
-                let blob = read_string(body, &mut pos)?;
-                match (kind, plain) {
-                    (TYPE_LIST_QUICKLIST, _) => items.extend(ziplist(&blob)?),
-                    (_, true) => items.push(blob),
-                    (_, false) => items.extend(listpack(&blob)?),
+                    Value::Set(items)
                 }
             }
-            Value::List(items)
-        }
-        _ => return None,
-    };
+            TYPE_ZSET | TYPE_ZSET_2 => {
+                let n = read_length(body, &mut pos)?;
+                let members = bounded(n, body.len() - pos, |_| {
+                    let member = read_string(body, &mut pos)?;
+                    let score = if kind == TYPE_ZSET_2 {
+                        let bytes = body.get(pos..pos + 8)?;
+                        pos += 8;
+                        f64::from_le_bytes(bytes.try_into().ok()?)
+                    } else {
+                        read_text_double(body, &mut pos)?
+                    };
+                    Some((member, score))
+                })?;
+                Value::ZSet(members)
+            }
+            TYPE_HASH => {
+                let n = read_length(body, &mut pos)?;
+                let fields = bounded(n, body.len() - pos, |_| {
+                    Some((read_string(body, &mut pos)?, read_string(body, &mut pos)?))
+                })?;
+                Value::Hash(fields)
+            }
+            TYPE_LIST_ZIPLIST => Value::List(ziplist(&read_string(body, &mut pos)?)?),
+            TYPE_SET_INTSET => Value::Set(intset(&read_string(body, &mut pos)?)?),
+            TYPE_SET_LISTPACK => Value::Set(listpack(&read_string(body, &mut pos)?)?),
+            TYPE_ZSET_ZIPLIST | TYPE_ZSET_LISTPACK => {
+                let blob = read_string(body, &mut pos)?;
+                let flat = if kind == TYPE_ZSET_ZIPLIST {
+                    ziplist(&blob)?
+                } else {
+                    listpack(&blob)?
+                };
+                Value::ZSet(
+                    pairs(flat)?
+                        .into_iter()
+                        .map(|(m, s)| {
+                            let score = crate::util::number::parse_f64(&s)?;
+                            Some((m, score))
+                        })
+                        .collect::<Option<Vec<_>>>()?,
+                )
+            }
+            TYPE_HASH_ZIPLIST | TYPE_HASH_LISTPACK => {
+                let blob = read_string(body, &mut pos)?;
+                let flat = if kind == TYPE_HASH_ZIPLIST {
+                    ziplist(&blob)?
+                } else {
+                    listpack(&blob)?
+                };
+                Value::Hash(pairs(flat)?)
+            }
+            TYPE_LIST_QUICKLIST | TYPE_LIST_QUICKLIST_2 => {
+                let nodes = read_length(body, &mut pos)?;
+                let mut items = Vec::new();
+                for _ in 0..bounded_count(nodes, body.len() - pos)? {
+                    // Quicklist 2 nodes say whether they hold one plain element or a listpack.
+                    let plain = if kind == TYPE_LIST_QUICKLIST_2 {
+                        read_length(body, &mut pos)? == 1
+                    } else {
+                        false
+                    };
+                    let blob = read_string(body, &mut pos)?;
+                    match (kind, plain) {
+                        (TYPE_LIST_QUICKLIST, _) => items.extend(ziplist(&blob)?),
+                        (_, true) => items.push(blob),
+                        (_, false) => items.extend(listpack(&blob)?),
+                    }
+                }
+                Value::List(items)
+            }
+            TYPE_STREAM_LISTPACKS | TYPE_STREAM_LISTPACKS_2 => Value::Stream(Box::new(
+                read_stream(body, &mut pos, kind == TYPE_STREAM_LISTPACKS_2)?,
+            )),
+            _ => return None,
+        };
     // A NaN score cannot be in a sorted set (Redis refuses such a payload too).
     if let Value::ZSet(members) = &value {
         if members.iter().any(|(_, score)| score.is_nan()) {
@@ -445,13 +854,7 @@ pub fn listpack(lp: &[u8]) -> Option<Vec<Vec<u8>>> {
             _ => return None,
         };
         // Each entry ends with its own length, in 1 to 5 bytes.
-        let backlen = match size {
-            0..=127 => 1,
-            128..=16383 => 2,
-            16384..=2097151 => 3,
-            2097152..=268435455 => 4,
-            _ => 5,
-        };
+        let backlen = backlen_size(size);
         pos = pos.checked_add(size + backlen)?;
         out.push(element);
     }

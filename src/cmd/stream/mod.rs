@@ -120,7 +120,7 @@ pub(crate) fn entry_frame(id: StreamId, fields: Vec<Bytes>) -> Frame {
 }
 
 /// The node sizes the server is configured with.
-fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
+pub(crate) fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
     let config = ctx.state.config();
     NodeLimits {
         max_bytes: config.stream_node_max_bytes.0,
