@@ -1,5 +1,6 @@
 //! DUMP and RESTORE against a real redis-server: values of every type, in every encoding Redis
-//! 7.0 writes (intsets, listpacks, quicklists with plain nodes, skiplists, hashtables), move
+//! 7.0 writes (intsets, listpacks, quicklists with plain nodes, skiplists, hashtables, streams
+//! with their groups and pending entries), move
 //! from Redis to Kiwi and back unchanged; RESTORE's options and errors are Redis's; a damaged
 //! payload is refused and creates nothing.
 
@@ -69,15 +70,62 @@ async fn populate(c: &mut Client) {
     }
     commands.push(hset);
     commands.push(zadd);
+    // Streams: entries over several listpack nodes (some deleted, some with other fields),
+    // groups with pending entries and consumers.
+    for i in 1..=250 {
+        let fields = if i % 7 == 0 {
+            ["other", "x"]
+        } else {
+            ["f", "v"]
+        };
+        commands.push(
+            [
+                "XADD",
+                "stream",
+                &format!("{i}-{i}"),
+                fields[0],
+                fields[1],
+                "n",
+                &i.to_string(),
+            ]
+            .map(String::from)
+            .to_vec(),
+        );
+    }
+    for call in [
+        "XDEL stream 3-3 120-120",
+        "XGROUP CREATE stream g1 0",
+        "XGROUP CREATE stream g2 $ ENTRIESREAD 250",
+        "XREADGROUP GROUP g1 alice COUNT 5 STREAMS stream >",
+        "XREADGROUP GROUP g1 bob COUNT 3 STREAMS stream >",
+        "XACK stream g1 1-1",
+        "XGROUP CREATECONSUMER stream g2 carol",
+        "XADD emptystream 5-5 f v",
+        "XDEL emptystream 5-5",
+    ] {
+        commands.push(call.split(' ').map(String::from).collect());
+    }
     for command in commands {
         let reply = c.call(&command).await.expect("populate");
         assert!(!matches!(reply, Frame::Error(_)), "{command:?}: {reply:?}");
     }
 }
 
-const KEYS: [&str; 12] = [
-    "str", "int", "list", "plain", "intset", "set", "zset", "hash", "biglist", "bigset", "bighash",
+const KEYS: [&str; 14] = [
+    "str",
+    "int",
+    "list",
+    "plain",
+    "intset",
+    "set",
+    "zset",
+    "hash",
+    "biglist",
+    "bigset",
+    "bighash",
     "bigzset",
+    "stream",
+    "emptystream",
 ];
 
 fn payload(frame: Frame) -> Vec<u8> {
