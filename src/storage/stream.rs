@@ -90,9 +90,17 @@ impl StreamId {
         self == StreamId::MIN
     }
 
-    /// The id as replies show it.
+    /// The id as replies show it (without the formatting machinery: every entry of every range
+    /// reply goes through here).
     pub fn to_bytes(self) -> Bytes {
-        Bytes::from(self.to_string())
+        let mut ms = itoa::Buffer::new();
+        let mut seq = itoa::Buffer::new();
+        let (ms, seq) = (ms.format(self.ms), seq.format(self.seq));
+        let mut out = Vec::with_capacity(ms.len() + 1 + seq.len());
+        out.extend_from_slice(ms.as_bytes());
+        out.push(b'-');
+        out.extend_from_slice(seq.as_bytes());
+        Bytes::from(out)
     }
 }
 
@@ -364,13 +372,19 @@ fn encode_items(items: &[Bytes], out: &mut Vec<u8>) {
 }
 
 fn decode_items(raw: &[u8]) -> Option<Vec<Bytes>> {
+    decode_shared_items(&Bytes::copy_from_slice(raw))
+}
+
+/// Items of a row already held in `Bytes`: slices of it, not one allocation per item.
+fn decode_shared_items(raw: &Bytes) -> Option<Vec<Bytes>> {
     let count = u32::from_be_bytes(raw.get(..4)?.try_into().ok()?) as usize;
     let mut items = Vec::with_capacity(count.min(raw.len() / 4));
     let mut at = 4;
     for _ in 0..count {
         let len = u32::from_be_bytes(raw.get(at..at + 4)?.try_into().ok()?) as usize;
         at += 4;
-        items.push(Bytes::copy_from_slice(raw.get(at..at + len)?));
+        raw.get(at..at + len)?;
+        items.push(raw.slice(at..at + len));
         at += len;
     }
     Some(items)
@@ -553,7 +567,7 @@ impl<'s> Stream<'s> {
     /// An entry's fields and values, `None` if it does not exist.
     pub fn entry(&self, id: StreamId) -> StorageResult<Option<Vec<Bytes>>> {
         match self.coll.get(&tagged(ENTRY, id))? {
-            Some(raw) => Ok(Some(corrupt(decode_items(&raw))?)),
+            Some(raw) => Ok(Some(corrupt(decode_shared_items(&raw))?)),
             None => Ok(None),
         }
     }
