@@ -16,6 +16,9 @@ mod verify;
 #[path = "cluster/workload.rs"]
 mod workload;
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use harness::{Cluster, Options};
@@ -1083,4 +1086,1204 @@ async fn every_node_announces_keyspace_events() {
     for (addr, got) in nodes.iter().zip(&streams) {
         assert_eq!(got, &want, "node {addr}");
     }
+}
+
+// ---- Streams ----------------------------------------------------------------------------------
+
+/// Longest a stream test waits for one reply (longer than the nodes' proposal timeout).
+const STREAM_REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Owned arguments, for the `&[String]` the client takes.
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| a.to_string()).collect()
+}
+
+fn bulk_text(frame: &Frame) -> String {
+    match frame {
+        Frame::Bulk(b) | Frame::Simple(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("expected a string, got {other:?}"),
+    }
+}
+
+/// A stream id as `(ms, seq)`, for ordering.
+fn stream_id(text: &str) -> (u64, u64) {
+    let (ms, seq) = text.split_once('-').expect("an id with a dash");
+    (
+        ms.parse().expect("id milliseconds"),
+        seq.parse().expect("id sequence"),
+    )
+}
+
+/// One entry as replies show it: its id and its fields (none for an entry deleted since).
+type Entry = (String, Vec<String>);
+
+/// The entries of an XRANGE-like reply.
+fn entries(frame: &Frame) -> Vec<Entry> {
+    match frame {
+        Frame::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Frame::Array(pair) if pair.len() == 2 => {
+                    let fields = match &pair[1] {
+                        Frame::Array(fields) => fields.iter().map(bulk_text).collect(),
+                        Frame::NullArray | Frame::Null => Vec::new(),
+                        other => panic!("entry fields: {other:?}"),
+                    };
+                    (bulk_text(&pair[0]), fields)
+                }
+                other => panic!("not a stream entry: {other:?}"),
+            })
+            .collect(),
+        Frame::NullArray | Frame::Null => Vec::new(),
+        other => panic!("not a list of entries: {other:?}"),
+    }
+}
+
+/// The entries an XREAD/XREADGROUP reply serves, all streams together (RESP2 form).
+fn read_entries(frame: &Frame) -> Vec<Entry> {
+    match frame {
+        Frame::NullArray | Frame::Null => Vec::new(),
+        Frame::Array(streams) => streams
+            .iter()
+            .flat_map(|s| match s {
+                Frame::Array(kv) if kv.len() == 2 => entries(&kv[1]),
+                other => panic!("not a [key, entries] pair: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not a stream read reply: {other:?}"),
+    }
+}
+
+/// The value of `field` in an entry's fields.
+fn field_value<'a>(fields: &'a [String], field: &str) -> Option<&'a str> {
+    fields
+        .chunks(2)
+        .find(|pair| pair[0] == field)
+        .and_then(|pair| pair.get(1))
+        .map(String::as_str)
+}
+
+/// Zeroes what depends on when a reply is read rather than on the data: idle times (XINFO
+/// CONSUMERS's `idle`, the third column of XPENDING's extended form).
+fn scrub_idle(frame: &mut Frame) {
+    if let Frame::Array(items) = frame {
+        let is_pending_row = items.len() == 4
+            && matches!(items[0], Frame::Bulk(_))
+            && matches!(items[1], Frame::Bulk(_))
+            && matches!(items[2], Frame::Integer(_))
+            && matches!(items[3], Frame::Integer(_));
+        if is_pending_row {
+            items[2] = Frame::Integer(0);
+            return;
+        }
+        for i in 0..items.len() {
+            let idle = matches!(&items[i], Frame::Bulk(b) if b.as_ref() == b"idle" || b.as_ref() == b"inactive");
+            if idle && matches!(items.get(i + 1), Some(Frame::Integer(_))) {
+                items[i + 1] = Frame::Integer(0);
+            }
+        }
+        items.iter_mut().for_each(scrub_idle);
+    }
+}
+
+/// One node's own answers (after READONLY: no leader involved) to `commands`, idle times
+/// zeroed; `None` if it does not answer.
+async fn local_replies(addr: &str, commands: &[Vec<String>]) -> Option<Vec<Frame>> {
+    let work = async {
+        let mut c = Client::connect(addr).await.ok()?;
+        if c.call(&["READONLY"]).await.ok()? != Frame::ok() {
+            return None;
+        }
+        let mut out = Vec::new();
+        for command in commands {
+            let mut reply = c.call(command).await.ok()?;
+            scrub_idle(&mut reply);
+            out.push(reply);
+        }
+        Some(out)
+    };
+    tokio::time::timeout(Duration::from_secs(30), work)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Waits until every running node gives the same answers to `commands` from its own data and
+/// returns them; after 60 s fails showing the first command whose answers differ.
+async fn converge_replies(cluster: &Cluster, commands: &[Vec<String>]) -> Vec<Frame> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut views = Vec::new();
+        for id in cluster.up_ids() {
+            views.push((
+                id,
+                local_replies(&cluster.node(id).resp_addr(), commands).await,
+            ));
+        }
+        let first = views[0].1.clone();
+        if let Some(first) = first.filter(|_| views.iter().all(|(_, v)| *v == views[0].1)) {
+            return first;
+        }
+        if std::time::Instant::now() > deadline {
+            let mut why = Vec::new();
+            for (i, command) in commands.iter().enumerate() {
+                let answers: Vec<String> = views
+                    .iter()
+                    .map(|(id, v)| match v {
+                        Some(v) => format!("node {id}: {:?}", v[i]),
+                        None => format!("node {id}: no answer"),
+                    })
+                    .collect();
+                if views
+                    .iter()
+                    .any(|(_, v)| v.as_ref().map(|v| &v[i]) != views[0].1.as_ref().map(|v| &v[i]))
+                {
+                    why.push(format!("{command:?} differs:\n{}", answers.join("\n")));
+                    break;
+                }
+            }
+            panic!(
+                "the nodes' streams did not converge within 60 s: {}",
+                why.join("\n")
+            );
+        }
+        sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// What a cluster client learns from one command.
+enum Sent {
+    Reply(Frame),
+    /// An error that promises the command was not executed.
+    Refused(String),
+    /// Maybe executed: `ERR outcome unknown`, a lost connection, no reply in time.
+    Unknown(String),
+}
+
+/// A connection that moves to the next node when its node refuses or stops answering.
+struct Roaming {
+    addrs: Vec<String>,
+    node: usize,
+    conn: Option<Client>,
+    /// Error replies and lost connections by kind, for the test log.
+    errors: BTreeMap<String, u64>,
+}
+
+impl Roaming {
+    fn new(addrs: &[String], node: usize) -> Roaming {
+        Roaming {
+            addrs: addrs.to_vec(),
+            node: node % addrs.len(),
+            conn: None,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    fn hop(&mut self) {
+        self.conn = None;
+        self.node = (self.node + 1) % self.addrs.len();
+    }
+
+    fn count(&mut self, error: &str) {
+        let kind: Vec<&str> = error.split([' ', ':']).take(3).collect();
+        *self.errors.entry(kind.join(" ")).or_default() += 1;
+    }
+
+    async fn send(&mut self, args: &[String]) -> Sent {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while self.conn.is_none() {
+            match tokio::time::timeout(
+                Duration::from_secs(1),
+                Client::connect(&self.addrs[self.node]),
+            )
+            .await
+            {
+                Ok(Ok(c)) => self.conn = Some(c),
+                _ => {
+                    assert!(
+                        std::time::Instant::now() < deadline,
+                        "no node took a connection for 60 s"
+                    );
+                    self.hop();
+                    sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+        let conn = self.conn.as_mut().expect("connected");
+        let sent = match tokio::time::timeout(STREAM_REPLY_TIMEOUT, conn.call(args)).await {
+            Ok(Ok(Frame::Error(e))) if workload::not_executed(&e) => {
+                self.hop();
+                Sent::Refused(e)
+            }
+            Ok(Ok(Frame::Error(e))) if e.starts_with("ERR outcome unknown") => Sent::Unknown(e),
+            Ok(Ok(frame)) => Sent::Reply(frame),
+            Ok(Err(e)) => {
+                self.hop();
+                Sent::Unknown(format!("connection lost: {e}"))
+            }
+            Err(_) => {
+                self.hop();
+                Sent::Unknown("no reply within 10 s".into())
+            }
+        };
+        if let Sent::Refused(e) | Sent::Unknown(e) = &sent {
+            let e = e.clone();
+            self.count(&e);
+        }
+        sent
+    }
+
+    /// Sends a command that is safe to repeat (a read, XACK) until it is answered; also says
+    /// whether it had to be repeated after an unknown outcome.
+    async fn until_answered(&mut self, args: &[String]) -> (Frame, bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let mut repeated = false;
+        loop {
+            match self.send(args).await {
+                Sent::Reply(frame) => return (frame, repeated),
+                Sent::Refused(e) => {
+                    assert!(std::time::Instant::now() < deadline, "{args:?}: {e}");
+                }
+                Sent::Unknown(e) => {
+                    assert!(std::time::Instant::now() < deadline, "{args:?}: {e}");
+                    repeated = true;
+                }
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Streams through the Raft log: `*` ids are drawn from the entry's clock, pipelines put several
+/// into one millisecond, MAXLEN ~ trims whole nodes, and groups, consumers and pending entries
+/// are changed by XREADGROUP, XACK, XCLAIM, XAUTOCLAIM, XDEL, XTRIM and XGROUP through all three
+/// nodes: every node must end with the same entries (with the ids the clients were given), the
+/// same groups and the same pending entries with the same delivery times and counts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_replicate_identically() {
+    let _serial = SERIAL.lock().await;
+    let started = std::time::Instant::now();
+    let mut c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    // Leader first, then the two followers: writes through a follower are forwarded.
+    let mut order = vec![leader];
+    order.extend(c.up_ids().into_iter().filter(|&id| id != leader));
+    let mut clients = Vec::new();
+    for &id in &order {
+        clients.push(
+            Client::connect(&c.node(id).resp_addr())
+                .await
+                .expect("connect"),
+        );
+    }
+    // 400 entries in pipelines of 8, each pipeline through the next node; every 40th XADD trims.
+    let mut added: Vec<Entry> = Vec::new();
+    for batch in 0..50usize {
+        let client = &mut clients[batch % 3];
+        for j in 0..8 {
+            let i = (batch * 8 + j).to_string();
+            let mut command = vec!["XADD", "s"];
+            if (batch * 8 + j) % 40 == 39 {
+                command.extend(["MAXLEN", "~", "150"]);
+            }
+            command.extend(["*", "n", i.as_str(), "payload", "x"]);
+            client.queue(&command);
+        }
+        client.flush().await.expect("flush");
+        for j in 0..8 {
+            let reply = client.read_reply().await.expect("XADD reply");
+            let Frame::Bulk(id) = &reply else {
+                panic!("XADD answered {reply:?}")
+            };
+            let fields = strings(&["n", &(batch * 8 + j).to_string(), "payload", "x"]);
+            added.push((String::from_utf8_lossy(id).into_owned(), fields));
+        }
+    }
+    assert!(
+        added
+            .windows(2)
+            .all(|w| stream_id(&w[0].0) < stream_id(&w[1].0)),
+        "XADD ids do not increase"
+    );
+    let shared_ms = added
+        .windows(2)
+        .filter(|w| stream_id(&w[0].0).0 == stream_id(&w[1].0).0)
+        .count();
+    eprintln!("{shared_ms} of 400 `*` ids share their millisecond with the previous one");
+    let mut call = async |node: usize, args: &[&str]| -> Frame {
+        clients[node % 3].call(args).await.expect("reply")
+    };
+
+    assert_eq!(
+        call(1, &["XGROUP", "CREATE", "s", "g", "0"]).await,
+        Frame::ok()
+    );
+    assert_eq!(
+        call(2, &["XGROUP", "CREATE", "s", "g2", "$"]).await,
+        Frame::ok()
+    );
+    let alice = read_entries(
+        &call(
+            0,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "alice",
+                "COUNT",
+                "40",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(alice.len(), 40);
+    let bob = read_entries(
+        &call(
+            1,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "bob",
+                "COUNT",
+                "25",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(bob.len(), 25);
+    let ids = |list: &[Entry]| list.iter().map(|e| e.0.clone()).collect::<Vec<_>>();
+    let (alice_ids, bob_ids) = (ids(&alice), ids(&bob));
+    let mut xack = vec!["XACK", "s", "g"];
+    xack.extend(alice_ids[..15].iter().map(String::as_str));
+    assert_eq!(call(2, &xack).await, Frame::Integer(15));
+    let mut xclaim = vec!["XCLAIM", "s", "g", "carol", "0"];
+    xclaim.extend(alice_ids[15..25].iter().map(String::as_str));
+    assert_eq!(entries(&call(0, &xclaim).await).len(), 10);
+    let mut xclaim = vec!["XCLAIM", "s", "g", "carol", "0"];
+    xclaim.extend(bob_ids[..5].iter().map(String::as_str));
+    xclaim.push("JUSTID");
+    assert!(matches!(call(1, &xclaim).await, Frame::Array(a) if a.len() == 5));
+    let autoclaimed = call(
+        2,
+        &["XAUTOCLAIM", "s", "g", "dave", "0", "0-0", "COUNT", "5"],
+    )
+    .await;
+    assert!(
+        matches!(&autoclaimed, Frame::Array(a) if a.len() == 3),
+        "{autoclaimed:?}"
+    );
+    // More entries, the last trimming the oldest nodes away: pending entries lose their entry.
+    for i in 400..430 {
+        let n = i.to_string();
+        let mut command = vec!["XADD", "s"];
+        if i == 429 {
+            command.extend(["MAXLEN", "~", "100"]);
+        }
+        command.extend(["*", "n", n.as_str(), "payload", "x"]);
+        let reply = call(i, &command).await;
+        added.push((bulk_text(&reply), strings(&["n", &n, "payload", "x"])));
+    }
+    // Deleted: five of the newest, and three that alice has pending (when not trimmed already).
+    let mut xdel = vec!["XDEL", "s"];
+    let mut deleted: Vec<String> = added[420..425].iter().map(|e| e.0.clone()).collect();
+    deleted.extend(alice_ids[30..33].iter().cloned());
+    xdel.extend(deleted.iter().map(String::as_str));
+    assert!(matches!(call(0, &xdel).await, Frame::Integer(n) if n >= 5));
+    let erin = read_entries(
+        &call(
+            1,
+            &["XREADGROUP", "GROUP", "g2", "erin", "STREAMS", "s", ">"],
+        )
+        .await,
+    );
+    assert_eq!(erin.len(), 25, "g2 was created at the 400th entry");
+    // Alice's history: her pending entries again (delivery counts go up), deleted ones as nil.
+    let history = read_entries(
+        &call(
+            2,
+            &["XREADGROUP", "GROUP", "g", "alice", "STREAMS", "s", "0"],
+        )
+        .await,
+    );
+    assert!(!history.is_empty());
+    assert_eq!(
+        call(0, &["XGROUP", "CREATECONSUMER", "s", "g", "frank"]).await,
+        Frame::Integer(1)
+    );
+    assert!(matches!(
+        call(1, &["XGROUP", "DELCONSUMER", "s", "g", "dave"]).await,
+        Frame::Integer(_)
+    ));
+    let swept = call(
+        2,
+        &["XAUTOCLAIM", "s", "g", "carol", "0", "0-0", "COUNT", "1000"],
+    )
+    .await;
+    let Frame::Array(swept) = swept else {
+        panic!("XAUTOCLAIM answered {swept:?}")
+    };
+    assert!(
+        matches!(&swept[2], Frame::Array(gone) if !gone.is_empty()),
+        "XAUTOCLAIM found no pending entry whose entry was trimmed: {swept:?}"
+    );
+    let middle = added[410].0.clone();
+    assert_eq!(
+        call(0, &["XGROUP", "SETID", "s", "g2", &middle]).await,
+        Frame::ok()
+    );
+    assert!(matches!(
+        call(1, &["XTRIM", "s", "MAXLEN", "=", "90"]).await,
+        Frame::Integer(n) if n > 0
+    ));
+    assert_eq!(call(2, &["XLEN", "s"]).await, Frame::Integer(90));
+    // Pending entries after the trims: frank reads ten and acknowledges three.
+    let frank = read_entries(
+        &call(
+            0,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "frank",
+                "COUNT",
+                "10",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(frank.len(), 10);
+    let mut xack = vec!["XACK", "s", "g"];
+    xack.extend(frank[..3].iter().map(|e| e.0.as_str()));
+    assert_eq!(call(1, &xack).await, Frame::Integer(3));
+
+    let commands: Vec<Vec<String>> = [
+        &["XRANGE", "s", "-", "+"][..],
+        &["XLEN", "s"],
+        &["XINFO", "STREAM", "s"],
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+        &["XINFO", "GROUPS", "s"],
+        &["XINFO", "CONSUMERS", "s", "g"],
+        &["XINFO", "CONSUMERS", "s", "g2"],
+        &["XPENDING", "s", "g"],
+        &["XPENDING", "s", "g", "-", "+", "10000"],
+        &["XPENDING", "s", "g2"],
+        &["XPENDING", "s", "g2", "-", "+", "10000"],
+        &["DEBUG", "DIGEST"],
+    ]
+    .iter()
+    .map(|c| strings(c))
+    .collect();
+    let views = converge_replies(&c, &commands).await;
+    // The entries every node holds are the last 90 the clients added, with the ids they got.
+    let kept: Vec<Entry> = added
+        .iter()
+        .filter(|e| !deleted.contains(&e.0))
+        .cloned()
+        .collect();
+    let expected = kept[kept.len() - 90..].to_vec();
+    assert_eq!(entries(&views[0]), expected);
+    let Frame::Array(summary) = &views[7] else {
+        panic!("XPENDING s g answered {:?}", views[7])
+    };
+    assert!(
+        matches!(summary[0], Frame::Integer(n) if n > 0),
+        "nothing pending in g: {summary:?}"
+    );
+    assert!(matches!(&views[4], Frame::Array(groups) if groups.len() == 2));
+    // A node added now applies the whole log later than the others did, with the entries'
+    // clocks: the same ids, delivery times and seen times.
+    c.add_node().await;
+    let joined = converge_replies(&c, &commands).await;
+    assert_eq!(joined, views, "the added node differs");
+    eprintln!(
+        "4 nodes (one added at the end) agree on the stream, its 2 groups and their pending \
+         entries; {:?}",
+        started.elapsed()
+    );
+}
+
+const STREAM_PRODUCERS: usize = 3;
+const STREAM_PER_PRODUCER: usize = 800;
+const STREAM_CONSUMERS: usize = 3;
+/// Every this many batches a consumer "crashes": drops its connection without acknowledging.
+const STREAM_CRASH_EVERY: usize = 15;
+/// Leader kills during the run.
+const STREAM_KILLS: usize = 2;
+
+/// What the producers and consumers of the leader-kill test share.
+#[derive(Default)]
+struct StreamRun {
+    /// Acknowledged XADDs: the entry's number (`producer:i`) and the id it was given.
+    acked: Mutex<Vec<(String, String)>>,
+    /// Numbers an XADD of unknown outcome was sent for (they may be in the stream twice).
+    unknown: Mutex<BTreeSet<String>>,
+    producers_done: AtomicUsize,
+    /// Entries processed (then acknowledged): id → number.
+    processed: Mutex<BTreeMap<String, String>>,
+    /// Consumer names given up after an XREADGROUP of unknown outcome.
+    abandoned: Mutex<BTreeSet<String>>,
+    errors: Mutex<BTreeMap<String, u64>>,
+}
+
+impl StreamRun {
+    fn merge_errors(&self, conn: &Roaming) {
+        let mut errors = self.errors.lock().expect("errors");
+        for (kind, n) in &conn.errors {
+            *errors.entry(kind.clone()).or_default() += n;
+        }
+    }
+
+    /// Processes delivered entries and acknowledges them.
+    async fn process(&self, conn: &mut Roaming, who: &str, got: &[Entry]) {
+        if got.is_empty() {
+            return;
+        }
+        {
+            let mut processed = self.processed.lock().expect("processed");
+            for (id, fields) in got {
+                let n = field_value(fields, "n")
+                    .unwrap_or_else(|| panic!("{who} got {id} without a number: {fields:?}"));
+                processed.insert(id.clone(), n.to_string());
+            }
+        }
+        let mut xack = strings(&["XACK", "s", "g"]);
+        xack.extend(got.iter().map(|e| e.0.clone()));
+        match conn.until_answered(&xack).await {
+            (Frame::Integer(n), repeated) if n as usize == got.len() || repeated => {}
+            (other, _) => panic!(
+                "XACK by {who} of the {} entries just delivered to it answered {other:?}",
+                got.len()
+            ),
+        }
+    }
+}
+
+/// Adds `producer:i` for i in 0..STREAM_PER_PRODUCER, each until acknowledged — or, after an
+/// unknown outcome, until a read through the leader finds it.
+async fn stream_producer(p: usize, addrs: Vec<String>, run: Arc<StreamRun>) {
+    let mut conn = Roaming::new(&addrs, p);
+    for i in 0..STREAM_PER_PRODUCER {
+        let n = format!("{p}:{i}");
+        let xadd = strings(&["XADD", "s", "*", "n", &n]);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "XADD {n} not done in 60 s"
+            );
+            match conn.send(&xadd).await {
+                Sent::Reply(Frame::Bulk(id)) => {
+                    let id = String::from_utf8_lossy(&id).into_owned();
+                    run.acked.lock().expect("acked").push((n.clone(), id));
+                    break;
+                }
+                Sent::Reply(other) => panic!("XADD {n} answered {other:?}"),
+                Sent::Refused(_) => sleep(Duration::from_millis(100)).await,
+                Sent::Unknown(_) => {
+                    run.unknown.lock().expect("unknown").insert(n.clone());
+                    sleep(Duration::from_millis(100)).await;
+                    let (range, _) = conn
+                        .until_answered(&strings(&["XRANGE", "s", "-", "+"]))
+                        .await;
+                    let there = entries(&range)
+                        .iter()
+                        .any(|(_, fields)| field_value(fields, "n") == Some(n.as_str()));
+                    if there {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    run.producers_done.fetch_add(1, Ordering::AcqRel);
+    run.merge_errors(&conn);
+}
+
+/// Reads new entries as consumer `c<k>.<generation>` (COUNT 20, BLOCK 200), processes and
+/// acknowledges them, until the producers are done and nothing new is left. An XREADGROUP of
+/// unknown outcome may have delivered entries nobody saw: its consumer name is given up (as a
+/// crashed worker's would be) and the entries are left to XAUTOCLAIM.
+async fn stream_consumer(k: usize, addrs: Vec<String>, run: Arc<StreamRun>) {
+    let mut conn = Roaming::new(&addrs, k + 1);
+    let mut generation = 0;
+    let mut name = format!("c{k}.0");
+    let mut batches = 0;
+    // The last consumer polls without BLOCK.
+    let block = k + 1 < STREAM_CONSUMERS;
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumer {k} ran for 180 s"
+        );
+        let done = run.producers_done.load(Ordering::Acquire) == STREAM_PRODUCERS;
+        let mut read = strings(&["XREADGROUP", "GROUP", "g", &name, "COUNT", "20"]);
+        if block {
+            read.extend(strings(&["BLOCK", "200"]));
+        }
+        read.extend(strings(&["STREAMS", "s", ">"]));
+        let mut give_up = |conn: &mut Roaming, name: &mut String, why: &str| {
+            eprintln!("consumer {name} given up: {why}");
+            run.abandoned
+                .lock()
+                .expect("abandoned")
+                .insert(name.clone());
+            generation += 1;
+            *name = format!("c{k}.{generation}");
+            conn.hop();
+        };
+        match conn.send(&read).await {
+            Sent::Reply(reply @ (Frame::Array(_) | Frame::NullArray)) => {
+                let got = read_entries(&reply);
+                if got.is_empty() {
+                    if done {
+                        break;
+                    }
+                    if !block {
+                        sleep(Duration::from_millis(50)).await;
+                    }
+                    continue;
+                }
+                batches += 1;
+                if batches % STREAM_CRASH_EVERY == 0 {
+                    // A worker that dies with what it was given: its entries stay pending.
+                    give_up(&mut conn, &mut name, "crashed on purpose");
+                    continue;
+                }
+                run.process(&mut conn, &name, &got).await;
+            }
+            Sent::Reply(other) => panic!("XREADGROUP as {name} answered {other:?}"),
+            Sent::Refused(_) => sleep(Duration::from_millis(100)).await,
+            Sent::Unknown(why) => {
+                give_up(&mut conn, &mut name, &why);
+                sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+    run.merge_errors(&conn);
+}
+
+/// Takes over what is still pending (XAUTOCLAIM with min-idle-time 0) and anything not yet
+/// delivered, until two rounds half a second apart find nothing; returns how many it took.
+async fn finish_stream(conn: &mut Roaming, run: &StreamRun) -> usize {
+    let mut taken = 0;
+    let mut quiet = 0;
+    while quiet < 2 {
+        let mut found = 0;
+        let mut cursor = "0-0".to_string();
+        loop {
+            let claim = strings(&[
+                "XAUTOCLAIM",
+                "s",
+                "g",
+                "finisher",
+                "0",
+                &cursor,
+                "COUNT",
+                "100",
+            ]);
+            let (reply, _) = conn.until_answered(&claim).await;
+            let Frame::Array(parts) = &reply else {
+                panic!("XAUTOCLAIM answered {reply:?}")
+            };
+            assert!(
+                matches!(&parts[2], Frame::Array(gone) if gone.is_empty()),
+                "pending entries without their entry: {reply:?}"
+            );
+            let claimed = entries(&parts[1]);
+            found += claimed.len();
+            run.process(conn, "finisher", &claimed).await;
+            cursor = bulk_text(&parts[0]);
+            if cursor == "0-0" {
+                break;
+            }
+        }
+        let read = strings(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "finisher",
+            "COUNT",
+            "100",
+            "STREAMS",
+            "s",
+            ">",
+        ]);
+        let (reply, _) = conn.until_answered(&read).await;
+        let fresh = read_entries(&reply);
+        found += fresh.len();
+        run.process(conn, "finisher", &fresh).await;
+        taken += found;
+        if found == 0 {
+            quiet += 1;
+            sleep(Duration::from_millis(500)).await;
+        } else {
+            quiet = 0;
+        }
+    }
+    taken
+}
+
+/// A consumer group through a leader `kill -9`: producers add numbered entries and consumers
+/// read (XREADGROUP COUNT/BLOCK) and acknowledge them through all nodes while the leader dies;
+/// clients repeat what was refused as not executed, look up XADDs of unknown outcome, and give
+/// up consumers whose reads had an unknown outcome, whose entries XAUTOCLAIM takes at the end.
+/// No acknowledged XADD may be lost, nothing may be added twice unless an attempt's outcome was
+/// unknown, every entry must be processed, nothing may stay pending, and all nodes — the killed
+/// one restarted — must hold the same stream and group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_consumer_group_survives_leader_kill() {
+    let _serial = SERIAL.lock().await;
+    let started = std::time::Instant::now();
+    let mut c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let addrs = addrs(&c);
+    let mut conn = Roaming::new(&addrs, 0);
+    let create = strings(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"]);
+    assert_eq!(conn.until_answered(&create).await.0, Frame::ok());
+    let run = Arc::new(StreamRun::default());
+    let producers: Vec<_> = (0..STREAM_PRODUCERS)
+        .map(|p| tokio::spawn(stream_producer(p, addrs.clone(), run.clone())))
+        .collect();
+    let consumers: Vec<_> = (0..STREAM_CONSUMERS)
+        .map(|k| tokio::spawn(stream_consumer(k, addrs.clone(), run.clone())))
+        .collect();
+    let total = STREAM_PRODUCERS * STREAM_PER_PRODUCER;
+    let mut leader = leader;
+    for kill in 1..=STREAM_KILLS {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while run.acked.lock().expect("acked").len() < total * kill / (STREAM_KILLS + 1) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the producers are stuck"
+            );
+            sleep(Duration::from_millis(20)).await;
+        }
+        let (added, processed) = (
+            run.acked.lock().expect("acked").len(),
+            run.processed.lock().expect("processed").len(),
+        );
+        c.kill(leader);
+        let killed = std::time::Instant::now();
+        let next = c.wait_leader(Some(leader)).await;
+        eprintln!(
+            "leader {leader} killed after {added} XADDs acknowledged, {processed} entries \
+             processed; node {next} leads {:?} later",
+            killed.elapsed()
+        );
+        sleep(Duration::from_millis(500)).await;
+        c.restart(leader);
+        leader = next;
+    }
+    for task in producers.into_iter().chain(consumers) {
+        tokio::time::timeout(Duration::from_secs(240), task)
+            .await
+            .expect("a client ran for 240 s")
+            .expect("client task");
+    }
+    let abandoned = run.abandoned.lock().expect("abandoned").clone();
+    // Before the take-over, only given-up consumers may own pending entries: a refused
+    // XREADGROUP that delivered, or an acknowledged XACK that was lost, would show here.
+    let (pending, _) = conn
+        .until_answered(&strings(&["XPENDING", "s", "g", "-", "+", "100000"]))
+        .await;
+    let Frame::Array(pending) = pending else {
+        panic!("XPENDING answered {pending:?}")
+    };
+    for row in &pending {
+        let Frame::Array(row) = row else {
+            panic!("XPENDING row {row:?}")
+        };
+        let owner = bulk_text(&row[1]);
+        assert!(
+            abandoned.contains(&owner),
+            "{} is pending for {owner}, a consumer that acknowledged everything it was given",
+            bulk_text(&row[0])
+        );
+    }
+    let taken = finish_stream(&mut conn, &run).await;
+    run.merge_errors(&conn);
+
+    // Read through the cluster (no READONLY): what the leader has committed.
+    let (range, _) = conn
+        .until_answered(&strings(&["XRANGE", "s", "-", "+"]))
+        .await;
+    let stream = entries(&range);
+    let mut by_number: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (id, fields) in &stream {
+        let n = field_value(fields, "n").unwrap_or_else(|| panic!("{id}: {fields:?}"));
+        by_number.entry(n.to_string()).or_default().push(id.clone());
+    }
+    let ids: BTreeSet<&String> = stream.iter().map(|e| &e.0).collect();
+    let acked = run.acked.lock().expect("acked").clone();
+    for (n, id) in &acked {
+        assert!(ids.contains(id), "acknowledged XADD of {n} (id {id}) lost");
+        assert!(
+            by_number.get(n).is_some_and(|at| at.contains(id)),
+            "{id} does not hold {n}"
+        );
+    }
+    let unknown = run.unknown.lock().expect("unknown").clone();
+    for p in 0..STREAM_PRODUCERS {
+        for i in 0..STREAM_PER_PRODUCER {
+            let n = format!("{p}:{i}");
+            let times = by_number.get(&n).map_or(0, Vec::len);
+            assert!(times >= 1, "{n} is missing");
+            assert!(
+                times == 1 || unknown.contains(&n),
+                "{n} was added {times} times, though no attempt's outcome was unknown"
+            );
+        }
+    }
+    let processed = run.processed.lock().expect("processed").clone();
+    for (id, fields) in &stream {
+        assert_eq!(
+            processed.get(id).map(String::as_str),
+            field_value(fields, "n"),
+            "entry {id} was not processed"
+        );
+    }
+    assert_eq!(
+        processed.len(),
+        stream.len(),
+        "processed entries not in the stream"
+    );
+    let (summary, _) = conn.until_answered(&strings(&["XPENDING", "s", "g"])).await;
+    assert!(
+        matches!(&summary, Frame::Array(s) if s[0] == Frame::Integer(0)),
+        "still pending at the end: {summary:?}"
+    );
+
+    let commands: Vec<Vec<String>> = [
+        &["XLEN", "s"][..],
+        &["XRANGE", "s", "-", "+"],
+        &["XPENDING", "s", "g"],
+        &["XINFO", "GROUPS", "s"],
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+    ]
+    .iter()
+    .map(|c| strings(c))
+    .collect();
+    let views = converge_replies(&c, &commands).await;
+    assert_eq!(views[0], Frame::Integer(stream.len() as i64));
+    assert_eq!(views[1], range);
+    assert!(matches!(&views[2], Frame::Array(s) if s[0] == Frame::Integer(0)));
+    eprintln!(
+        "{} entries ({} acknowledged XADDs, {} numbers with an unknown outcome, {} added twice), \
+         all processed; {} consumers given up, {taken} entries taken over by XAUTOCLAIM; \
+         errors {:?}; all 3 nodes agree; {:?}",
+        stream.len(),
+        acked.len(),
+        unknown.len(),
+        stream.len() - total,
+        abandoned.len(),
+        run.errors.lock().expect("errors"),
+        started.elapsed()
+    );
+}
+
+/// Text of an INFO reply.
+fn info_text(frame: &Frame) -> String {
+    match frame {
+        Frame::Bulk(b) | Frame::Verbatim(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("INFO answered {other:?}"),
+    }
+}
+
+/// A follower serves XREAD: after READONLY from its own data, without it through the leader;
+/// clients blocked on a follower in `XREAD BLOCK ... STREAMS s $` (READONLY or not), XREAD after
+/// an id and XREADGROUP are woken by a write made through the other follower, once the follower
+/// applies it, and are served exactly that entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_reads_on_a_follower_and_blocked_readers_woken_there() {
+    let _serial = SERIAL.lock().await;
+    let started = std::time::Instant::now();
+    let c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let followers: Vec<u64> = c.up_ids().into_iter().filter(|&id| id != leader).collect();
+    let follower = c.node(followers[0]).resp_addr();
+    let mut on_leader = Client::connect(&c.node(leader).resp_addr())
+        .await
+        .expect("connect");
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        let reply = on_leader
+            .call(&["XADD", "s", "*", "n", &i.to_string()])
+            .await
+            .expect("XADD");
+        ids.push(bulk_text(&reply));
+    }
+    let group = on_leader
+        .call(&["XGROUP", "CREATE", "s", "g", "$"])
+        .await
+        .expect("XGROUP");
+    assert_eq!(group, Frame::ok());
+
+    let mut reader = Client::connect(&follower).await.expect("connect");
+    assert_eq!(
+        reader.call(&["READONLY"]).await.expect("READONLY"),
+        Frame::ok()
+    );
+    // The follower may be a heartbeat behind the leader.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let got = read_entries(
+            &reader
+                .call(&["XREAD", "COUNT", "100", "STREAMS", "s", "0-0"])
+                .await
+                .expect("XREAD"),
+        );
+        if got.len() == 10 {
+            let got_ids: Vec<String> = got.iter().map(|e| e.0.clone()).collect();
+            assert_eq!(got_ids, ids);
+            for (i, (_, fields)) in got.iter().enumerate() {
+                assert_eq!(fields, &strings(&["n", &i.to_string()]));
+            }
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the follower has {} of 10 entries after 10 s",
+            got.len()
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+    let some = reader
+        .call(&["XREAD", "COUNT", "3", "STREAMS", "s", &ids[4]])
+        .await
+        .expect("XREAD");
+    let some: Vec<String> = read_entries(&some).into_iter().map(|e| e.0).collect();
+    assert_eq!(some, ids[5..8]);
+    let none = reader
+        .call(&["XREAD", "STREAMS", "s", "nosuch", &ids[9], "0-0"])
+        .await
+        .expect("XREAD");
+    assert_eq!(none, Frame::NullArray);
+    let mut through_leader = Client::connect(&follower).await.expect("connect");
+    let all = through_leader
+        .call(&["XREAD", "STREAMS", "s", "0"])
+        .await
+        .expect("XREAD");
+    assert_eq!(read_entries(&all).len(), 10);
+
+    let blocked_read = |readonly: bool, args: Vec<String>| {
+        let addr = follower.clone();
+        tokio::spawn(async move {
+            let mut client = Client::connect(&addr).await.expect("connect");
+            if readonly {
+                assert_eq!(
+                    client.call(&["READONLY"]).await.expect("READONLY"),
+                    Frame::ok()
+                );
+            }
+            client.call(&args).await.expect("blocked read")
+        })
+    };
+    let blocked = vec![
+        (
+            "XREAD BLOCK 0 STREAMS s $ after READONLY",
+            blocked_read(true, strings(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"])),
+        ),
+        (
+            "XREAD BLOCK 30000 after the last id, after READONLY",
+            blocked_read(
+                true,
+                strings(&["XREAD", "BLOCK", "30000", "STREAMS", "s", &ids[9]]),
+            ),
+        ),
+        (
+            "XREAD BLOCK 0 STREAMS s $ without READONLY",
+            blocked_read(
+                false,
+                strings(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"]),
+            ),
+        ),
+        (
+            "XREADGROUP BLOCK 0",
+            blocked_read(
+                false,
+                strings(&[
+                    "XREADGROUP",
+                    "GROUP",
+                    "g",
+                    "fc",
+                    "BLOCK",
+                    "0",
+                    "STREAMS",
+                    "s",
+                    ">",
+                ]),
+            ),
+        ),
+    ];
+    wait_blocked(&mut reader, 4).await;
+    sleep(Duration::from_millis(300)).await;
+    for (what, task) in &blocked {
+        assert!(!task.is_finished(), "{what} answered before any write");
+    }
+    // The write goes through the other follower (forwarded to the leader) and reaches the
+    // readers' follower only through the log.
+    let mut writer = Client::connect(&c.node(followers[1]).resp_addr())
+        .await
+        .expect("connect");
+    let woke = bulk_text(
+        &writer
+            .call(&["XADD", "s", "*", "n", "wake"])
+            .await
+            .expect("XADD"),
+    );
+    for (what, task) in blocked {
+        let reply = tokio::time::timeout(Duration::from_secs(20), task)
+            .await
+            .unwrap_or_else(|_| panic!("{what} was not woken in 20 s"))
+            .expect("reader task");
+        assert_eq!(
+            read_entries(&reply),
+            vec![(woke.clone(), strings(&["n", "wake"]))],
+            "{what}"
+        );
+    }
+    let commands: Vec<Vec<String>> = [
+        &["XPENDING", "s", "g", "-", "+", "10"][..],
+        &["XRANGE", "s", "-", "+"],
+        &["XINFO", "STREAM", "s", "FULL", "COUNT", "0"],
+    ]
+    .iter()
+    .map(|c| strings(c))
+    .collect();
+    let views = converge_replies(&c, &commands).await;
+    let Frame::Array(pending) = &views[0] else {
+        panic!("XPENDING answered {:?}", views[0])
+    };
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert!(
+        matches!(&pending[0], Frame::Array(row) if bulk_text(&row[0]) == woke && bulk_text(&row[1]) == "fc"),
+        "{pending:?}"
+    );
+    assert_eq!(entries(&views[1]).len(), 11);
+
+    // A blocked XREADGROUP on the follower is released when its group, then its key, is removed
+    // through the log.
+    let releases: [(&[&str], &str); 2] = [
+        (
+            &["XGROUP", "DESTROY", "s", "g"],
+            "NOGROUP the consumer group this client was blocked on no longer exists",
+        ),
+        (&["DEL", "s"], "UNBLOCKED the stream key no longer exists"),
+    ];
+    for (write, expected) in releases {
+        let create = on_leader
+            .call(&["XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"])
+            .await
+            .expect("XGROUP");
+        assert!(
+            create == Frame::ok()
+                || matches!(&create, Frame::Error(e) if e.starts_with("BUSYGROUP")),
+            "{create:?}"
+        );
+        let waiter = blocked_read(
+            false,
+            strings(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "fc",
+                "BLOCK",
+                "0",
+                "STREAMS",
+                "s",
+                ">",
+            ]),
+        );
+        wait_blocked(&mut reader, 1).await;
+        assert_eq!(writer.call(write).await.expect("write"), Frame::Integer(1));
+        let reply = tokio::time::timeout(Duration::from_secs(20), waiter)
+            .await
+            .unwrap_or_else(|_| panic!("{write:?} did not release the blocked XREADGROUP"))
+            .expect("reader task");
+        assert_eq!(reply, Frame::Error(expected.into()), "after {write:?}");
+    }
+    wait_blocked(&mut reader, 0).await;
+    eprintln!(
+        "4 readers blocked on a follower were served the write, and blocked XREADGROUPs were \
+         released by XGROUP DESTROY and DEL; {:?}",
+        started.elapsed()
+    );
+}
+
+/// Waits until `node` (a connection to it) counts `n` blocked clients.
+async fn wait_blocked(node: &mut Client, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let want = format!("blocked_clients:{n}\r");
+    loop {
+        let info = node.call(&["INFO", "clients"]).await.expect("INFO");
+        if info_text(&info).contains(&want) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not {n} blocked clients after 20 s: {}",
+            info_text(&info)
+        );
+        sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Where stream nodes end decides what `MAXLEN ~` trims, and `stream-node-max-*` can differ
+/// between nodes (CONFIG SET changes one node): every node must apply the leader's values, which
+/// each Raft entry carries, or the nodes' streams drift apart for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stream_trimming_follows_the_leaders_node_size_on_every_node() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let follower = c
+        .up_ids()
+        .into_iter()
+        .find(|&id| id != leader)
+        .expect("a follower");
+    let mut odd = Client::connect(&c.node(follower).resp_addr())
+        .await
+        .expect("connect");
+    assert_eq!(
+        odd.call(&["CONFIG", "SET", "stream-node-max-entries", "10"])
+            .await
+            .expect("CONFIG SET"),
+        Frame::ok()
+    );
+    let mut on_leader = Client::connect(&c.node(leader).resp_addr())
+        .await
+        .expect("connect");
+    for i in 0..100 {
+        let reply = on_leader
+            .call(&["XADD", "s", "*", "n", &i.to_string()])
+            .await
+            .expect("XADD");
+        assert!(matches!(reply, Frame::Bulk(_)), "{reply:?}");
+    }
+    on_leader
+        .call(&["XADD", "s", "MAXLEN", "~", "50", "*", "n", "last"])
+        .await
+        .expect("XADD");
+    let commands: Vec<Vec<String>> = [
+        vec!["XLEN", "s"],
+        vec!["XINFO", "STREAM", "s"],
+        vec!["XRANGE", "s", "-", "+"],
+    ]
+    .iter()
+    .map(|c| c.iter().map(|w| w.to_string()).collect())
+    .collect();
+    let replies = converge_replies(&c, &commands).await;
+    // The leader's default node size (100 entries): nothing could be trimmed.
+    assert_eq!(replies[0], Frame::Integer(101));
 }

@@ -81,6 +81,7 @@ fn a_resent_request_runs_once() {
         payload: EntryPayload::Normal(Proposal {
             clock_ms: 1_000_000,
             seed: 7,
+            settings: Default::default(),
             groups,
         }),
     };

@@ -380,6 +380,14 @@ options! {
 }
 
 impl Config {
+    /// The settings a Raft entry carries so every node applies them as this node would.
+    pub fn entry_settings(&self) -> crate::util::EntrySettings {
+        crate::util::EntrySettings {
+            stream_node_max_entries: self.stream_node_max_entries.max(0) as u64,
+            stream_node_max_bytes: self.stream_node_max_bytes.0,
+        }
+    }
+
     /// Reads a configuration file, starting from the defaults.
     pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {

@@ -584,6 +584,7 @@ impl RaftNode {
         let proposal = Proposal {
             clock_ms: crate::util::now_ms(),
             seed: rand::random(),
+            settings: self.machine.state.config().entry_settings(),
             groups,
         };
         let timeout = Duration::from_millis(self.machine.state.config().raft_proposal_timeout);

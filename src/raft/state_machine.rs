@@ -256,6 +256,7 @@ struct Step {
     group: usize,
     clock_ms: u64,
     seed: u64,
+    settings: crate::util::EntrySettings,
     proto: crate::resp::Protocol,
     /// The ACL user who sent the group (a script's calls are checked against it).
     user: Arc<str>,
@@ -317,6 +318,7 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
             EntryPayload::Normal(Proposal {
                 clock_ms,
                 seed,
+                settings,
                 groups,
             }) => {
                 // The replicated clock never goes back, even when a new leader's clock is behind.
@@ -366,6 +368,7 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
                             group,
                             clock_ms: clock,
                             seed: seed.wrapping_add(index.wrapping_mul(0x9e37_79b9_7f4a_7c15)),
+                            settings,
                             proto: commands.proto,
                             user: user.clone(),
                             action,
@@ -452,7 +455,8 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
             if command.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT) {
                 *shared.client.user.lock() = step.user.to_string();
             }
-            let reply = run_step(shared, command, step.clock_ms, step.seed, step.proto);
+            let replay = (step.clock_ms, step.seed, step.settings);
+            let reply = run_step(shared, command, replay, step.proto);
             if let Some(replies) = &mut results[step.entry].replies[step.group] {
                 replies.push(reply);
             }
@@ -482,12 +486,11 @@ fn apply_entries(shared: &Shared, entries: Vec<Entry>) -> Result<Vec<Applied>> {
     Ok(results)
 }
 
-/// Runs one replicated command with the entry's clock and seed.
+/// Runs one replicated command with the entry's clock, seed and settings.
 fn run_step(
     shared: &Shared,
     command: QueuedCommand,
-    clock_ms: u64,
-    seed: u64,
+    (clock_ms, seed, settings): (u64, u64, crate::util::EntrySettings),
     proto: crate::resp::Protocol,
 ) -> crate::resp::Frame {
     match command.spec.name {
@@ -503,7 +506,7 @@ fn run_step(
                 .publish(&args[1], &args[2], name == "spublish", &limit);
             crate::resp::Frame::Integer(receivers as i64)
         }
-        _ => crate::util::replaying(clock_ms, seed, || {
+        _ => crate::util::replaying_entry(clock_ms, seed, Some(settings), || {
             execute_one(&shared.state, command, proto, &shared.client)
         }),
     }

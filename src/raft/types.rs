@@ -67,6 +67,8 @@ impl ReplicatedCommand {
 pub struct Proposal {
     pub clock_ms: u64,
     pub seed: u64,
+    /// The leader's settings that shape what commands write (stream node sizes).
+    pub settings: crate::util::EntrySettings,
     pub groups: Vec<ClientGroup>,
 }
 

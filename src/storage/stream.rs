@@ -650,16 +650,18 @@ impl<'s> Stream<'s> {
             return Ok(self.node(master)?.map(|n| (master, n)));
         }
         let mut found = None;
-        self.scan(&tagged(NODE, id), true, |row, value| {
+        self.scan(&tagged(NODE, id), true, |row, _| {
             if row.first() == Some(&NODE) {
-                found = Some((
-                    corrupt(StreamId::decode(&row[1..]))?,
-                    corrupt(Node::decode(value))?,
-                ));
+                found = Some(corrupt(StreamId::decode(&row[1..]))?);
             }
             Ok(false)
         })?;
-        Ok(found)
+        // The iterator's value predates this command's own writes (an XDEL of two entries of
+        // one node updates it twice): read the node again through them.
+        match found {
+            Some(master) => Ok(self.node(master)?.map(|n| (master, n))),
+            None => Ok(None),
+        }
     }
 
     /// The first node after (`forward`) or before `master`.

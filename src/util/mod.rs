@@ -28,11 +28,22 @@ fn system_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The clock and random seed a replicated command must see on every node.
+/// The clock and random seed a replicated command must see on every node, and the leader's
+/// settings that decide what it writes.
 #[derive(Debug, Clone, Copy)]
 struct Replay {
     clock_ms: u64,
     seed: u64,
+    settings: Option<EntrySettings>,
+}
+
+/// Configuration that shapes what a command writes, carried in each Raft entry so that every
+/// node applies the leader's values rather than its own: where stream nodes end
+/// (`stream-node-max-entries`, `stream-node-max-bytes`) decides what `MAXLEN ~` trims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct EntrySettings {
+    pub stream_node_max_entries: u64,
+    pub stream_node_max_bytes: u64,
 }
 
 thread_local! {
@@ -40,16 +51,38 @@ thread_local! {
 }
 
 /// Runs `f` with the clock fixed at `clock_ms` and random choices drawn from `seed`: applying a
-/// Raft entry must give the same result on every node (SPOP, SET EX, EXPIRE ...).
+/// Raft entry must give the same result on every node (SPOP, SET EX, EXPIRE ...). The entry's
+/// settings, if an apply is running, stay in force (a script run inside it).
 pub fn replaying<T>(clock_ms: u64, seed: u64, f: impl FnOnce() -> T) -> T {
+    let settings = entry_settings();
+    replaying_entry(clock_ms, seed, settings, f)
+}
+
+/// [`replaying`] with the settings a Raft entry carries.
+pub fn replaying_entry<T>(
+    clock_ms: u64,
+    seed: u64,
+    settings: Option<EntrySettings>,
+    f: impl FnOnce() -> T,
+) -> T {
     struct Restore(Option<Replay>);
     impl Drop for Restore {
         fn drop(&mut self) {
             REPLAY.with(|r| r.set(self.0));
         }
     }
-    let _restore = Restore(REPLAY.with(|r| r.replace(Some(Replay { clock_ms, seed }))));
+    let replay = Replay {
+        clock_ms,
+        seed,
+        settings,
+    };
+    let _restore = Restore(REPLAY.with(|r| r.replace(Some(replay))));
     f()
+}
+
+/// The settings of the Raft entry being applied on this thread, if any.
+pub fn entry_settings() -> Option<EntrySettings> {
+    REPLAY.with(Cell::get).and_then(|replay| replay.settings)
 }
 
 /// Lowercase hex of `bytes` (digests as Redis shows them: SHA1 of scripts, SHA-256 of ACL

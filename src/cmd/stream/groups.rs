@@ -162,14 +162,6 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Err(ReplyError::subcommand_syntax(sub, "xgroup"));
         }
     }
-    let arity_ok = match () {
-        _ if create => (5..=8).contains(&args.len()),
-        _ if setid => args.len() == 5 || args.len() == 7,
-        _ => true,
-    };
-    if !arity_ok {
-        return Err(ReplyError::subcommand_syntax(sub, "xgroup"));
-    }
     let store = ctx.store();
     let (key, group_name) = (&args[2], &args[3]);
     let _guard = store.lock(ctx.db, key);
@@ -182,6 +174,15 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if group.is_none() && !create && !is_opt(sub, "destroy") {
             return Err(no_group(key, group_name));
         }
+    }
+    // Redis checks the argument count when it dispatches, after the key and group checks.
+    let arity_ok = match () {
+        _ if create => (5..=8).contains(&args.len()),
+        _ if setid => args.len() == 5 || args.len() == 7,
+        _ => true,
+    };
+    if !arity_ok {
+        return Err(ReplyError::subcommand_syntax(sub, "xgroup"));
     }
     let mut batch = store.batch();
     let reply = if create {

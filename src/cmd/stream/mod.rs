@@ -119,12 +119,14 @@ pub(crate) fn entry_frame(id: StreamId, fields: Vec<Bytes>) -> Frame {
     ])
 }
 
-/// The node sizes the server is configured with.
+/// The node sizes in force: the Raft entry's (the leader's) while applying one, so every node
+/// draws the same node boundaries; the server's own otherwise.
 pub(crate) fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
-    let config = ctx.state.config();
+    let settings = crate::util::entry_settings()
+        .unwrap_or_else(|| ctx.state.config().entry_settings());
     NodeLimits {
-        max_bytes: config.stream_node_max_bytes.0,
-        max_entries: config.stream_node_max_entries.max(0) as u64,
+        max_bytes: settings.stream_node_max_bytes,
+        max_entries: settings.stream_node_max_entries,
     }
 }
 
@@ -218,10 +220,9 @@ fn parse_add_or_trim(ctx: &Ctx<'_>, args: &[Bytes], xadd: bool) -> CmdResult<Add
         }
     } else if trim.approx {
         // At most 100 nodes' worth of work, as Redis bounds it.
-        let per_node = ctx.state.config().stream_node_max_entries;
-        trim.limit = match per_node.saturating_mul(100) {
-            n if n <= 0 => 10_000,
-            n => n.min(1_000_000) as u64,
+        trim.limit = match node_limits(ctx).max_entries.saturating_mul(100) {
+            0 => 10_000,
+            n => n.min(1_000_000),
         };
     } else {
         trim.limit = 0;
