@@ -122,8 +122,8 @@ pub(crate) fn entry_frame(id: StreamId, fields: Vec<Bytes>) -> Frame {
 /// The node sizes in force: the Raft entry's (the leader's) while applying one, so every node
 /// draws the same node boundaries; the server's own otherwise.
 pub(crate) fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
-    let settings = crate::util::entry_settings()
-        .unwrap_or_else(|| ctx.state.config().entry_settings());
+    let settings =
+        crate::util::entry_settings().unwrap_or_else(|| ctx.state.config().entry_settings());
     NodeLimits {
         max_bytes: settings.stream_node_max_bytes,
         max_entries: settings.stream_node_max_entries,
