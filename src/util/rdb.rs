@@ -201,11 +201,14 @@ pub enum Value {
 /// A stream id as two numbers (milliseconds, sequence).
 pub type RawId = (u64, u64);
 
+/// A stream entry: its id, then its fields and values (flat).
+pub type RawEntry = (RawId, Vec<Vec<u8>>);
+
 /// A stream as DUMP carries it: live entries, the stream's counters, and its consumer groups.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StreamValue {
-    /// Entries in id order, each with its fields and values (flat).
-    pub entries: Vec<(RawId, Vec<Vec<u8>>)>,
+    /// Entries in id order.
+    pub entries: Vec<RawEntry>,
     pub last_id: RawId,
     pub first_id: RawId,
     pub max_deleted: RawId,
@@ -317,7 +320,7 @@ pub fn write_value(out: &mut Vec<u8>, value: &Value) {
 /// of up to 100 entries keyed by their first id, the counters, then the groups with their
 /// pending entries and consumers.
 fn write_stream(out: &mut Vec<u8>, stream: &StreamValue) {
-    let nodes: Vec<&[(RawId, Vec<Vec<u8>>)]> = stream.entries.chunks(STREAM_NODE_ENTRIES).collect();
+    let nodes: Vec<&[RawEntry]> = stream.entries.chunks(STREAM_NODE_ENTRIES).collect();
     write_len(out, nodes.len() as u64);
     for node in &nodes {
         let master = node[0].0;
@@ -370,7 +373,7 @@ fn write_stream(out: &mut Vec<u8>, stream: &StreamValue) {
 /// One stream node's listpack: the master entry (counts and the first entry's fields), then
 /// each entry as flags, id deltas, fields (omitted when the master's), values and its element
 /// count.
-fn stream_node(master: RawId, entries: &[(RawId, Vec<Vec<u8>>)]) -> Vec<u8> {
+fn stream_node(master: RawId, entries: &[RawEntry]) -> Vec<u8> {
     let mut lp = ListpackWriter::default();
     let master_fields: Vec<&Vec<u8>> = entries[0].1.iter().step_by(2).collect();
     lp.int(entries.len() as i64);
@@ -621,7 +624,7 @@ fn estimate_entries_read(stream: &StreamValue, id: RawId) -> Option<u64> {
 }
 
 /// The live entries of one stream node's listpack.
-fn read_stream_node(master: RawId, lp: &[u8]) -> Option<Vec<(RawId, Vec<Vec<u8>>)>> {
+fn read_stream_node(master: RawId, lp: &[u8]) -> Option<Vec<RawEntry>> {
     let items = listpack(lp)?;
     let mut it = items.into_iter();
     fn int(it: &mut std::vec::IntoIter<Vec<u8>>) -> Option<i64> {
