@@ -291,7 +291,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("bitfield", -2, WRITE | DENYOOM, [variable(1, bitmap::bitfield_key_flags)], "bitmap", "3.2.0", St(bitmap::bitfield), "Reads, sets and increments integer fields of a string."),
     cmd!("bitfield_ro", -2, READONLY | FAST, [at(1; RO | ACCESS)], "bitmap", "6.0.0", St(bitmap::bitfield_ro), "Reads integer fields of a string."),
     // streams
-    cmd!("xadd", -5, WRITE | DENYOOM | FAST, [at(1; RW | INSERT)], "stream", "5.0.0", St(stream::xadd), "Appends an entry to a stream (creating it unless NOMKSTREAM), optionally trimming it; returns the id."),
+    cmd!("xadd", -5, WRITE | DENYOOM | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xadd), "Appends an entry to a stream (creating it unless NOMKSTREAM), optionally trimming it; returns the id."),
     cmd!("xrange", -4, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xrange), "Returns the entries of a stream between two ids (a seek and a bounded walk)."),
     cmd!("xrevrange", -4, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xrevrange), "Returns the entries of a stream between two ids, newest first."),
     cmd!("xlen", 2, READONLY | FAST, [at(1; RO)], "stream", "5.0.0", St(stream::xlen), "Returns the number of entries in a stream."),
@@ -303,7 +303,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("xack", -4, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xack), "Acknowledges pending entries of a consumer group; returns how many were pending."),
     cmd!("xpending", -3, READONLY, [at(1; RO | ACCESS)], "stream", "5.0.0", St(stream::xpending), "Summarizes or lists the pending entries of a consumer group."),
     cmd!("xclaim", -6, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "5.0.0", St(stream::xclaim), "Transfers pending entries to another consumer of the group."),
-    cmd!("xautoclaim", -6, WRITE | FAST, [at(1; RW | UPDATE)], "stream", "6.2.0", St(stream::xautoclaim), "Claims pending entries idle for long enough, scanning from a cursor."),
+    cmd!("xautoclaim", -6, WRITE | FAST, [at(1; RW | DELETE)], "stream", "6.2.0", St(stream::xautoclaim), "Claims pending entries idle for long enough, scanning from a cursor."),
     cmd!("xgroup", -2, REPLICATED, [], "stream", "5.0.0", St(stream::xgroup), "Creates, repositions and destroys consumer groups and their consumers.", subs: XGROUP_SUBS),
     cmd!("xinfo", -2, NONE, [], "stream", "5.0.0", St(stream::xinfo), "Describes a stream, its consumer groups or a group's consumers.", subs: XINFO_SUBS),
     // hyperloglog

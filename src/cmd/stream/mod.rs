@@ -579,7 +579,8 @@ impl ReadArgs {
     }
 }
 
-/// The key positions of XREAD and XREADGROUP: the first half of what follows STREAMS.
+/// The key positions of XREAD and XREADGROUP: the first half of what follows STREAMS (searched
+/// from after XREADGROUP's `GROUP g c`).
 pub fn read_keys(args: &[Bytes], out: &mut Vec<KeyRef>) {
     let group_form = args.first().is_some_and(|n| is_opt(n, "xreadgroup"));
     let from = if group_form { 4 } else { 1 };
@@ -587,11 +588,8 @@ pub fn read_keys(args: &[Bytes], out: &mut Vec<KeyRef>) {
         return;
     };
     let rest = args.len() - at - 1;
-    let flags = if group_form {
-        super::KeyFlags::of(&[super::KeyFlags::RW, super::KeyFlags::UPDATE])
-    } else {
-        super::KeyFlags::of(&[super::KeyFlags::RO, super::KeyFlags::ACCESS])
-    };
+    // Redis declares XREADGROUP's streams read-only too (its writes are to the group).
+    let flags = super::KeyFlags::of(&[super::KeyFlags::RO, super::KeyFlags::ACCESS]);
     out.extend((at + 1..at + 1 + rest / 2).map(|index| KeyRef { index, flags }));
 }
 
