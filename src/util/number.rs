@@ -97,6 +97,34 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
     }
 }
 
+/// Redis's `string2ull`: a canonical integer, or whatever C's `strtoull` accepts in full
+/// (leading blanks, a sign, leading zeros; a minus negates modulo 2^64).
+pub fn string2ull(s: &[u8]) -> Option<u64> {
+    if let Some(v) = parse_i64(s) {
+        return u64::try_from(v).ok();
+    }
+    let mut rest = s;
+    while let [b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r', tail @ ..] = rest {
+        rest = tail;
+    }
+    let negative = rest.first() == Some(&b'-');
+    if let [b'+' | b'-', tail @ ..] = rest {
+        rest = tail;
+    }
+    if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &d in rest {
+        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+    }
+    Some(if negative {
+        0u64.wrapping_sub(value)
+    } else {
+        value
+    })
+}
+
 /// Parses a double the way Redis's `string2d` does (scores, weights, coordinates): C `strtod`
 /// over the whole argument, so hex floats and `inf`/`infinity` pass; leading space, NaN, overflow
 /// and total underflow do not.

@@ -41,37 +41,46 @@ fn int_or(arg: &[u8], message: &str) -> CmdResult<i64> {
     crate::util::number::parse_i64(arg).ok_or_else(|| ReplyError::custom(message))
 }
 
-/// A group member being worked on: looked up (and refreshed) or created on first use, and
-/// written back once.
-struct ConsumerSlot {
+/// One command's work on one consumer group: the stream, the batch its writes go to, the
+/// group's row and the consumer it serves (looked up or created on first use), written back
+/// together by [`GroupEdit::finish`].
+struct GroupEdit<'s> {
+    stream: Stream<'s>,
+    batch: Batch<'s>,
     name: Bytes,
+    group: Group,
+    consumer_name: Bytes,
     consumer: Option<Consumer>,
+    changed: bool,
 }
 
-impl ConsumerSlot {
-    fn new(name: &Bytes) -> ConsumerSlot {
-        ConsumerSlot {
+impl<'s> GroupEdit<'s> {
+    fn new(
+        stream: Stream<'s>,
+        batch: Batch<'s>,
+        name: &Bytes,
+        group: Group,
+        consumer: &Bytes,
+    ) -> Self {
+        GroupEdit {
+            stream,
+            batch,
             name: name.clone(),
+            group,
+            consumer_name: consumer.clone(),
             consumer: None,
+            changed: false,
         }
     }
 
-    /// The consumer, refreshed as Redis's `streamLookupConsumer` does, or created (announced as
-    /// `xgroup-createconsumer`).
-    fn get(
-        &mut self,
-        ctx: &Ctx<'_>,
-        stream: &Stream<'_>,
-        group_name: &[u8],
-        group: &mut Group,
-        key: &[u8],
-        now: u64,
-    ) -> CmdResult<&mut Consumer> {
+    /// The served consumer, refreshed as Redis's `streamLookupConsumer` does, or created
+    /// (announced as `xgroup-createconsumer`).
+    fn consumer(&mut self, ctx: &Ctx<'_>, key: &[u8], now: u64) -> CmdResult<&mut Consumer> {
         if self.consumer.is_none() {
-            let found = match stream.consumer(group_name, &self.name)? {
+            let found = match self.stream.consumer(&self.name, &self.consumer_name)? {
                 Some(found) => found,
                 None => {
-                    group.consumers += 1;
+                    self.group.consumers += 1;
                     ctx.notify(Ev::STREAM, "xgroup-createconsumer", key);
                     Consumer {
                         seen_time: now,
@@ -83,37 +92,73 @@ impl ConsumerSlot {
                 seen_time: now,
                 ..found
             });
+            self.changed = true;
         }
         Ok(self.consumer.as_mut().expect("set above"))
     }
 
-    fn save(&self, stream: &mut Stream<'_>, batch: &mut Batch<'_>, group_name: &[u8]) {
-        if let Some(consumer) = &self.consumer {
-            stream.put_consumer(batch, group_name, &self.name, consumer);
-        }
-    }
-}
-
-/// Lowers the pending count of a consumer that lost an entry (acknowledged, claimed away, or
-/// deleted from the stream).
-fn release(
-    stream: &mut Stream<'_>,
-    batch: &mut Batch<'_>,
-    group_name: &[u8],
-    owner: &[u8],
-    slot: &mut ConsumerSlot,
-) -> CmdResult<()> {
-    if slot.name.as_ref() == owner {
-        if let Some(c) = slot.consumer.as_mut() {
+    /// Lowers the pending count of a consumer that lost an entry (acknowledged, claimed away,
+    /// or deleted from the stream).
+    fn release(&mut self, owner: &[u8]) -> CmdResult<()> {
+        if let Some(c) = self
+            .consumer
+            .as_mut()
+            .filter(|_| self.consumer_name.as_ref() == owner)
+        {
             c.pending = c.pending.saturating_sub(1);
             return Ok(());
         }
+        if let Some(mut c) = self.stream.consumer(&self.name, owner)? {
+            c.pending = c.pending.saturating_sub(1);
+            self.stream
+                .put_consumer(&mut self.batch, &self.name, owner, &c);
+        }
+        Ok(())
     }
-    if let Some(mut c) = stream.consumer(group_name, owner)? {
-        c.pending = c.pending.saturating_sub(1);
-        stream.put_consumer(batch, group_name, owner, &c);
+
+    /// Makes `id` pending for the served consumer with `nack`'s times and count, taking it from
+    /// `previous` (its owner, if it was pending).
+    fn assign(&mut self, id: StreamId, mut nack: Nack, previous: Option<Bytes>) -> CmdResult<()> {
+        match &previous {
+            Some(owner) if *owner == self.consumer_name => {}
+            Some(owner) => self.release(owner)?,
+            None => self.group.pending += 1,
+        }
+        if previous.as_ref() != Some(&self.consumer_name) {
+            if let Some(c) = self.consumer.as_mut() {
+                c.pending += 1;
+            }
+        }
+        nack.consumer = self.consumer_name.clone();
+        self.stream
+            .put_nack(&mut self.batch, &self.name, id, &nack, previous.as_deref());
+        self.changed = true;
+        Ok(())
     }
-    Ok(())
+
+    /// Drops a pending entry that was acknowledged, or whose stream entry is gone.
+    fn forget(&mut self, id: StreamId, nack: &Nack) -> CmdResult<()> {
+        self.stream
+            .delete_nack(&mut self.batch, &self.name, id, nack);
+        self.group.pending = self.group.pending.saturating_sub(1);
+        self.changed = true;
+        self.release(&nack.consumer)
+    }
+
+    /// Writes the group and the served consumer back and commits, if anything changed.
+    fn finish(mut self, ctx: &Ctx<'_>) -> CmdResult<()> {
+        if !self.changed {
+            return Ok(());
+        }
+        if let Some(consumer) = &self.consumer {
+            self.stream
+                .put_consumer(&mut self.batch, &self.name, &self.consumer_name, consumer);
+        }
+        self.stream
+            .put_group(&mut self.batch, &self.name, &self.group);
+        ctx.store().commit(self.batch)?;
+        Ok(())
+    }
 }
 
 /// XGROUP CREATE|SETID|DESTROY|CREATECONSUMER|DELCONSUMER|HELP
@@ -283,17 +328,16 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     }
     let mut served = Vec::new();
     for (key, from) in plan {
-        let mut stream = store.open_stream(ctx.db, key, now)?;
-        let mut group = stream.group(&group_name)?.ok_or(ReplyError::WrongType)?;
-        let mut slot = ConsumerSlot::new(&consumer_name);
-        let mut batch = store.batch();
+        let stream = store.open_stream(ctx.db, key, now)?;
+        let group = stream.group(&group_name)?.ok_or(ReplyError::WrongType)?;
+        let mut edit = GroupEdit::new(stream, store.batch(), &group_name, group, &consumer_name);
         let mut frames = Vec::new();
         match from {
             Some(after) => {
                 // History: the consumer's own pending entries after `after`.
-                slot.get(ctx, &stream, &group_name, &mut group, key, now)?;
+                edit.consumer(ctx, key, now)?;
                 let ids = match after.next() {
-                    Some(start) => stream.owned(
+                    Some(start) => edit.stream.owned(
                         &group_name,
                         &consumer_name,
                         start,
@@ -303,107 +347,53 @@ pub fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                     None => Vec::new(),
                 };
                 for id in ids {
-                    match stream.entry(id)? {
-                        Some(fields) => {
-                            frames.push(entry_frame(id, fields));
-                            if let Some(mut nack) = stream.nack(&group_name, id)? {
-                                nack.delivery_time = now;
-                                nack.delivery_count += 1;
-                                let owner = nack.consumer.clone();
-                                stream.put_nack(&mut batch, &group_name, id, &nack, Some(&owner));
-                            }
-                        }
-                        None => frames.push(Frame::Array(vec![
-                            Frame::Bulk(id.to_bytes()),
-                            Frame::NullArray,
-                        ])),
+                    let Some(fields) = edit.stream.entry(id)? else {
+                        let deleted = vec![Frame::Bulk(id.to_bytes()), Frame::NullArray];
+                        frames.push(Frame::Array(deleted));
+                        continue;
+                    };
+                    frames.push(entry_frame(id, fields));
+                    if let Some(mut nack) = edit.stream.nack(&group_name, id)? {
+                        nack.delivery_time = now;
+                        nack.delivery_count += 1;
+                        let owner = Some(nack.consumer.clone());
+                        edit.assign(id, nack, owner)?;
                     }
                 }
             }
             None => {
-                let Some(start) = group.last_id.next() else {
+                let Some(start) = edit.group.last_id.next() else {
                     continue;
                 };
-                let entries = stream.collect(start, StreamId::MAX, false, parsed.count as usize)?;
+                let count = parsed.count as usize;
+                let entries = edit.stream.collect(start, StreamId::MAX, false, count)?;
                 if entries.is_empty() {
                     continue;
                 }
-                slot.get(ctx, &stream, &group_name, &mut group, key, now)?;
-                let len = stream.len();
+                edit.consumer(ctx, key, now)?;
+                let len = edit.stream.len();
                 for (id, fields) in entries {
-                    stream.state.advance(len, &mut group, id);
+                    edit.stream.state.advance(len, &mut edit.group, id);
+                    edit.changed = true;
                     if !parsed.noack {
-                        deliver(
-                            &mut stream,
-                            &mut batch,
-                            &group_name,
-                            &mut group,
-                            &mut slot,
-                            id,
-                            now,
-                        )?;
+                        // A new pending entry, or one taken over from whoever had it (an admin
+                        // may have moved the group back with XGROUP SETID).
+                        let previous = edit.stream.nack(&group_name, id)?.map(|n| n.consumer);
+                        let nack = Nack {
+                            delivery_time: now,
+                            delivery_count: 1,
+                            consumer: Bytes::new(),
+                        };
+                        edit.assign(id, nack, previous)?;
                     }
                     frames.push(entry_frame(id, fields));
                 }
             }
         }
-        slot.save(&mut stream, &mut batch, &group_name);
-        stream.put_group(&mut batch, &group_name, &group);
-        store.commit(batch)?;
+        edit.finish(ctx)?;
         served.push((key.clone(), frames));
     }
     Ok(read_reply(ctx.proto, served))
-}
-
-/// Records `id` as delivered to the slot's consumer: a new pending entry, or one taken over
-/// from whoever had it (an admin may have moved the group back with XGROUP SETID).
-fn deliver(
-    stream: &mut Stream<'_>,
-    batch: &mut Batch<'_>,
-    group_name: &[u8],
-    group: &mut Group,
-    slot: &mut ConsumerSlot,
-    id: StreamId,
-    now: u64,
-) -> CmdResult<()> {
-    let previous = stream.nack(group_name, id)?.map(|n| n.consumer);
-    match &previous {
-        Some(owner) if owner != &slot.name => {
-            release(stream, batch, group_name, owner, slot)?;
-            if let Some(c) = slot.consumer.as_mut() {
-                c.pending += 1;
-            }
-        }
-        Some(_) => {}
-        None => {
-            group.pending += 1;
-            if let Some(c) = slot.consumer.as_mut() {
-                c.pending += 1;
-            }
-        }
-    }
-    let nack = Nack {
-        delivery_time: now,
-        delivery_count: 1,
-        consumer: slot.name.clone(),
-    };
-    stream.put_nack(batch, group_name, id, &nack, previous.as_deref());
-    Ok(())
-}
-
-/// Drops a pending entry whose stream entry is gone, or that was acknowledged.
-fn forget(
-    stream: &mut Stream<'_>,
-    batch: &mut Batch<'_>,
-    group_name: &[u8],
-    group: &mut Group,
-    slot: &mut ConsumerSlot,
-    id: StreamId,
-    nack: &Nack,
-) -> CmdResult<()> {
-    stream.delete_nack(batch, group_name, id, nack);
-    group.pending = group.pending.saturating_sub(1);
-    release(stream, batch, group_name, &nack.consumer, slot)
 }
 
 /// XACK key group id ...: the number of ids that were pending.
@@ -411,37 +401,25 @@ pub fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let store = ctx.store();
     let (key, group_name) = (&args[1], &args[2]);
     let _guard = store.lock(ctx.db, key);
-    let Some(mut stream) = store.read_stream(ctx.db, key, now_ms())? else {
+    let Some(stream) = store.read_stream(ctx.db, key, now_ms())? else {
         return Ok(Frame::Integer(0));
     };
-    let Some(mut group) = stream.group(group_name)? else {
+    let Some(group) = stream.group(group_name)? else {
         return Ok(Frame::Integer(0));
     };
     let ids = args[3..]
         .iter()
         .map(|a| parse_strict_id(a))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut batch = store.batch();
-    let mut slot = ConsumerSlot::new(&Bytes::new());
+    let mut edit = GroupEdit::new(stream, store.batch(), group_name, group, &Bytes::new());
     let mut acknowledged = 0;
     for id in ids {
-        if let Some(nack) = stream.nack(group_name, id)? {
-            forget(
-                &mut stream,
-                &mut batch,
-                group_name,
-                &mut group,
-                &mut slot,
-                id,
-                &nack,
-            )?;
+        if let Some(nack) = edit.stream.nack(group_name, id)? {
+            edit.forget(id, &nack)?;
             acknowledged += 1;
         }
     }
-    if acknowledged > 0 {
-        stream.put_group(&mut batch, group_name, &group);
-        store.commit(batch)?;
-    }
+    edit.finish(ctx)?;
     Ok(Frame::Integer(acknowledged))
 }
 
@@ -562,7 +540,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let store = ctx.store();
     let (key, group_name, consumer_name) = (&args[1], &args[2], &args[3]);
     let _guard = store.lock(ctx.db, key);
-    let (mut stream, mut group) = open_group(ctx, key, group_name)?;
+    let (stream, group) = open_group(ctx, key, group_name)?;
     let min_idle = int_or(&args[4], "ERR Invalid min-idle-time argument for XCLAIM")?.max(0);
     let mut ids = Vec::new();
     let mut j = 5;
@@ -613,32 +591,21 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let mut batch = store.batch();
-    let mut group_changed = false;
-    if last_id > group.last_id {
-        group.last_id = last_id;
-        group_changed = true;
+    let mut edit = GroupEdit::new(stream, store.batch(), group_name, group, consumer_name);
+    if last_id > edit.group.last_id {
+        edit.group.last_id = last_id;
+        edit.changed = true;
     }
     // A bogus time (negative, or in the future) means now.
     let delivery_time = delivery_time
         .filter(|t| (0..=now).contains(t))
         .unwrap_or(now) as u64;
-    let mut slot = ConsumerSlot::new(consumer_name);
     let mut claimed = Vec::new();
     for id in ids {
-        let nack = stream.nack(group_name, id)?;
-        let Some(fields) = stream.entry(id)? else {
+        let nack = edit.stream.nack(group_name, id)?;
+        let Some(fields) = edit.stream.entry(id)? else {
             if let Some(nack) = nack {
-                forget(
-                    &mut stream,
-                    &mut batch,
-                    group_name,
-                    &mut group,
-                    &mut slot,
-                    id,
-                    &nack,
-                )?;
-                group_changed = true;
+                edit.forget(id, &nack)?;
             }
             continue;
         };
@@ -647,9 +614,8 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 let owner = Some(nack.consumer.clone());
                 (nack, owner)
             }
+            // FORCE makes an entry pending that was not (its owner is the claimer).
             None if force => {
-                group.pending += 1;
-                group_changed = true;
                 let nack = Nack {
                     delivery_time: now as u64,
                     delivery_count: 1,
@@ -662,35 +628,21 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if owner.is_some() && min_idle != 0 && now - (nack.delivery_time as i64) < min_idle {
             continue;
         }
-        slot.get(ctx, &stream, group_name, &mut group, key, now as u64)?;
-        group_changed = true;
-        if owner.as_ref() != Some(consumer_name) {
-            if let Some(owner) = &owner {
-                release(&mut stream, &mut batch, group_name, owner, &mut slot)?;
-            }
-            if let Some(c) = slot.consumer.as_mut() {
-                c.pending += 1;
-            }
-        }
+        edit.consumer(ctx, key, now as u64)?;
         nack.delivery_time = delivery_time;
         match retry_count {
             Some(n) => nack.delivery_count = n,
             None if !justid => nack.delivery_count += 1,
             None => {}
         }
-        nack.consumer = consumer_name.clone();
-        stream.put_nack(&mut batch, group_name, id, &nack, owner.as_deref());
+        edit.assign(id, nack, owner)?;
         claimed.push(if justid {
             Frame::Bulk(id.to_bytes())
         } else {
             entry_frame(id, fields)
         });
     }
-    slot.save(&mut stream, &mut batch, group_name);
-    if group_changed {
-        stream.put_group(&mut batch, group_name, &group);
-        store.commit(batch)?;
-    }
+    edit.finish(ctx)?;
     Ok(Frame::Array(claimed))
 }
 
@@ -724,12 +676,11 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let store = ctx.store();
     let (key, group_name, consumer_name) = (&args[1], &args[2], &args[3]);
     let _guard = store.lock(ctx.db, key);
-    let (mut stream, mut group) = open_group(ctx, key, group_name)?;
+    let (stream, group) = open_group(ctx, key, group_name)?;
     let now = now_ms();
     let mut attempts = count * 10;
     let rows = stream.pending(group_name, start, StreamId::MAX, (attempts + 1) as usize)?;
-    let mut batch = store.batch();
-    let mut slot = ConsumerSlot::new(consumer_name);
+    let mut edit = GroupEdit::new(stream, store.batch(), group_name, group, consumer_name);
     let mut claimed = Vec::new();
     let mut deleted = Vec::new();
     let mut used = 0;
@@ -739,16 +690,8 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         }
         attempts -= 1;
         used += 1;
-        let Some(fields) = stream.entry(*id)? else {
-            forget(
-                &mut stream,
-                &mut batch,
-                group_name,
-                &mut group,
-                &mut slot,
-                *id,
-                nack,
-            )?;
+        let Some(fields) = edit.stream.entry(*id)? else {
+            edit.forget(*id, nack)?;
             deleted.push(Frame::Bulk(id.to_bytes()));
             count -= 1;
             continue;
@@ -756,26 +699,13 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if min_idle != 0 && (now as i64 - nack.delivery_time as i64) < min_idle {
             continue;
         }
-        slot.get(ctx, &stream, group_name, &mut group, key, now)?;
-        if nack.consumer != consumer_name {
-            release(
-                &mut stream,
-                &mut batch,
-                group_name,
-                &nack.consumer,
-                &mut slot,
-            )?;
-            if let Some(c) = slot.consumer.as_mut() {
-                c.pending += 1;
-            }
-        }
+        edit.consumer(ctx, key, now)?;
         let mut moved = nack.clone();
         moved.delivery_time = now;
         if !justid {
             moved.delivery_count += 1;
         }
-        moved.consumer = consumer_name.clone();
-        stream.put_nack(&mut batch, group_name, *id, &moved, Some(&nack.consumer));
+        edit.assign(*id, moved, Some(nack.consumer.clone()))?;
         claimed.push(if justid {
             Frame::Bulk(id.to_bytes())
         } else {
@@ -784,11 +714,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         count -= 1;
     }
     let cursor = rows.get(used).map_or(StreamId::MIN, |(id, _)| *id);
-    slot.save(&mut stream, &mut batch, group_name);
-    if !claimed.is_empty() || !deleted.is_empty() {
-        stream.put_group(&mut batch, group_name, &group);
-        store.commit(batch)?;
-    }
+    edit.finish(ctx)?;
     Ok(Frame::Array(vec![
         Frame::Bulk(cursor.to_bytes()),
         Frame::Array(claimed),

@@ -17,36 +17,9 @@ use crate::error::{CmdResult, ReplyError};
 use crate::resp::{Frame, Protocol};
 use crate::storage::stream::{NodeLimits, Stream, StreamId, Trim, LISTPACK_MAX_SIZE};
 use crate::util::now_ms;
+use crate::util::number::string2ull;
 
 const INVALID_ID: &str = "ERR Invalid stream ID specified as stream command argument";
-
-/// Redis's `string2ull`: a canonical integer, or whatever C's `strtoull` accepts in full
-/// (leading blanks, a sign, leading zeros; a minus negates modulo 2^64).
-fn string2ull(s: &[u8]) -> Option<u64> {
-    if let Some(v) = crate::util::number::parse_i64(s) {
-        return u64::try_from(v).ok();
-    }
-    let mut rest = s;
-    while let [b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r', tail @ ..] = rest {
-        rest = tail;
-    }
-    let negative = rest.first() == Some(&b'-');
-    if let [b'+' | b'-', tail @ ..] = rest {
-        rest = tail;
-    }
-    if rest.is_empty() || !rest.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut value: u64 = 0;
-    for &d in rest {
-        value = value.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-    }
-    Some(if negative {
-        0u64.wrapping_sub(value)
-    } else {
-        value
-    })
-}
 
 /// Parses an id the way Redis's `streamGenericParseIDOrReply` does: `ms-seq`, or `ms` alone
 /// (the sequence is then `missing_seq`); `-` and `+` are the extremes unless `strict`. With
