@@ -2000,6 +2000,19 @@ fn info_text(frame: &Frame) -> String {
     }
 }
 
+/// The blocking XREADGROUP of the follower tests.
+const GROUP_READ: &[&str] = &[
+    "XREADGROUP",
+    "GROUP",
+    "g",
+    "fc",
+    "BLOCK",
+    "0",
+    "STREAMS",
+    "s",
+    ">",
+];
+
 /// A follower serves XREAD: after READONLY from its own data, without it through the leader;
 /// clients blocked on a follower in `XREAD BLOCK ... STREAMS s $` (READONLY or not), XREAD after
 /// an id and XREADGROUP are woken by a write made through the other follower, once the follower
@@ -2110,20 +2123,7 @@ async fn stream_reads_on_a_follower_and_blocked_readers_woken_there() {
         ),
         (
             "XREADGROUP BLOCK 0",
-            blocked_read(
-                false,
-                strings(&[
-                    "XREADGROUP",
-                    "GROUP",
-                    "g",
-                    "fc",
-                    "BLOCK",
-                    "0",
-                    "STREAMS",
-                    "s",
-                    ">",
-                ]),
-            ),
+            blocked_read(false, strings(GROUP_READ)),
         ),
     ];
     wait_blocked(&mut reader, 4).await;
@@ -2191,20 +2191,7 @@ async fn stream_reads_on_a_follower_and_blocked_readers_woken_there() {
                 || matches!(&create, Frame::Error(e) if e.starts_with("BUSYGROUP")),
             "{create:?}"
         );
-        let waiter = blocked_read(
-            false,
-            strings(&[
-                "XREADGROUP",
-                "GROUP",
-                "g",
-                "fc",
-                "BLOCK",
-                "0",
-                "STREAMS",
-                "s",
-                ">",
-            ]),
-        );
+        let waiter = blocked_read(false, strings(GROUP_READ));
         wait_blocked(&mut reader, 1).await;
         assert_eq!(writer.call(write).await.expect("write"), Frame::Integer(1));
         let reply = tokio::time::timeout(Duration::from_secs(20), waiter)
