@@ -537,16 +537,17 @@ impl Collection<'_> {
     /// Writes the header back — or deletes the key if the collection is now empty, as Redis
     /// removes empty collections.
     pub fn save(self, batch: &mut Batch<'_>) {
-        self.write_back(batch, false);
+        self.write_back(batch, false, true);
     }
 
     /// Writes the header back even when the collection is empty: a stream stays when its last
-    /// entry goes.
-    pub fn save_keeping_empty(self, batch: &mut Batch<'_>) {
-        self.write_back(batch, true);
+    /// entry goes. With `watched` false, WATCHers of the key are not flagged
+    /// ([`Batch::put_unwatched`]).
+    pub fn save_keeping_empty(self, batch: &mut Batch<'_>, watched: bool) {
+        self.write_back(batch, true, watched);
     }
 
-    fn write_back(self, batch: &mut Batch<'_>, keep_empty: bool) {
+    fn write_back(self, batch: &mut Batch<'_>, keep_empty: bool, watched: bool) {
         if self.header.size == 0 && !keep_empty {
             if let Some(old) = &self.old {
                 // A live collection emptied by this command already deleted its members one by
@@ -561,7 +562,11 @@ impl Collection<'_> {
             encoding: StrEncoding::Auto,
             body: self.header.encode(self.kind),
         };
-        batch.put(self.db, &self.key, &meta, self.old.as_ref());
+        if watched {
+            batch.put(self.db, &self.key, &meta, self.old.as_ref());
+        } else {
+            batch.put_unwatched(self.db, &self.key, &meta, self.old.as_ref());
+        }
     }
 }
 

@@ -1228,13 +1228,19 @@ impl Batch<'_> {
     /// Writes a key's metadata row over `old`, the row that was there (even an expired one), so
     /// the key count stays exact and a replaced collection's members are dropped.
     pub fn put(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
+        self.touched.push((db, key.to_vec()));
+        self.put_unwatched(db, key, meta, old);
+    }
+
+    /// [`Batch::put`] for a change Redis does not count as modifying the key (a stream's
+    /// consumer-group bookkeeping, XSETID): transactions WATCHing it are not aborted.
+    pub fn put_unwatched(&mut self, db: usize, key: &[u8], meta: &Meta, old: Option<&Meta>) {
         // Redis announces every key added to a database (`dbAdd`): where no live key was.
         if self.storage.keyspace_events().wants(KeyspaceEvents::NEW)
             && old.is_none_or(|o| o.is_expired(crate::util::now_ms()))
         {
             self.storage.notify(KeyspaceEvents::NEW, "new", db, key);
         }
-        self.touched.push((db, key.to_vec()));
         self.storage.waiters.wake(db, key);
         let phys = self.storage.phys(db);
         self.raw(CF_METADATA, OpKind::Put, meta_key(phys, key), meta.encode());

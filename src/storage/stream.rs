@@ -540,9 +540,19 @@ impl<'s> Stream<'s> {
 
     /// Writes the stream's state back (creating the key if it is new). Streams, unlike other
     /// collections, stay when they become empty.
-    pub fn save(mut self, batch: &mut Batch<'_>) {
+    pub fn save(self, batch: &mut Batch<'_>) {
+        self.write_back(batch, true);
+    }
+
+    /// Writes the stream's state back for a change Redis does not count as modifying the key
+    /// (XGROUP CREATE on an existing stream, XGROUP DESTROY, XSETID): a WATCH of it holds.
+    pub fn save_unwatched(self, batch: &mut Batch<'_>) {
+        self.write_back(batch, false);
+    }
+
+    fn write_back(mut self, batch: &mut Batch<'_>, watched: bool) {
         self.coll.header.extra = self.state.encode();
-        self.coll.save_keeping_empty(batch);
+        self.coll.save_keeping_empty(batch, watched);
     }
 
     /// Walks member rows from `from` like `Collection::scan`, hiding the rows this command

@@ -240,7 +240,12 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "BUSYGROUP Consumer Group name already exists",
             ));
         }
-        stream.save(&mut batch);
+        // Creating the stream (MKSTREAM) modifies the key; adding a group to one does not.
+        if stream.exists() {
+            stream.save_unwatched(&mut batch);
+        } else {
+            stream.save(&mut batch);
+        }
         ctx.notify(Ev::STREAM, "xgroup-create", key);
         Frame::ok()
     } else if setid {
@@ -259,7 +264,7 @@ pub fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             return Ok(Frame::Integer(0));
         }
         // Saving the stream wakes the XREADGROUP clients blocked on this group.
-        stream.save(&mut batch);
+        stream.save_unwatched(&mut batch);
         ctx.notify(Ev::STREAM, "xgroup-destroy", key);
         Frame::Integer(1)
     } else if is_opt(sub, "createconsumer") {

@@ -448,7 +448,7 @@ pub fn xsetid(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         stream.state.max_deleted = max_deleted;
     }
     let mut batch = store.batch();
-    stream.save(&mut batch);
+    stream.save_unwatched(&mut batch);
     store.commit(batch)?;
     ctx.notify(Ev::STREAM, "xsetid", key);
     Ok(Frame::ok())
