@@ -117,6 +117,22 @@ pub enum Command {
     },
     /// Live full-screen view of a node or a whole cluster.
     Top(TopArgs),
+    /// Load a Redis RDB file (dump.rdb of Redis 6.x or 7.0) into the node: every database, type
+    /// and expiry, key by key with RESTORE ... REPLACE; already expired keys, module data and
+    /// function libraries are skipped and counted.
+    Import {
+        /// The RDB file.
+        file: PathBuf,
+    },
+    /// Write every key of the node to an RDB file that Redis 7.0 loads (SCAN and DUMP key by
+    /// key: keys written meanwhile may or may not be in it).
+    Export {
+        /// The RDB file to create.
+        file: PathBuf,
+    },
+    /// Copy a running Redis (or Kiwi) into the node: SCAN, DUMP and PEXPIRETIME there, RESTORE
+    /// ... ABSTTL here, pipelined, with progress, a cursor to resume from and a final count.
+    Migrate(MigrateArgs),
     /// Print a shell completion script.
     Completions {
         /// Shell to generate for.
@@ -218,4 +234,24 @@ mod tests {
         assert_eq!(cli.global.port, Some(7000));
         assert_eq!(cli.global.output, Some(OutputFormat::Json));
     }
+}
+
+/// `migrate ...`.
+#[derive(clap::Args, Debug)]
+pub struct MigrateArgs {
+    /// The source: `redis://[[user]:password@]host:port` or `host:port`.
+    #[arg(long)]
+    pub from: String,
+    /// Copy only this database (default: every database of the source).
+    #[arg(long)]
+    pub db: Option<usize>,
+    /// Copy only the keys matching this glob pattern (SCAN MATCH).
+    #[arg(long = "match")]
+    pub pattern: Option<String>,
+    /// Overwrite keys that exist on the node (otherwise they are counted and left alone).
+    #[arg(long)]
+    pub replace: bool,
+    /// Resume an interrupted copy at `DB:CURSOR`, as its last progress line or error printed.
+    #[arg(long)]
+    pub resume: Option<String>,
 }

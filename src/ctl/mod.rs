@@ -11,6 +11,7 @@ pub mod args;
 pub mod cluster;
 pub mod error;
 pub mod format;
+pub mod migrate;
 pub mod node_cmds;
 pub mod output;
 pub mod resp_node;
@@ -109,6 +110,9 @@ async fn dispatch(cli: &Cli) -> Result<i32, CtlError> {
         Command::Clients { action } => node_cmds::clients(&ctx, action.as_ref()).await?,
         Command::Cluster { action } => cluster::run(&ctx, action).await?,
         Command::Top(args) => top::run(&ctx, args).await?,
+        Command::Import { file } => migrate::import(&ctx, file).await?,
+        Command::Export { file } => migrate::export(&ctx, file).await?,
+        Command::Migrate(args) => migrate::migrate(&ctx, args).await?,
         Command::Completions { .. } => {}
     }
     Ok(0)

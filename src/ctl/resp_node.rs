@@ -78,6 +78,25 @@ impl RespConn {
         }
     }
 
+    /// Sends several commands in one write and returns their replies in order (error replies
+    /// as frames): bulk work such as `import` without a round trip per key.
+    pub async fn pipeline(&mut self, commands: &[Vec<Vec<u8>>]) -> Result<Vec<Frame>, CtlError> {
+        for command in commands {
+            self.client.queue(command);
+        }
+        let node = self.node.clone();
+        let client = &mut self.client;
+        node.bounded(async move {
+            client.flush().await?;
+            let mut replies = Vec::with_capacity(commands.len());
+            for _ in commands {
+                replies.push(client.read_reply().await?);
+            }
+            Ok(replies)
+        })
+        .await
+    }
+
     /// Sends a command whose reply is text (INFO, CLIENT LIST).
     pub async fn text<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Result<String, CtlError> {
         match self.call(args).await? {

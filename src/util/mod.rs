@@ -6,6 +6,7 @@ pub mod glob;
 pub mod histogram;
 pub mod number;
 pub mod rdb;
+pub mod rdb_file;
 pub mod slot;
 
 use std::cell::Cell;

@@ -672,11 +672,19 @@ fn read_stream_node(master: RawId, lp: &[u8]) -> Option<Vec<RawEntry>> {
 }
 
 /// Reads a value written by [`write_value`] or by Redis (DUMP's body, after the trailer was
-/// checked); `None` if it is malformed, of a type Kiwi does not store (streams, modules), or
-/// followed by anything.
+/// checked); `None` if it is malformed, of a type Kiwi does not store (modules), or followed by
+/// anything.
 pub fn read_value(body: &[u8]) -> Option<Value> {
     let (&kind, _) = body.split_first()?;
-    let mut pos = 1;
+    let (value, end) = read_typed_value(kind, body, 1)?;
+    (end == body.len()).then_some(value)
+}
+
+/// Reads the body of a value of type `kind` (an RDB type byte) starting at `start`; returns it
+/// with the offset just after it (an RDB file's key entries carry the key between the type byte
+/// and the body, and more entries follow).
+pub fn read_typed_value(kind: u8, body: &[u8], start: usize) -> Option<(Value, usize)> {
+    let mut pos = start;
     let value =
         match kind {
             TYPE_STRING => Value::String(read_string(body, &mut pos)?),
@@ -770,7 +778,7 @@ pub fn read_value(body: &[u8]) -> Option<Value> {
             return None;
         }
     }
-    (pos == body.len()).then_some(value)
+    Some((value, pos))
 }
 
 /// `n` entries read by `read`, refusing a count larger than the bytes left could hold (every
