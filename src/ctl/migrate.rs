@@ -183,17 +183,7 @@ pub async fn import(ctx: &Ctx, path: &Path) -> Result<(), CtlError> {
             "failed": tally.failed,
         })),
     }
-    for failure in tally.failed.iter().take(10) {
-        eprintln!("kiwictl: {failure}");
-    }
-    if tally.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CtlError::Refused {
-            addr: ctx.resp.addr.clone(),
-            message: format!("{} keys were not restored", tally.failed.len()),
-        })
-    }
+    failures(ctx, &tally.failed)
 }
 
 /// Sends a pipeline of RESTOREs (and SELECTs) and counts the outcome of each.
@@ -534,15 +524,19 @@ pub async fn migrate(ctx: &Ctx, args: &MigrateArgs) -> Result<(), CtlError> {
             "target_keys": on_target,
         })),
     }
-    for failure in tally.failed.iter().take(10) {
+    failures(ctx, &tally.failed)
+}
+
+/// Shows the first keys the node refused; an error (exit status 1) if there were any.
+fn failures(ctx: &Ctx, failed: &[String]) -> Result<(), CtlError> {
+    for failure in failed.iter().take(10) {
         eprintln!("kiwictl: {failure}");
     }
-    if tally.failed.is_empty() {
-        Ok(())
-    } else {
-        Err(CtlError::Refused {
-            addr: ctx.resp.addr.clone(),
-            message: format!("{} keys were not restored", tally.failed.len()),
-        })
+    if failed.is_empty() {
+        return Ok(());
     }
+    Err(CtlError::Refused {
+        addr: ctx.resp.addr.clone(),
+        message: format!("{} keys were not restored", failed.len()),
+    })
 }
