@@ -43,12 +43,15 @@ pub struct StreamId {
 }
 
 impl StreamId {
+    /// 0-0: `-` in ranges, and the last id of a stream nothing was ever added to.
     pub const MIN: StreamId = StreamId { ms: 0, seq: 0 };
+    /// The last possible id: `+` in ranges; a stream that reached it refuses `*`.
     pub const MAX: StreamId = StreamId {
         ms: u64::MAX,
         seq: u64::MAX,
     };
 
+    /// The id `ms-seq`.
     pub fn new(ms: u64, seq: u64) -> StreamId {
         StreamId { ms, seq }
     }
@@ -61,6 +64,7 @@ impl StreamId {
         out
     }
 
+    /// The id a row name's 16 bytes encode; `None` for fewer bytes.
     pub fn decode(raw: &[u8]) -> Option<StreamId> {
         Some(StreamId {
             ms: u64::from_be_bytes(raw.get(..8)?.try_into().ok()?),
@@ -86,6 +90,7 @@ impl StreamId {
         }
     }
 
+    /// Whether this is 0-0, which Redis uses for "none" (max deleted id, XSETID).
     pub fn is_zero(self) -> bool {
         self == StreamId::MIN
     }
@@ -281,6 +286,7 @@ pub struct Group {
 }
 
 impl Group {
+    /// A group positioned after `last_id`, with nothing pending and no consumers yet.
     pub fn new(last_id: StreamId, entries_read: Option<u64>) -> Group {
         Group {
             last_id,
@@ -534,6 +540,7 @@ impl<'s> Stream<'s> {
         self.coll.len()
     }
 
+    /// Whether it has no entries (the key stays: streams are not deleted when emptied).
     pub fn is_empty(&self) -> bool {
         self.coll.is_empty()
     }
@@ -914,6 +921,7 @@ impl<'s> Stream<'s> {
         row
     }
 
+    /// A consumer group by name.
     pub fn group(&self, name: &[u8]) -> StorageResult<Option<Group>> {
         match self.coll.get(&Self::group_row(name))? {
             Some(raw) => Ok(Some(corrupt(Group::decode(&raw))?)),
@@ -921,6 +929,7 @@ impl<'s> Stream<'s> {
         }
     }
 
+    /// Writes a group's row (its position and counts).
     pub fn put_group(&mut self, batch: &mut Batch<'_>, name: &[u8], group: &Group) {
         self.coll.put(batch, &Self::group_row(name), group.encode());
     }
@@ -993,6 +1002,7 @@ impl<'s> Stream<'s> {
         row
     }
 
+    /// A consumer of a group by name.
     pub fn consumer(&self, group: &[u8], name: &[u8]) -> StorageResult<Option<Consumer>> {
         match self.coll.get(&Self::consumer_row(group, name))? {
             Some(raw) => Ok(Some(corrupt(Consumer::decode(&raw))?)),
@@ -1000,6 +1010,7 @@ impl<'s> Stream<'s> {
         }
     }
 
+    /// Writes a consumer's row (seen time, pending count).
     pub fn put_consumer(
         &mut self,
         batch: &mut Batch<'_>,
@@ -1049,6 +1060,7 @@ impl<'s> Stream<'s> {
         Ok(Some(consumer.pending))
     }
 
+    /// The pending entry `id` of a group, if it is pending.
     pub fn nack(&self, group: &[u8], id: StreamId) -> StorageResult<Option<Nack>> {
         match self.coll.get(&with_id(group_part(PENDING, group), id))? {
             Some(raw) => Ok(Some(corrupt(Nack::decode(&raw))?)),

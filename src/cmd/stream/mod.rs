@@ -353,14 +353,17 @@ fn range_command(ctx: &Ctx<'_>, args: &[Bytes], rev: bool) -> CmdResult {
     ))
 }
 
+/// XRANGE key start end [COUNT n]
 pub fn xrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     range_command(ctx, args, false)
 }
 
+/// XREVRANGE key end start [COUNT n]
 pub fn xrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     range_command(ctx, args, true)
 }
 
+/// XLEN key: the length, from the header alone.
 pub fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     Ok(Frame::Integer(
         lookup(ctx, &args[1])?.map_or(0, |s| s.len() as i64),
