@@ -23,7 +23,9 @@ use super::collection::{Collection, Space};
 use super::meta::KeyType;
 use super::{Batch, Storage, StorageError, StorageResult};
 use crate::error::ReplyError;
-use crate::util::rdb::{RawId, StreamConsumer, StreamGroup, StreamValue};
+use crate::util::rdb::{
+    listpack_int_size, listpack_string_size, RawId, StreamConsumer, StreamGroup, StreamValue,
+};
 
 const ENTRY: u8 = b'e';
 const NODE: u8 = b'n';
@@ -271,7 +273,9 @@ impl Node {
 
     /// The listpack's size in bytes, as `lpBytes` would report it.
     fn bytes(&self) -> u64 {
-        self.fixed_bytes + lp_int_size(self.live as i64) + lp_int_size(self.deleted as i64)
+        self.fixed_bytes
+            + listpack_int_size(self.live as i64)
+            + listpack_int_size(self.deleted as i64)
     }
 }
 
@@ -396,65 +400,30 @@ fn decode_shared_items(raw: &Bytes) -> Option<Vec<Bytes>> {
     Some(items)
 }
 
-/// The bytes a listpack spends on an integer element (encoding plus its one back-length byte).
-fn lp_int_size(v: i64) -> u64 {
-    let encoded = match v {
-        0..=127 => 1,
-        -4096..=4095 => 2,
-        -32768..=32767 => 3,
-        -8_388_608..=8_388_607 => 4,
-        -2_147_483_648..=2_147_483_647 => 5,
-        _ => 9,
-    };
-    encoded + 1
-}
-
-/// The bytes a listpack spends on a string element; strings that read as integers are stored
-/// as integers, as `lpAppend` does.
-fn lp_str_size(s: &[u8]) -> u64 {
-    if let Some(v) = crate::util::number::parse_i64(s) {
-        return lp_int_size(v);
-    }
-    let len = s.len() as u64;
-    let encoded = match len {
-        0..=63 => 1 + len,
-        64..=4095 => 2 + len,
-        _ => 5 + len,
-    };
-    let backlen = match encoded {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2_097_150 => 3,
-        2_097_151..=268_435_454 => 4,
-        _ => 5,
-    };
-    encoded + backlen
-}
-
 /// A new node's size without its counters: header, master fields, terminator.
 fn master_bytes(fields: &[Bytes]) -> u64 {
-    7 + lp_int_size(fields.len() as i64)
-        + fields.iter().map(|f| lp_str_size(f)).sum::<u64>()
-        + lp_int_size(0)
+    7 + listpack_int_size(fields.len() as i64)
+        + fields.iter().map(|f| listpack_string_size(f)).sum::<u64>()
+        + listpack_int_size(0)
 }
 
 /// What an entry adds to its node's listpack.
 fn entry_bytes(master: StreamId, id: StreamId, pairs: &[Bytes], same_fields: bool) -> u64 {
     let numfields = (pairs.len() / 2) as i64;
-    let mut size = lp_int_size(if same_fields { 2 } else { 0 })
-        + lp_int_size(id.ms.wrapping_sub(master.ms) as i64)
-        + lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
+    let mut size = listpack_int_size(if same_fields { 2 } else { 0 })
+        + listpack_int_size(id.ms.wrapping_sub(master.ms) as i64)
+        + listpack_int_size(id.seq.wrapping_sub(master.seq) as i64);
     let mut lp_count = numfields + 3;
     if !same_fields {
-        size += lp_int_size(numfields);
+        size += listpack_int_size(numfields);
         lp_count += numfields + 1;
     }
     for (i, item) in pairs.iter().enumerate() {
         if !same_fields || i % 2 == 1 {
-            size += lp_str_size(item);
+            size += listpack_string_size(item);
         }
     }
-    size + lp_int_size(lp_count)
+    size + listpack_int_size(lp_count)
 }
 
 /// The row names of one consumer group's rows.
@@ -1225,6 +1194,7 @@ impl Stream<'_> {
             max_deleted: raw(self.state.max_deleted),
             entries_added: self.state.entries_added,
             groups,
+            estimate_entries_read: false,
         })
     }
 
@@ -1246,7 +1216,11 @@ impl Stream<'_> {
         self.state.max_deleted = from_raw(value.max_deleted);
         self.state.entries_added = value.entries_added;
         for g in &value.groups {
-            let mut group = Group::new(from_raw(g.last_id), g.entries_read);
+            let entries_read = match value.estimate_entries_read {
+                true => self.state.entries_up_to(self.len(), from_raw(g.last_id)),
+                false => g.entries_read,
+            };
+            let mut group = Group::new(from_raw(g.last_id), entries_read);
             group.pending = g.pending.len() as u64;
             group.consumers = g.consumers.len() as u64;
             if !self.create_group(batch, &g.name, &group)? {
@@ -1302,11 +1276,11 @@ mod tests {
 
     #[test]
     fn listpack_sizes_follow_redis_encodings() {
-        assert_eq!(lp_int_size(0), 2);
-        assert_eq!(lp_int_size(128), 3);
-        assert_eq!(lp_str_size(b"123"), 2);
-        assert_eq!(lp_str_size(b"0123"), 6);
-        assert_eq!(lp_str_size(&[b'a'; 64]), 67);
+        assert_eq!(listpack_int_size(0), 2);
+        assert_eq!(listpack_int_size(128), 3);
+        assert_eq!(listpack_string_size(b"123"), 2);
+        assert_eq!(listpack_string_size(b"0123"), 6);
+        assert_eq!(listpack_string_size(&[b'a'; 64]), 67);
         // A fresh node of one `item 1` entry: Redis reports lpBytes 23 for it.
         let pairs = [Bytes::from_static(b"item"), Bytes::from_static(b"1")];
         let node = Node {

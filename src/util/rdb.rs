@@ -214,6 +214,9 @@ pub struct StreamValue {
     pub max_deleted: RawId,
     pub entries_added: u64,
     pub groups: Vec<StreamGroup>,
+    /// From a 6.x payload, which keeps no read counters: each group's is to be estimated from
+    /// its last delivered id once the stream is rebuilt (`StreamState::entries_up_to`).
+    pub estimate_entries_read: bool,
 }
 
 /// A consumer group of a dumped stream.
@@ -490,6 +493,35 @@ impl ListpackWriter {
     }
 }
 
+/// The bytes a listpack spends on an integer element: its encoding (the same ranges
+/// [`ListpackWriter`] picks) plus its one back-length byte.
+pub fn listpack_int_size(v: i64) -> u64 {
+    let encoded = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
+        _ => 9,
+    };
+    encoded + 1
+}
+
+/// The bytes a listpack spends on a string element; strings that read as integers are stored
+/// as integers, as `lpAppend` (and [`ListpackWriter::string`]) does.
+pub fn listpack_string_size(s: &[u8]) -> u64 {
+    if let Some(v) = crate::util::number::parse_i64(s) {
+        return listpack_int_size(v);
+    }
+    let len = s.len();
+    let encoded = match len {
+        0..=63 => 1 + len,
+        64..=4095 => 2 + len,
+        _ => 5 + len,
+    };
+    (encoded + backlen_size(encoded)) as u64
+}
+
 /// Bytes of a listpack element's back-length for an element of `l` bytes (`lpEncodeBacklen`).
 fn backlen_size(l: usize) -> usize {
     match l {
@@ -535,15 +567,17 @@ fn read_stream(body: &[u8], pos: &mut usize, v2: bool) -> Option<StreamValue> {
     } else {
         stream.first_id = stream.entries.first().map_or((0, 0), |e| e.0);
         stream.entries_added = length;
+        stream.estimate_entries_read = true;
     }
     let groups = read_length(body, pos)?;
     for _ in 0..bounded_count(groups, body.len() - *pos)? {
         let name = read_string(body, pos)?;
         let last_id = (read_u64_len(body, pos)?, read_u64_len(body, pos)?);
+        // The old format has no read counters: the restore estimates them, as Redis does.
         let entries_read = if v2 {
             Some(read_u64_len(body, pos)?).filter(|&n| n != u64::MAX)
         } else {
-            estimate_entries_read(&stream, last_id)
+            None
         };
         let mut group = StreamGroup {
             name,
@@ -559,6 +593,8 @@ fn read_stream(body: &[u8], pos: &mut usize, v2: bool) -> Option<StreamValue> {
             let count = read_u64_len(body, pos)?;
             group.pending.push((id, time, count));
         }
+        let pending_ids: std::collections::HashSet<RawId> =
+            group.pending.iter().map(|p| p.0).collect();
         let consumers = read_length(body, pos)?;
         for _ in 0..bounded_count(consumers, body.len() - *pos)? {
             let name = read_string(body, pos)?;
@@ -573,7 +609,7 @@ fn read_stream(body: &[u8], pos: &mut usize, v2: bool) -> Option<StreamValue> {
             for _ in 0..bounded_count(owned, body.len() - *pos)? {
                 let id = read_raw_id(body, pos)?;
                 // Every id a consumer owns is in the group's list, as Redis checks on load.
-                if !group.pending.iter().any(|p| p.0 == id) {
+                if !pending_ids.contains(&id) {
                     return None;
                 }
                 consumer.pending.push(id);
@@ -600,27 +636,6 @@ fn read_raw_id(buf: &[u8], pos: &mut usize) -> Option<RawId> {
         u64::from_be_bytes(bytes[..8].try_into().ok()?),
         u64::from_be_bytes(bytes[8..].try_into().ok()?),
     ))
-}
-
-/// The read counter Redis 7.0 gives a group loaded from an old RDB
-/// (`streamEstimateDistanceFromFirstEverEntry` on a stream without tombstones).
-fn estimate_entries_read(stream: &StreamValue, id: RawId) -> Option<u64> {
-    let len = stream.entries.len() as u64;
-    let added = stream.entries_added;
-    if added == 0 {
-        return Some(0);
-    }
-    if id == stream.last_id || (len == 0 && id <= stream.last_id) {
-        return Some(added);
-    }
-    if id > stream.last_id {
-        return None;
-    }
-    match id.cmp(&stream.first_id) {
-        std::cmp::Ordering::Less => Some(added - len),
-        std::cmp::Ordering::Equal => Some(added - len + 1),
-        std::cmp::Ordering::Greater => None,
-    }
 }
 
 /// The live entries of one stream node's listpack.
