@@ -2274,3 +2274,76 @@ async fn stream_trimming_follows_the_leaders_node_size_on_every_node() {
     // The leader's default node size (100 entries): nothing could be trimmed.
     assert_eq!(replies[0], Frame::Integer(101));
 }
+
+/// `kiwictl migrate` and `kiwictl import`, pointed at a follower, fill a 3-node cluster with a
+/// redis-server's data (every type, two databases, an expiry): the follower forwards each
+/// RESTORE to the leader, and every node ends with the source's key count and the same data —
+/// the same digest whichever way the data came in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_and_import_fill_a_cluster_through_a_follower() {
+    let _serial = SERIAL.lock().await;
+    let c = Cluster::start(3, Options::default()).await;
+    let leader = c.wait_leader(None).await;
+    let follower = c.node(follower_of(&c, leader));
+    let redis = tokio::task::spawn_blocking(|| {
+        common::Redis::start_with(&["--enable-debug-command", "yes"])
+    })
+    .await
+    .expect("redis-server");
+    let mut r = Client::connect(&redis.addr()).await.expect("connect");
+    let setup: &[&[&str]] = &[
+        &["DEBUG", "POPULATE", "3000", "key", "20"],
+        &["HSET", "hash", "f1", "v1", "f2", "v2"],
+        &["RPUSH", "list", "a", "b", "c"],
+        &["SADD", "set", "1", "2", "x"],
+        &["ZADD", "zset", "1", "a", "2.5", "b"],
+        &["XADD", "stream", "1-1", "f", "v"],
+        &["XGROUP", "CREATE", "stream", "g", "0"],
+        &["SET", "expiring", "v", "PX", "600000"],
+        &["SELECT", "1"],
+        &["SET", "db1", "one"],
+        &["SELECT", "0"],
+    ];
+    for args in setup {
+        let reply = r.call(args).await.expect("setup");
+        assert!(!matches!(reply, Frame::Error(_)), "{args:?}: {reply:?}");
+    }
+    let counts: Vec<Vec<String>> = vec![
+        strings(&["DBSIZE"]),
+        strings(&["SELECT", "1"]),
+        strings(&["DBSIZE"]),
+        strings(&["SELECT", "0"]),
+        strings(&["DEBUG", "DIGEST"]),
+    ];
+    let port = follower.port.to_string();
+    let from = format!("redis://{}", redis.addr());
+    let admin = follower.admin_port;
+    let migrated = tokio::task::spawn_blocking(move || {
+        kiwictl(admin, &["-p", &port, "migrate", "--from", &from])
+    })
+    .await
+    .expect("kiwictl migrate");
+    assert!(migrated.contains("migrated 3007 "), "{migrated}");
+    let after_migrate = converge_replies(&c, &counts).await;
+    assert_eq!(after_migrate[0], Frame::Integer(3006));
+    assert_eq!(after_migrate[2], Frame::Integer(1));
+
+    // The same data from the RDB file redis-server writes.
+    assert_eq!(r.call(&["SAVE"]).await.expect("SAVE"), Frame::ok());
+    let Frame::Array(dir) = r.call(&["CONFIG", "GET", "dir"]).await.expect("dir") else {
+        panic!("CONFIG GET dir");
+    };
+    let rdb = format!("{}/dump.rdb", bulk_text(&dir[1]));
+    let mut k = Client::connect(&follower.resp_addr())
+        .await
+        .expect("connect");
+    assert_eq!(k.call(&["FLUSHALL"]).await.expect("FLUSHALL"), Frame::ok());
+    let port = follower.port.to_string();
+    let imported =
+        tokio::task::spawn_blocking(move || kiwictl(admin, &["-p", &port, "import", &rdb]))
+            .await
+            .expect("kiwictl import");
+    assert!(imported.starts_with("imported 3007 keys"), "{imported}");
+    let after_import = converge_replies(&c, &counts).await;
+    assert_eq!(after_import, after_migrate);
+}

@@ -358,3 +358,148 @@ fn migrate_moves_keys_to_redis_and_to_kiwi() {
         );
     });
 }
+
+/// The `migrate_cached_sockets` line of INFO.
+async fn cached_sockets(c: &mut Client) -> usize {
+    let Frame::Bulk(info) = call(c, &["INFO", "stats"]).await else {
+        panic!("INFO is a bulk string");
+    };
+    let text = String::from_utf8_lossy(&info).to_string();
+    text.lines()
+        .find_map(|l| l.strip_prefix("migrate_cached_sockets:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("INFO has migrate_cached_sockets")
+}
+
+/// MIGRATE keeps its connection to a target for the next call (as Redis: INFO counts it, an
+/// idle one is closed after 10 s), reconnects once when the target closed it, and deletes here
+/// each key the target took even when the target refused another key of the same call.
+#[test]
+fn migrate_keeps_its_connections_and_reconnects_once() {
+    let kiwi = Kiwi::start(&[]);
+    let redis = Redis::start();
+    runtime().block_on(async {
+        let mut k = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut r = Client::connect(&redis.addr()).await.unwrap();
+        let port = redis.addr().rsplit(':').next().unwrap().to_string();
+        for key in ["a", "b", "c", "x", "y"] {
+            call(&mut k, &["SET", key, key]).await;
+        }
+        assert_eq!(cached_sockets(&mut k).await, 0);
+        let moved = call(&mut k, &["MIGRATE", "127.0.0.1", &port, "a", "0", "5000"]).await;
+        assert_eq!(moved, Frame::ok());
+        assert_eq!(cached_sockets(&mut k).await, 1);
+        // The target drops every other client, the cached connection among them: the next
+        // MIGRATE notices and reconnects instead of failing.
+        call(
+            &mut r,
+            &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+        )
+        .await;
+        let moved = call(&mut k, &["MIGRATE", "127.0.0.1", &port, "b", "0", "5000"]).await;
+        assert_eq!(moved, Frame::ok());
+        assert_eq!(cached_sockets(&mut k).await, 1);
+        // Another database through the same connection.
+        let moved = call(&mut k, &["MIGRATE", "127.0.0.1", &port, "c", "3", "5000"]).await;
+        assert_eq!(moved, Frame::ok());
+        assert_eq!(call(&mut r, &["GET", "a"]).await, common::bulk("a"));
+        assert_eq!(call(&mut r, &["GET", "b"]).await, common::bulk("b"));
+        assert_eq!(call(&mut r, &["GET", "c"]).await, Frame::Null);
+        call(&mut r, &["SELECT", "3"]).await;
+        assert_eq!(call(&mut r, &["GET", "c"]).await, common::bulk("c"));
+        // `x` exists on the target, `y` does not: the call fails, `y` moved anyway.
+        call(&mut r, &["SET", "x", "there"]).await;
+        let partly = call(
+            &mut k,
+            &[
+                "MIGRATE",
+                "127.0.0.1",
+                &port,
+                "",
+                "3",
+                "5000",
+                "KEYS",
+                "x",
+                "y",
+            ],
+        )
+        .await;
+        assert_eq!(
+            partly,
+            Frame::Error(
+                "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+                    .into()
+            )
+        );
+        assert_eq!(call(&mut k, &["EXISTS", "x"]).await, Frame::Integer(1));
+        assert_eq!(call(&mut k, &["EXISTS", "y"]).await, Frame::Integer(0));
+        assert_eq!(call(&mut r, &["GET", "y"]).await, common::bulk("y"));
+        assert_eq!(cached_sockets(&mut k).await, 1);
+        tokio::time::sleep(std::time::Duration::from_secs(12)).await;
+        assert_eq!(cached_sockets(&mut k).await, 0);
+    });
+}
+
+/// RESTORE's IDLETIME and FREQ, and what counts as a use of a key, side by side with
+/// redis-server: reads and writes make a key fresh, EXISTS, TYPE, TTL and OBJECT do not; the
+/// maxmemory policy chooses which figure OBJECT shows.
+#[test]
+fn restore_sets_the_idle_time_and_frequency_that_object_reports() {
+    let kiwi = Kiwi::start(&[]);
+    let redis = Redis::start();
+    runtime().block_on(async {
+        let mut k = Client::connect(&kiwi.addr()).await.unwrap();
+        let mut r = Client::connect(&redis.addr()).await.unwrap();
+        call(&mut r, &["SET", "src", "bar"]).await;
+        let data = payload(call(&mut r, &["DUMP", "src"]).await);
+        let idle = |f: Frame| match f {
+            Frame::Integer(n) => n,
+            other => panic!("OBJECT IDLETIME answered {other:?}"),
+        };
+        for c in [&mut k, &mut r] {
+            assert_eq!(
+                restore(c, "foo", "0", &data, &["IDLETIME", "1000"]).await,
+                Frame::ok()
+            );
+            for look in [
+                &["EXISTS", "foo"][..],
+                &["TYPE", "foo"],
+                &["TTL", "foo"],
+                &["OBJECT", "ENCODING", "foo"],
+            ] {
+                call(c, look).await;
+            }
+            let seconds = idle(call(c, &["OBJECT", "IDLETIME", "foo"]).await);
+            assert!((1000..=1002).contains(&seconds), "{seconds} s idle");
+            call(c, &["GET", "foo"]).await;
+            assert_eq!(idle(call(c, &["OBJECT", "IDLETIME", "foo"]).await), 0);
+        }
+        let same: [&[&str]; 8] = [
+            &["OBJECT", "FREQ", "foo"],
+            &["OBJECT", "IDLETIME", "missing"],
+            &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+            &["OBJECT", "IDLETIME", "foo"],
+            &["SET", "new", "v"],
+            &["OBJECT", "FREQ", "new"],
+            &["CONFIG", "SET", "lfu-decay-time", "0"],
+            &["CONFIG", "GET", "lfu-decay-time"],
+        ];
+        for args in same {
+            assert_eq!(
+                call(&mut k, args).await,
+                call(&mut r, args).await,
+                "{args:?}"
+            );
+        }
+        for c in [&mut k, &mut r] {
+            assert_eq!(
+                restore(c, "hot", "0", &data, &["FREQ", "100"]).await,
+                Frame::ok()
+            );
+            assert_eq!(
+                call(c, &["OBJECT", "FREQ", "hot"]).await,
+                Frame::Integer(100)
+            );
+        }
+    });
+}

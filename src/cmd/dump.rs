@@ -17,7 +17,7 @@ use crate::util::rdb::{self, Value};
 
 /// Runs another command's handler in this command's context (RESP2 replies, whatever the
 /// client speaks), without counting it as a call of its own.
-fn run(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
+pub(super) fn run(ctx: &mut Ctx<'_>, args: &[&[u8]]) -> CmdResult {
     let name = args[0];
     let Some(spec) = lookup(name) else {
         return Err(ReplyError::custom("ERR command missing from the table"));
@@ -119,7 +119,7 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
     let key = args[1].clone();
     let mut replace = false;
     let mut absolute = false;
-    let (mut idle_given, mut freq_given) = (false, false);
+    let (mut idle, mut freq): (Option<u64>, Option<u8>) = (None, None);
     let mut i = 4;
     while i < args.len() {
         let more = i + 1 < args.len();
@@ -127,23 +127,16 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
             replace = true;
         } else if is_opt(&args[i], "absttl") {
             absolute = true;
-        } else if is_opt(&args[i], "idletime") && more && !freq_given {
-            // Kiwi keeps no access times: the value is checked, as in Redis, and not used.
-            if arg_i64(&args[i + 1])? < 0 {
-                return Err(ReplyError::custom(
-                    "ERR Invalid IDLETIME value, must be >= 0",
-                ));
-            }
-            idle_given = true;
+        } else if is_opt(&args[i], "idletime") && more && freq.is_none() {
+            let seconds = u64::try_from(arg_i64(&args[i + 1])?)
+                .map_err(|_| ReplyError::custom("ERR Invalid IDLETIME value, must be >= 0"))?;
+            idle = Some(seconds);
             i += 1;
-        } else if is_opt(&args[i], "freq") && more && !idle_given {
-            let freq = arg_i64(&args[i + 1])?;
-            if !(0..=255).contains(&freq) {
-                return Err(ReplyError::custom(
-                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
-                ));
-            }
-            freq_given = true;
+        } else if is_opt(&args[i], "freq") && more && idle.is_none() {
+            let counter = u8::try_from(arg_i64(&args[i + 1])?).map_err(|_| {
+                ReplyError::custom("ERR Invalid FREQ value, must be >= 0 and <= 255")
+            })?;
+            freq = Some(counter);
             i += 1;
         } else {
             return Err(ReplyError::Syntax);
@@ -188,6 +181,7 @@ pub fn restore(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         run(ctx, &[b"PEXPIREAT", &key, at.to_string().as_bytes()])?;
     }
     ctx.store().discard_events(events);
+    ctx.store().restore_access(ctx.db, &key, idle, freq);
     ctx.notify(Ev::GENERIC, "restore", &key);
     Ok(Frame::ok())
 }
@@ -243,208 +237,4 @@ fn chunked(
         write(items.by_ref().take(size).collect())?;
     }
     Ok(())
-}
-
-/// MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw | AUTH2 user pw] [KEYS k ...]:
-/// DUMPs the keys, RESTOREs them on the target (another Kiwi or a redis-server) in one
-/// pipeline, and deletes each one the target accepted (unless COPY). The storage thread waits
-/// for the target, at most `timeout` ms per step, as Redis's thread does.
-pub fn migrate(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
-    let mut copy = false;
-    let mut replace = false;
-    let mut auth: Vec<Bytes> = Vec::new();
-    let mut keys: Vec<Bytes> = vec![args[3].clone()];
-    let mut i = 6;
-    while i < args.len() {
-        let more = args.len() - 1 - i;
-        if is_opt(&args[i], "copy") {
-            copy = true;
-        } else if is_opt(&args[i], "replace") {
-            replace = true;
-        } else if is_opt(&args[i], "auth") && more >= 1 {
-            auth = vec![Bytes::from_static(b"AUTH"), args[i + 1].clone()];
-            i += 1;
-        } else if is_opt(&args[i], "auth2") && more >= 2 {
-            auth = vec![
-                Bytes::from_static(b"AUTH"),
-                args[i + 1].clone(),
-                args[i + 2].clone(),
-            ];
-            i += 2;
-        } else if is_opt(&args[i], "keys") {
-            if !args[3].is_empty() {
-                return Err(ReplyError::custom("ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"));
-            }
-            keys = args[i + 1..].to_vec();
-            break;
-        } else {
-            return Err(ReplyError::Syntax);
-        }
-        i += 1;
-    }
-    let timeout = arg_i64(&args[5])?;
-    let db = arg_i64(&args[4])?;
-    if ctx.state.cluster.get().is_some() {
-        // Every node applies a replicated command: each would send the keys again.
-        return Err(ReplyError::custom(
-            "ERR MIGRATE is not supported in cluster mode",
-        ));
-    }
-    let timeout =
-        std::time::Duration::from_millis(if timeout <= 0 { 1000 } else { timeout as u64 });
-    // What to send: the keys that exist, with their payloads and remaining time to live.
-    let mut moving = Vec::new();
-    for key in keys {
-        let Frame::Bulk(payload) = dump(ctx, &[Bytes::from_static(b"DUMP"), key.clone()])? else {
-            continue;
-        };
-        let ttl = match run(ctx, &[b"PTTL", &key])? {
-            Frame::Integer(ms) if ms > 0 => ms,
-            _ => 0,
-        };
-        moving.push((key, payload, ttl));
-    }
-    if moving.is_empty() {
-        return Ok(Frame::simple("NOKEY"));
-    }
-    let mut pipeline = bytes::BytesMut::new();
-    let mut expected = moving.len() + 1;
-    if !auth.is_empty() {
-        crate::resp::client::encode_command(&auth, &mut pipeline);
-        expected += 1;
-    }
-    crate::resp::client::encode_command(
-        &[b"SELECT".as_slice(), db.to_string().as_bytes()],
-        &mut pipeline,
-    );
-    for (key, payload, ttl) in &moving {
-        let ttl = ttl.to_string();
-        let mut restore: Vec<&[u8]> = vec![b"RESTORE", key, ttl.as_bytes(), payload];
-        if replace {
-            restore.push(b"REPLACE");
-        }
-        crate::resp::client::encode_command(&restore, &mut pipeline);
-    }
-    let replies = exchange(&args[1], &args[2], &pipeline, expected, timeout)?;
-    // Answers: AUTH (if sent), SELECT, then one RESTORE per key.
-    let (setup, restores) = replies.split_at(expected - moving.len());
-    let mut failure = setup.iter().find_map(error_text);
-    for ((key, _, _), reply) in moving.iter().zip(restores) {
-        match error_text(reply) {
-            Some(e) => {
-                failure.get_or_insert(e);
-            }
-            None if failure.is_none() && !copy => {
-                run(ctx, &[b"DEL", key])?;
-            }
-            None => {}
-        }
-    }
-    match failure {
-        Some(e) => Err(ReplyError::custom(format!(
-            "ERR Target instance replied with error: {e}"
-        ))),
-        None => Ok(Frame::ok()),
-    }
-}
-
-fn error_text(frame: &Frame) -> Option<String> {
-    match frame {
-        Frame::Error(e) => Some(e.clone()),
-        _ => None,
-    }
-}
-
-/// Sends `pipeline` to `host:port` and reads `count` replies, each step within `timeout`.
-fn exchange(
-    host: &[u8],
-    port: &[u8],
-    pipeline: &[u8],
-    count: usize,
-    timeout: std::time::Duration,
-) -> Result<Vec<Frame>, ReplyError> {
-    use std::io::{Read, Write};
-    use std::net::ToSocketAddrs;
-    let connect_error = || ReplyError::custom("IOERR error or timeout connecting to the client");
-    let host = std::str::from_utf8(host).map_err(|_| connect_error())?;
-    let port: u16 = std::str::from_utf8(port)
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .ok_or_else(connect_error)?;
-    let addr = (host, port)
-        .to_socket_addrs()
-        .ok()
-        .and_then(|mut addrs| addrs.next())
-        .ok_or_else(connect_error)?;
-    let mut stream =
-        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|_| connect_error())?;
-    let io_error = |what: &str| {
-        ReplyError::custom(format!("IOERR error or timeout {what} to target instance"))
-    };
-    stream
-        .set_write_timeout(Some(timeout))
-        .and_then(|()| stream.set_read_timeout(Some(timeout)))
-        .map_err(|_| io_error("writing"))?;
-    stream
-        .write_all(pipeline)
-        .map_err(|_| io_error("writing"))?;
-    let mut buf = bytes::BytesMut::new();
-    let mut replies = Vec::with_capacity(count);
-    let mut chunk = [0u8; 16 * 1024];
-    while replies.len() < count {
-        match crate::resp::client::parse_reply(&mut buf) {
-            Ok(Some(frame)) => {
-                replies.push(frame);
-                continue;
-            }
-            Ok(None) => {}
-            Err(_) => return Err(io_error("reading")),
-        }
-        let n = stream.read(&mut chunk).map_err(|_| io_error("reading"))?;
-        if n == 0 {
-            return Err(io_error("reading"));
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    Ok(replies)
-}
-
-/// MIGRATE's keys beyond the key argument (the table's `at(3)`, which COMMAND INFO shows as
-/// Redis does): when that argument is empty, it is no key, and the keys are the arguments
-/// after KEYS.
-pub fn migrate_keys(args: &[Bytes], out: &mut Vec<super::KeyRef>) {
-    use super::KeyFlags;
-    if args.get(3).is_none_or(|key| !key.is_empty()) {
-        return;
-    }
-    out.retain(|k| k.index != 3);
-    let flags = KeyFlags::of(&[KeyFlags::RW, KeyFlags::ACCESS, KeyFlags::DELETE]);
-    if let Some(at) = args.iter().skip(6).position(|a| is_opt(a, "keys")) {
-        for index in 6 + at + 1..args.len() {
-            out.push(super::KeyRef { index, flags });
-        }
-    }
-}
-
-/// MIGRATE's passwords (AUTH pw, AUTH2 user pw), hidden from the slow log and MONITOR.
-pub fn migrate_secrets(args: &[Bytes], index: usize) -> bool {
-    let mut i = 6;
-    while i < args.len() {
-        if is_opt(&args[i], "keys") {
-            return false;
-        }
-        if is_opt(&args[i], "auth") {
-            if index == i + 1 {
-                return true;
-            }
-            i += 1;
-        } else if is_opt(&args[i], "auth2") {
-            if index == i + 1 || index == i + 2 {
-                return true;
-            }
-            i += 2;
-        }
-        i += 1;
-    }
-    false
 }

@@ -141,6 +141,9 @@ impl Flags {
     /// Held back by CLIENT PAUSE WRITE although it is not a write (Redis's hidden
     /// `may_replicate`): PFCOUNT, which may rewrite its key's cached cardinality.
     pub const MAY_REPLICATE: Flags = Flags(1 << 31);
+    /// Looks at its keys without counting as a use of them (Redis's `LOOKUP_NOTOUCH`: EXISTS,
+    /// TYPE, TTL and OBJECT leave OBJECT IDLETIME and FREQ as they were).
+    pub const NO_TOUCH: Flags = Flags(1 << 20);
 
     /// The shown flags in Redis's order (`addReplyCommandFlags`) with their Redis names.
     const NAMES: &'static [(Flags, &'static str)] = &[

@@ -529,9 +529,10 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
                 "    Return the kind of internal representation used in order to store the value",
                 "    associated with a <key>.",
                 "FREQ <key>",
-                "    Return the access logarithmic access frequency counter of a <key>.",
+                "    Return the access frequency index of the <key>. The returned integer is",
+                "    proportional to the logarithm of the recent access frequency of the key.",
                 "IDLETIME <key>",
-                "    Return the idle time of a <key>, that is the approximated number of",
+                "    Return the idle time of the <key>, that is the approximated number of",
                 "    seconds elapsed since the last access to the key.",
                 "REFCOUNT <key>",
                 "    Return the number of references of the value associated with the specified",
@@ -560,9 +561,19 @@ pub fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         };
         Ok(Frame::text(encoding))
     } else if is_opt(sub, "freq") {
-        Err(ReplyError::custom("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."))
+        if !ctx.store().lfu_policy() {
+            return Err(ReplyError::custom("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        Ok(Frame::Integer(
+            ctx.store().access_frequency(ctx.db, &args[2]).into(),
+        ))
     } else if is_opt(sub, "idletime") {
-        Ok(Frame::Integer(0))
+        if ctx.store().lfu_policy() {
+            return Err(ReplyError::custom("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust."));
+        }
+        Ok(Frame::Integer(
+            ctx.store().idle_seconds(ctx.db, &args[2]) as i64
+        ))
     } else {
         Ok(Frame::Integer(1))
     }

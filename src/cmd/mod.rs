@@ -23,6 +23,7 @@ pub mod keyspace;
 pub mod latency;
 pub mod list;
 pub mod memory;
+pub mod migrate;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -303,6 +304,13 @@ pub fn execute(
     let result = if spec.is_write() && breaker.is_open() {
         Err(ReplyError::StorageUnavailable(breaker.reason()))
     } else {
+        if !spec.call_flags(args).contains(Flags::NO_TOUCH) {
+            for key in spec.key_refs(args) {
+                if !key.flags.contains(KeyFlags::NOT_KEY) {
+                    state.storage.record_access(db, &args[key.index]);
+                }
+            }
+        }
         let mut ctx = Ctx {
             state,
             client,

@@ -211,6 +211,10 @@ fn render_section(state: &ServerState, section: &str, out: &mut String) -> CmdRe
                 pubsub.count(Kind::Shard)
             ));
             w(format!(
+                "migrate_cached_sockets:{}",
+                state.migrate_sockets.count()
+            ));
+            w(format!(
                 "total_error_replies:{}",
                 load(&stats.error_replies)
             ));

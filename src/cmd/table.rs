@@ -13,8 +13,8 @@ use super::flags::{Flags, KeyFlags};
 use super::keys::{after, at, find, numkeys, range, variable};
 use super::{
     bitmap, blocking, debug, dump, functions, geo, hash, hyperloglog, keyspace, latency, list,
-    memory, scripting, server, set, slowlog, sort, stream, strings, zset, CommandSpec, Handler,
-    SubSpec,
+    memory, migrate, scripting, server, set, slowlog, sort, stream, strings, zset, CommandSpec,
+    Handler, SubSpec,
 };
 
 /// `[at(1; RO | ACCESS), numkeys(2; RW | DELETE), find(f)]`: key specs with their flags.
@@ -93,17 +93,17 @@ pub static COMMANDS: &[CommandSpec] = &[
     // keyspace
     cmd!("del", -2, WRITE, [range(1, -1, 1; RM | DELETE)], "generic", "1.0.0", St(keyspace::del), "Deletes keys."),
     cmd!("unlink", -2, WRITE | FAST, [range(1, -1, 1; RM | DELETE)], "generic", "4.0.0", St(keyspace::del), "Deletes keys (O(1) for any size in Kiwi, like DEL)."),
-    cmd!("exists", -2, READONLY | FAST, [range(1, -1, 1; RO)], "generic", "1.0.0", St(keyspace::exists), "Counts how many of the keys exist."),
+    cmd!("exists", -2, READONLY | FAST | NO_TOUCH, [range(1, -1, 1; RO)], "generic", "1.0.0", St(keyspace::exists), "Counts how many of the keys exist."),
     cmd!("touch", -2, READONLY | FAST, [range(1, -1, 1; RO)], "generic", "3.2.1", St(keyspace::exists), "Counts how many of the keys exist (access time is not tracked)."),
-    cmd!("type", 2, READONLY | FAST, [at(1; RO)], "generic", "1.0.0", St(keyspace::type_), "Returns the type of a key."),
+    cmd!("type", 2, READONLY | FAST | NO_TOUCH, [at(1; RO)], "generic", "1.0.0", St(keyspace::type_), "Returns the type of a key."),
     cmd!("expire", -3, WRITE | FAST, [at(1; RW | UPDATE)], "generic", "1.0.0", St(keyspace::expire), "Sets a key's time to live in seconds."),
     cmd!("pexpire", -3, WRITE | FAST, [at(1; RW | UPDATE)], "generic", "2.6.0", St(keyspace::pexpire), "Sets a key's time to live in milliseconds."),
     cmd!("expireat", -3, WRITE | FAST, [at(1; RW | UPDATE)], "generic", "1.2.0", St(keyspace::expireat), "Sets a key's expiry as a Unix time in seconds."),
     cmd!("pexpireat", -3, WRITE | FAST, [at(1; RW | UPDATE)], "generic", "2.6.0", St(keyspace::pexpireat), "Sets a key's expiry as a Unix time in milliseconds."),
-    cmd!("ttl", 2, READONLY | FAST, [at(1; RO | ACCESS)], "generic", "1.0.0", St(keyspace::ttl), "Returns a key's time to live in seconds."),
-    cmd!("pttl", 2, READONLY | FAST, [at(1; RO | ACCESS)], "generic", "2.6.0", St(keyspace::pttl), "Returns a key's time to live in milliseconds."),
-    cmd!("expiretime", 2, READONLY | FAST, [at(1; RO | ACCESS)], "generic", "7.0.0", St(keyspace::expiretime), "Returns a key's expiry as a Unix time in seconds."),
-    cmd!("pexpiretime", 2, READONLY | FAST, [at(1; RO | ACCESS)], "generic", "7.0.0", St(keyspace::pexpiretime), "Returns a key's expiry as a Unix time in milliseconds."),
+    cmd!("ttl", 2, READONLY | FAST | NO_TOUCH, [at(1; RO | ACCESS)], "generic", "1.0.0", St(keyspace::ttl), "Returns a key's time to live in seconds."),
+    cmd!("pttl", 2, READONLY | FAST | NO_TOUCH, [at(1; RO | ACCESS)], "generic", "2.6.0", St(keyspace::pttl), "Returns a key's time to live in milliseconds."),
+    cmd!("expiretime", 2, READONLY | FAST | NO_TOUCH, [at(1; RO | ACCESS)], "generic", "7.0.0", St(keyspace::expiretime), "Returns a key's expiry as a Unix time in seconds."),
+    cmd!("pexpiretime", 2, READONLY | FAST | NO_TOUCH, [at(1; RO | ACCESS)], "generic", "7.0.0", St(keyspace::pexpiretime), "Returns a key's expiry as a Unix time in milliseconds."),
     cmd!("persist", 2, WRITE | FAST, [at(1; RW | UPDATE)], "generic", "2.2.0", St(keyspace::persist), "Removes a key's expiry."),
     cmd!("keys", 2, READONLY, [], "generic", "1.0.0", St(keyspace::keys), "Returns all keys matching a glob pattern."),
     cmd!("scan", -2, READONLY, [], "generic", "2.8.0", St(keyspace::scan), "Iterates over keys incrementally."),
@@ -118,7 +118,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     cmd!("swapdb", 3, WRITE | FAST, [], "server", "4.0.0", St(keyspace::swapdb), "Swaps two databases (O(1))."),
     cmd!("dump", 2, READONLY, [at(1; RO | ACCESS)], "generic", "2.6.0", St(dump::dump), "Serializes a key's value in Redis's DUMP format (RDB version 10)."),
     cmd!("restore", -4, WRITE | DENYOOM, [at(1; OW | UPDATE)], "generic", "2.6.0", St(dump::restore), "Creates a key from a DUMP payload of Kiwi or redis-server (every Redis 7.0 encoding)."),
-    cmd!("migrate", -6, WRITE | MOVABLEKEYS, [at(3; RW | ACCESS | DELETE), find(dump::migrate_keys)], "generic", "2.6.0", St(dump::migrate), "Moves keys to another Kiwi or Redis server (DUMP there, RESTORE here, DEL), atomic per key.", secrets: dump::migrate_secrets),
+    cmd!("migrate", -6, WRITE | MOVABLEKEYS, [at(3; RW | ACCESS | DELETE), find(migrate::migrate_keys)], "generic", "2.6.0", St(migrate::migrate), "Moves keys to another Kiwi or Redis server (DUMP there, RESTORE here, DEL), atomic per key.", secrets: migrate::migrate_secrets),
     cmd!("object", -2, NONE, [], "generic", "2.2.3", St(keyspace::object), "Inspects the internals of a key.", subs: OBJECT_SUBS),
     // hashes
     cmd!("hset", -4, WRITE | DENYOOM | FAST, [at(1; RW | UPDATE)], "hash", "2.0.0", St(hash::hset), "Sets fields of a hash, creating it if needed; returns how many fields are new."),
@@ -332,10 +332,10 @@ static XINFO_SUBS: &[SubSpec] = &[
 ];
 
 static OBJECT_SUBS: &[SubSpec] = &[
-    sub!("encoding", 3, READONLY, [at(2; RO)], "Returns the internal encoding of a key's value."),
-    sub!("freq", 3, READONLY, [at(2; RO)], "Returns the access frequency counter (needs an LFU policy)."),
-    sub!("idletime", 3, READONLY, [at(2; RO)], "Returns the idle time of a key (not tracked: 0)."),
-    sub!("refcount", 3, READONLY, [at(2; RO)], "Returns the reference count of a key's value."),
+    sub!("encoding", 3, READONLY | NO_TOUCH, [at(2; RO)], "Returns the internal encoding of a key's value."),
+    sub!("freq", 3, READONLY | NO_TOUCH, [at(2; RO)], "Returns the access frequency counter (needs an LFU policy)."),
+    sub!("idletime", 3, READONLY | NO_TOUCH, [at(2; RO)], "Returns the idle time of a key (not tracked: 0)."),
+    sub!("refcount", 3, READONLY | NO_TOUCH, [at(2; RO)], "Returns the reference count of a key's value."),
     sub!(
         "help",
         2,
@@ -372,7 +372,7 @@ static FUNCTION_SUBS: &[SubSpec] = &[
 /// MEMORY's subcommands.
 #[rustfmt::skip]
 static MEMORY_SUBS: &[SubSpec] = &[
-    sub!("usage", -3, READONLY, [at(2; RO)], "Returns the bytes a key's rows take in RocksDB (sampled for large collections)."),
+    sub!("usage", -3, READONLY | NO_TOUCH, [at(2; RO)], "Returns the bytes a key's rows take in RocksDB (sampled for large collections)."),
     sub!("stats", 2, NONE, [], "Returns the process's and RocksDB's memory use."),
     sub!("doctor", 2, NONE, [], "Returns a short reading of the memory figures."),
     sub!("malloc-stats", 2, NONE, [], "Returns the allocator's report (none for the system allocator)."),
@@ -413,6 +413,7 @@ static CLUSTER_SUBS: &[SubSpec] = &[
     sub!("keyslot", 3, STALE, [], "Returns the hash slot of a key."),
     sub!("countkeysinslot", 3, STALE, [], "Counts this node's keys in a hash slot (walks the whole database)."),
     sub!("getkeysinslot", 4, STALE, [], "Returns up to count of this node's keys in a hash slot (walks the whole database)."),
+    sub!("help", 2, LOADING | STALE, [], "Shows CLUSTER's subcommands."),
 ];
 
 /// ACL's subcommands.

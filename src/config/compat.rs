@@ -158,8 +158,6 @@ compat! {
     "lazyfree-lazy-server-del" = "no", BOOL;
     "lazyfree-lazy-user-del" = "no", BOOL;
     "lazyfree-lazy-user-flush" = "no", BOOL;
-    "lfu-decay-time" = "1", int(0, INT_MAX);
-    "lfu-log-factor" = "10", int(0, INT_MAX);
     /// A list is one RocksDB row per element; OBJECT ENCODING reports `quicklist` for every
     /// list, as Redis 7.0 does.
     "list-compress-depth" = "0", int(0, INT_MAX);

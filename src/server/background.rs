@@ -2,7 +2,8 @@
 //! for the latency monitor's `expire-cycle` event, announcing `expired` keyspace events; DEBUG
 //! SET-ACTIVE-EXPIRE 0 pauses it), the once-a-second WAL sync of `appendfsync
 //! everysec`, the circuit breaker probe (and the restart in place a full disk may need), idle
-//! client timeouts and the ops/sec sample. None of it sits in the request path.
+//! client timeouts, MIGRATE's idle connections and the ops/sec sample. None of it sits in the
+//! request path.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -101,6 +102,7 @@ fn run(state: Arc<ServerState>, stop: Arc<AtomicBool>) {
             }
             let timeout = state.config().timeout;
             state.clients.kill_idle(timeout, now_ms());
+            state.migrate_sockets.close_idle();
             let commands = state.stats.commands_processed.load(Ordering::Relaxed);
             let rate = (commands.saturating_sub(last_commands) as f64 / elapsed) as u64;
             state.stats.ops_per_sec.store(rate, Ordering::Relaxed);

@@ -26,6 +26,31 @@ struct Member {
     leader: bool,
 }
 
+/// CLUSTER HELP: the subcommands Kiwi has, in Redis's words.
+const CLUSTER_HELP: &[&str] = &[
+    "CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "COUNTKEYSINSLOT <slot>",
+    "    Return the number of keys in <slot>.",
+    "GETKEYSINSLOT <slot> <count>",
+    "    Return key names stored by current node in a slot.",
+    "INFO",
+    "    Return information about the cluster.",
+    "KEYSLOT <key>",
+    "    Return the hash slot for <key>.",
+    "MYID",
+    "    Return the node id.",
+    "NODES",
+    "    Return cluster configuration seen by node. Output format:",
+    "    <id> <ip:port> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+    "SLOTS",
+    "    Return information about slots range mappings. Each range is made of:",
+    "    start, end, master and replicas IP addresses, ports and ids",
+    "SHARDS",
+    "    Return information about slot range mappings and the nodes associated with them.",
+    "HELP",
+    "    Print this help.",
+];
+
 /// What a non-cluster Redis answers every cluster command with.
 fn cluster_disabled() -> Frame {
     ReplyError::custom("ERR This instance has cluster support disabled").into()
@@ -160,6 +185,12 @@ impl Connection {
                 Ok(cluster_shards(&node))
             }
             "keyslot" => Ok(Frame::Integer(key_slot(&args[2]) as i64)),
+            "help" => Ok(Frame::Array(
+                CLUSTER_HELP
+                    .iter()
+                    .map(|line| Frame::Simple(Bytes::from_static(line.as_bytes())))
+                    .collect(),
+            )),
             _ => Err(ReplyError::custom(format!(
                 "ERR unknown subcommand '{}'. Try CLUSTER HELP.",
                 String::from_utf8_lossy(&args[1])

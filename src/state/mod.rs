@@ -64,6 +64,8 @@ pub struct ServerState {
     pub admin_addr: OnceLock<SocketAddr>,
     /// This node's Raft member, in cluster mode (unset: single node, no `raft` status).
     pub cluster: OnceLock<Arc<crate::raft::RaftNode>>,
+    /// Connections MIGRATE keeps open to its targets.
+    pub migrate_sockets: crate::cmd::migrate::MigrateSockets,
 }
 
 impl ServerState {
@@ -100,6 +102,7 @@ impl ServerState {
             run_id,
             admin_addr: OnceLock::new(),
             cluster: OnceLock::new(),
+            migrate_sockets: Default::default(),
         });
         // Committed keyspace events reach this node's subscribers (`state/notify.rs`).
         let weak = Arc::downgrade(&state);

@@ -5,6 +5,7 @@
 //! in the same WriteBatch as the rows), the expire index, the logical → physical database map —
 //! so a crash at any point leaves counts and data in agreement.
 
+pub mod access;
 pub mod breaker;
 pub mod collection;
 pub mod digest;
@@ -108,6 +109,18 @@ pub struct Storage {
     event_sink: std::sync::OnceLock<notify::EventSink>,
     /// The active expiry sweep runs (DEBUG SET-ACTIVE-EXPIRE turns it off, as in Redis).
     active_expire: std::sync::atomic::AtomicBool,
+    /// When each recently used key was last used, and how often (OBJECT IDLETIME and FREQ).
+    access: access::AccessClock,
+}
+
+fn access_settings(config: &Config) -> access::AccessSettings {
+    use crate::config::MaxmemoryPolicy::{AllkeysLfu, VolatileLfu};
+    access::AccessSettings {
+        tracked_keys: usize::try_from(config.access_tracked_keys).unwrap_or(usize::MAX),
+        lfu_policy: matches!(config.maxmemory_policy, AllkeysLfu | VolatileLfu),
+        lfu_log_factor: config.lfu_log_factor,
+        lfu_decay_minutes: config.lfu_decay_time,
+    }
 }
 
 fn fsync_code(p: FsyncPolicy) -> u8 {
@@ -201,6 +214,7 @@ impl Storage {
             notify: AtomicU32::new(config.keyspace_events().0),
             event_sink: std::sync::OnceLock::new(),
             active_expire: std::sync::atomic::AtomicBool::new(true),
+            access: access::AccessClock::new(&access_settings(config), crate::util::now_ms()),
         };
         storage.load_bookkeeping(databases)?;
         Ok(storage)
@@ -259,6 +273,46 @@ impl Storage {
 
     fn phys(&self, db: usize) -> u16 {
         self.db_map[db].load(Ordering::Acquire)
+    }
+
+    /// Records a use of `key` of logical database `db` (see `storage/access.rs`).
+    pub fn record_access(&self, db: usize, key: &[u8]) {
+        self.access.touch(self.phys(db), key, crate::util::now_ms());
+    }
+
+    /// Seconds since `key` was last used (OBJECT IDLETIME).
+    pub fn idle_seconds(&self, db: usize, key: &[u8]) -> u64 {
+        self.access
+            .idle_ms(self.phys(db), key, crate::util::now_ms())
+            / 1000
+    }
+
+    /// The access frequency counter of `key` (OBJECT FREQ).
+    pub fn access_frequency(&self, db: usize, key: &[u8]) -> u8 {
+        self.access
+            .frequency(self.phys(db), key, crate::util::now_ms())
+    }
+
+    /// Whether an LFU `maxmemory-policy` is selected (OBJECT FREQ answers, IDLETIME refuses).
+    pub fn lfu_policy(&self) -> bool {
+        self.access.lfu_policy()
+    }
+
+    /// RESTORE's IDLETIME and FREQ for a key just restored.
+    pub fn restore_access(
+        &self,
+        db: usize,
+        key: &[u8],
+        idle_seconds: Option<u64>,
+        frequency: Option<u8>,
+    ) {
+        self.access.restore(
+            self.phys(db),
+            key,
+            idle_seconds,
+            frequency,
+            crate::util::now_ms(),
+        );
     }
 
     fn logical(&self, phys: u16) -> Option<usize> {
@@ -933,6 +987,7 @@ impl Storage {
         let mut batch = self.batch();
         batch.clear_physical(self.phys(db));
         self.commit_reset(batch, &[self.phys(db)])?;
+        self.access.forget_all(crate::util::now_ms());
         // Blocked XREADGROUP clients learn that their stream is gone.
         self.waiters.wake_db(db);
         Ok(())
@@ -951,6 +1006,7 @@ impl Storage {
             batch.clear_physical(*id);
         }
         self.commit_reset(batch, &ids)?;
+        self.access.forget_all(crate::util::now_ms());
         for db in 0..self.databases() {
             self.waiters.wake_db(db);
         }
@@ -1079,6 +1135,7 @@ impl Storage {
         self.fsync
             .store(fsync_code(config.appendfsync), Ordering::Relaxed);
         self.set_keyspace_events(config.keyspace_events());
+        self.access.configure(&access_settings(config));
         let mut cache = self.cache.clone();
         cache.set_capacity(config.memory.0 as usize);
         let values = [
