@@ -25,6 +25,9 @@ path = "src/lib.rs"
 name = "kiwi"
 path = "$root/src/bin/kiwi.rs"
 
+[features]
+# Declared (and off) so kiwi.rs's cfg is known; the allocator is C that needs a cross compiler.
+mimalloc = []
 [dependencies]
 $(grep -E '^(anyhow|clap|tokio|tracing) = ' "$root/Cargo.toml")
 

@@ -151,28 +151,44 @@ impl Template {
 }
 
 /// The value of a key: its size is a function of the key (fixed, or spread over a range), its
-/// first bytes are the key number and the rest comes from a seeded random filler. Because the
-/// value follows from the key alone, `--verify` can check any read, and random filler keeps
-/// compressing stores (RocksDB) from winning on `xxxx` values.
+/// first bytes are the key number and the rest is random alphanumeric filler drawn from the
+/// seed and the key. Because the value follows from the key alone, `--verify` can check any
+/// read; because every key's filler differs, a compressing store (RocksDB) cannot squeeze a
+/// data set into a fraction of its size, as it could `xxxx` values or one filler shared by all.
 #[derive(Debug, Clone)]
 pub struct ValueSpec {
     min: usize,
     max: usize,
-    filler: Vec<u8>,
+    seed: u64,
 }
 
+/// The filler's characters.
+const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
 impl ValueSpec {
-    /// Values of `min..=max` bytes; the filler is drawn from `seed`.
+    /// Values of `min..=max` bytes; the filler is drawn from `seed` and each key.
     pub fn new(min: usize, max: usize, seed: u64) -> ValueSpec {
-        let mut rng = Rng::new(seed ^ 0x5EED_DA7A);
-        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        let filler = (0..max.max(min))
-            .map(|_| ALPHABET[rng.below(ALPHABET.len() as u64) as usize])
-            .collect();
         ValueSpec {
             min,
             max: max.max(min),
-            filler,
+            seed: seed ^ 0x5EED_DA7A,
+        }
+    }
+
+    /// Calls `f` with each filler byte of `key`, for positions `from..to`.
+    fn filler(&self, key: u64, from: usize, to: usize, mut f: impl FnMut(u8)) {
+        let mut rng = Rng::new(self.seed ^ key.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut bits = 0u64;
+        for i in 0..to {
+            // Eight characters per draw: 6 bits each (a slight bias towards the first two).
+            if i % 8 == 0 {
+                bits = rng.next_u64();
+            }
+            let c = ALPHABET[(bits & 63) as usize % ALPHABET.len()];
+            bits >>= 6;
+            if i >= from {
+                f(c);
+            }
         }
     }
 
@@ -193,7 +209,7 @@ impl ValueSpec {
         format_padded(&mut digits, key);
         let head = len.min(KEY_DIGITS);
         out.extend_from_slice(&digits[..head]);
-        out.extend_from_slice(&self.filler[head..len]);
+        self.filler(key, head, len, |c| out.push(c));
     }
 
     /// Whether `value` is what [`push`](Self::push) writes for `key`.
@@ -202,9 +218,13 @@ impl ValueSpec {
         let mut digits = [0u8; KEY_DIGITS];
         format_padded(&mut digits, key);
         let head = len.min(KEY_DIGITS);
-        value.len() == len
-            && value[..head] == digits[..head]
-            && value[head..] == self.filler[head..len]
+        if value.len() != len || value[..head] != digits[..head] {
+            return false;
+        }
+        let mut same = true;
+        let mut rest = value[head..].iter();
+        self.filler(key, head, len, |c| same &= rest.next() == Some(&c));
+        same
     }
 }
 
@@ -435,9 +455,11 @@ mod tests {
         let mut f = fill(ValueSpec::new(15, 15, 3));
         let set = Template::builtin("set").expect("set");
         let text = encode(&set, &mut f);
+        let mut filler = Vec::new();
+        f.values.filler(7, 12, 15, |c| filler.push(c));
         let value = format!(
             "000000000007{}",
-            std::str::from_utf8(&f.values.filler[12..15]).expect("ascii")
+            std::str::from_utf8(&filler).expect("ascii")
         );
         assert_eq!(
             text,
@@ -492,6 +514,13 @@ mod tests {
         assert!(!v.matches(78, &out));
         out.push(b'z');
         assert!(!v.matches(77, &out));
+        // Each key has its own filler: nothing for a compressor to share between values.
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        let wide = ValueSpec::new(100, 100, 9);
+        wide.push(&mut a, 1);
+        wide.push(&mut b, 2);
+        let same = a[12..].iter().zip(&b[12..]).filter(|(x, y)| x == y).count();
+        assert!(same < 10, "{same} of 88 filler bytes equal");
     }
 
     #[test]

@@ -307,8 +307,8 @@ options! {
     maxmemory: ByteSize = ByteSize(0), "maxmemory", true, redis(umem(0, u64::MAX));
     /// What Redis does past `maxmemory`. Kiwi never evicts: under every policy it refuses `denyoom` commands, as Redis's `noeviction` does (and as Redis does when it finds nothing to evict).
     maxmemory_policy: MaxmemoryPolicy = MaxmemoryPolicy::Noeviction, "maxmemory-policy", true, redis(RedisType::Enum(MAXMEMORY_POLICIES));
-    /// How many recently used keys have their last access time and access frequency remembered, in memory (about 50 bytes each), for OBJECT IDLETIME, OBJECT FREQ and RESTORE's IDLETIME/FREQ; a key not remembered reports the idle time since the newest access forgotten (0 remembers none).
-    access_tracked_keys: u64 = 262144, "access-tracked-keys", true;
+    /// Slots (8 bytes each, in memory) of the table that remembers each key's last access and access frequency for OBJECT IDLETIME, OBJECT FREQ and RESTORE's IDLETIME/FREQ; keys sharing a slot take turns, and a key without one reports the idle time since the newest access the table overwrote (0 tracks nothing).
+    access_tracked_keys: u64 = 1048576, "access-tracked-keys", false;
     /// How slowly the access frequency counter (OBJECT FREQ) grows, as Redis's LFU counter: about 1 million hits saturate it at 255 with the default 10.
     lfu_log_factor: u32 = 10, "lfu-log-factor", true, redis(int(0, INT_MAX));
     /// Minutes without access that take one off the access frequency counter (0 never decays it).

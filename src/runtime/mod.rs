@@ -172,7 +172,7 @@ impl StorageRuntime {
             handles.push(
                 std::thread::Builder::new()
                     .name(format!("kiwi-storage-{i}"))
-                    .spawn(move || worker(state, rx))?,
+                    .spawn(move || worker(state, rx, threads))?,
             );
         }
         let client = StorageClient {
@@ -197,22 +197,109 @@ impl StorageRuntime {
     }
 }
 
-fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>) {
+/// Most commands a worker runs as one merged job (see [`worker`]).
+const MERGED_COMMANDS: usize = 1024;
+
+impl StorageJob {
+    /// Whether the job can share a commit with other connections' jobs: a transaction or a
+    /// script needs its own job (its keys locked up front, or the script gate held alone).
+    fn mergeable(&self) -> bool {
+        self.transaction.is_none()
+            && !self
+                .commands
+                .iter()
+                .any(|c| c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT))
+    }
+}
+
+/// A storage thread: takes the next job and, with it, its share of the jobs already waiting
+/// behind it (the queue divided among the threads, so that reads still run in parallel), and
+/// runs them as one job — one commit (one WAL append) for all, as a longer pipeline would be,
+/// and one pass over each hot key's lock instead of one hand-off per connection. Replies go
+/// out after the shared commit, so nothing is acknowledged before it is written.
+fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>, threads: usize) {
     let stats = &state.stats.storage;
-    while let Ok(job) = rx.recv_blocking() {
+    let mut next: Option<StorageJob> = None;
+    loop {
+        let Some(first) = next.take().or_else(|| rx.recv_blocking().ok()) else {
+            return;
+        };
         stats.queued.fetch_sub(1, Ordering::Relaxed);
         stats.in_flight.fetch_add(1, Ordering::Relaxed);
-        let replies = run_job(
-            &state,
-            job.commands,
-            job.proto,
-            &job.client,
-            job.transaction.as_ref(),
-        );
-        stats.in_flight.fetch_sub(1, Ordering::Relaxed);
-        // The connection may have gone away meanwhile; its replies are simply dropped.
-        let _ = job.reply.send(replies);
+        if !first.mergeable() {
+            let replies = run_job(
+                &state,
+                first.commands,
+                first.proto,
+                &first.client,
+                first.transaction.as_ref(),
+            );
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // The connection may have gone away meanwhile; its replies are simply dropped.
+            let _ = first.reply.send(replies);
+            continue;
+        }
+        let share = rx.len() / threads;
+        let mut jobs = vec![first];
+        let mut commands = jobs[0].commands.len();
+        while jobs.len() <= share && commands < MERGED_COMMANDS {
+            let Ok(job) = rx.try_recv() else {
+                break;
+            };
+            if !job.mergeable() {
+                // Runs next, on its own; still counted as queued until then.
+                next = Some(job);
+                break;
+            }
+            stats.queued.fetch_sub(1, Ordering::Relaxed);
+            stats.in_flight.fetch_add(1, Ordering::Relaxed);
+            commands += job.commands.len();
+            jobs.push(job);
+        }
+        let replies = run_jobs(&state, &mut jobs);
+        for (job, replies) in jobs.into_iter().zip(replies) {
+            stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+            let _ = job.reply.send(Some(replies));
+        }
     }
+}
+
+/// Runs several connections' plain jobs as one: their commands in order, one commit, then each
+/// job's replies (a commit error lands on the commands it concerns, whichever job they are in).
+fn run_jobs(state: &ServerState, jobs: &mut [StorageJob]) -> Vec<Vec<Frame>> {
+    let storage = &state.storage;
+    let _gate = state.scripts.enter_job(false);
+    storage.begin_job();
+    if state.cluster.get().is_none() {
+        storage.allow_lazy_expiry();
+    }
+    let mut index = 0;
+    let mut replies: Vec<Vec<Frame>> = jobs
+        .iter_mut()
+        .map(|job| {
+            std::mem::take(&mut job.commands)
+                .into_iter()
+                .map(|cmd| {
+                    storage.job_command(index);
+                    index += 1;
+                    execute_one(state, cmd, job.proto, &job.client)
+                })
+                .collect()
+        })
+        .collect();
+    let errors = storage.end_job();
+    if !errors.is_empty() {
+        let mut owners = Vec::with_capacity(index);
+        for (job, job_replies) in replies.iter().enumerate() {
+            owners.extend((0..job_replies.len()).map(|i| (job, i)));
+        }
+        for (index, error) in errors {
+            bump(&state.stats.storage.errors, 1);
+            let (job, i) = owners[index];
+            replies[job][i] = Frame::Error(error);
+        }
+    }
+    replies
 }
 
 /// Runs one job's commands on this thread, as a storage worker does (the fuzz target calls it

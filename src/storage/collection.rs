@@ -12,8 +12,6 @@
 //! [`Batch`], keeps the size in the header, and writes the header back in [`Collection::save`] —
 //! or deletes the key when it became empty, as Redis does.
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use rocksdb::ReadOptions;
 
@@ -175,7 +173,7 @@ pub struct Collection<'s> {
     /// `db · key · version`: the prefix of every member row.
     prefix: Vec<u8>,
     /// This command's own writes to `Space::Members`, so it reads what it wrote.
-    pending: HashMap<Vec<u8>, Option<Bytes>>,
+    pending: crate::util::FastMap<Vec<u8>, Option<Bytes>>,
     /// Readers hold the key's lock too: the header and the member rows are separate reads, and a
     /// writer committing between them would show a state that never existed.
     _guard: KeyGuard<'s>,
@@ -282,7 +280,7 @@ impl<'s> Collection<'s> {
             expire_at,
             live,
             old,
-            pending: HashMap::new(),
+            pending: Default::default(),
             _guard: store.locks.none(),
         }
     }

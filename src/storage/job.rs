@@ -19,7 +19,6 @@
 //! The job state is thread-local: a job runs start to finish on one storage thread.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 
 /// Most writes gathered before a job commits early, bounding held stripes and batch size.
 pub(super) const MAX_PENDING_OPS: usize = 1024;
@@ -46,7 +45,7 @@ pub(super) struct Op {
 }
 
 /// Row key → (pending row, None = deleted; index of its op in `JobState::ops`).
-pub(super) type PendingRows = HashMap<Vec<u8>, (Option<Vec<u8>>, usize)>;
+pub(super) type PendingRows = crate::util::FastMap<Vec<u8>, (Option<Vec<u8>>, usize)>;
 
 /// The pending state of the job running on this thread.
 #[derive(Default)]

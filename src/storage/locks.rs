@@ -19,7 +19,7 @@ const STRIPES: usize = 4096;
 /// The lock table.
 pub struct KeyLocks {
     stripes: Box<[RawMutex]>,
-    hasher: std::collections::hash_map::RandomState,
+    hasher: crate::util::FastHash,
 }
 
 /// Stripes held by one command outside a job; released on drop.

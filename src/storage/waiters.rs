@@ -9,7 +9,6 @@
 //! write wakes every one of them, as Redis serves all readers of a stream on XADD. Writes report from `Batch::put`; the common case — nobody blocked — costs one
 //! atomic load per write.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -21,7 +20,7 @@ use tokio::sync::Notify;
 #[derive(Default)]
 pub struct Waiters {
     count: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Bytes), Line>>,
+    keys: Mutex<crate::util::FastMap<(usize, Bytes), Line>>,
 }
 
 /// The clients waiting on one key, first come first, each marked when it reads without taking

@@ -5,7 +5,6 @@
 //! through), so no command can forget to. The common case — nobody watches anything — costs one
 //! atomic load per write.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -22,7 +21,7 @@ pub type DirtyFlag = Arc<AtomicBool>;
 pub struct Watches {
     /// Number of registrations, so unwatched writes skip the lock.
     count: AtomicUsize,
-    keys: Mutex<HashMap<(usize, Bytes), Vec<DirtyFlag>>>,
+    keys: Mutex<crate::util::FastMap<(usize, Bytes), Vec<DirtyFlag>>>,
 }
 
 impl Watches {

@@ -12,6 +12,14 @@ pub mod slot;
 use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// The hasher of the maps and lock stripes on the command path: foldhash is several times
+/// faster than the standard SipHash on short keys, and each instance has its own random seed,
+/// so clients cannot choose keys that collide.
+pub type FastHash = foldhash::fast::RandomState;
+
+/// A hash map keyed by client data on the command path (see [`FastHash`]).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, FastHash>;
+
 /// Milliseconds since the Unix epoch; the unit of every expire-at we store. While a replicated
 /// command is applied ([`replaying`]) this is the leader's clock carried in the log entry, so
 /// every node computes the same expiries.
