@@ -30,38 +30,11 @@ limit() { # name pid: the process (all its threads) gets `quota`% of one core
     echo $((quota * 1000)) > "$group/cpu.cfs_quota_us"
     echo "$2" > "$group/cgroup.procs"
 }
-start_node() { # id [--init-cluster]
-    local id=$1; shift
-    cat > "$work/n$id.conf" <<EOF
-port $((base + id))
-admin-port $((base + 10 + id))
-dir $work/n$id
-cluster-node-id $id
-cluster-secret bench
-EOF
-    "$kiwi" --config "$work/n$id.conf" "$@" > "$work/n$id.log" 2>&1 &
-    pids[$id]=$!
-    limit "n$id" $!
-}
-wait_port() { for _ in $(seq 200); do redis-cli -p "$1" ping >/dev/null 2>&1 && return; sleep 0.1; done; echo "port $1 never answered" >&2; exit 1; }
+# shellcheck source=scripts/local-cluster.sh
+source "$(dirname "$0")/local-cluster.sh"
+started() { limit "$1" "$2"; }
+start_cluster_and_single
 
-start_node 1 --init-cluster
-start_node 2
-start_node 3
-for id in 1 2 3; do wait_port $((base + id)); done
-for id in 2 3; do
-    curl -fsS -XPOST "127.0.0.1:$((base + 11))/v1/cluster/add-node" -H 'content-type: application/json' \
-        -d "{\"id\":$id,\"admin_addr\":\"127.0.0.1:$((base + 10 + id))\",\"resp_addr\":\"127.0.0.1:$((base + id))\"}" >/dev/null
-done
-"$kiwi" --single-node --port $((base + 80)) --set admin-port=0 --dir "$work/single" > "$work/single.log" 2>&1 &
-pids[80]=$!
-limit single $!
-wait_port $((base + 80))
-
-rps() { # port test pipeline
-    redis-benchmark -p "$1" -t "$2" -n "$requests" -c 50 -P "$3" -r 100000 --csv 2>/dev/null \
-        | awk -F'","' 'NR==2 {gsub(/"/, "", $7); printf "%s %s\n", $2, $7}'
-}
 printf 'each kiwi process: %s%% of one core (cgroup v1 cfs quota)\n\n' "$quota"
 printf '| test | P | 3-node cluster rps (p99 ms) | single node rps (p99 ms) | cluster/single |\n|---|---|---|---|---|\n'
 for pipeline in 1 16; do

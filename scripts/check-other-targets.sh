@@ -25,9 +25,6 @@ path = "src/lib.rs"
 name = "kiwi"
 path = "$root/src/bin/kiwi.rs"
 
-[features]
-# Declared (and off) so kiwi.rs's cfg is known; the allocator is C that needs a cross compiler.
-mimalloc = []
 [dependencies]
 $(grep -E '^(anyhow|clap|tokio|tracing) = ' "$root/Cargo.toml")
 

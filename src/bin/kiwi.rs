@@ -7,14 +7,6 @@ use clap::Parser;
 use kiwi::config::Config;
 use kiwi::server::{Bootstrap, Mode};
 
-/// mimalloc instead of the system allocator: each request's arguments are allocated on a
-/// network thread and freed on a storage thread, the pattern glibc's malloc handles worst
-/// (docs/performance.md has the before and after). A Cargo feature, so that a build for a
-/// platform mimalloc does not suit can leave it out (`--no-default-features`).
-#[cfg(feature = "mimalloc")]
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Kiwi: a Redis-compatible key-value database on RocksDB.
 #[derive(Parser, Debug)]
 #[command(version, about)]
