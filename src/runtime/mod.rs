@@ -204,12 +204,15 @@ impl StorageJob {
     /// Whether the job can share a commit with other connections' jobs: a transaction or a
     /// script needs its own job (its keys locked up front, or the script gate held alone).
     fn mergeable(&self) -> bool {
-        self.transaction.is_none()
-            && !self
-                .commands
-                .iter()
-                .any(|c| c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT))
+        self.transaction.is_none() && !runs_script(&self.commands)
     }
+}
+
+/// Whether a job runs a Lua script (it then holds the script gate alone).
+fn runs_script(commands: &[QueuedCommand]) -> bool {
+    commands
+        .iter()
+        .any(|c| c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT))
 }
 
 /// A storage thread: takes the next job and, with it, its share of the jobs already waiting
@@ -267,22 +270,36 @@ fn worker(state: Arc<ServerState>, rx: async_channel::Receiver<StorageJob>, thre
 /// Runs several connections' plain jobs as one: their commands in order, one commit, then each
 /// job's replies (a commit error lands on the commands it concerns, whichever job they are in).
 fn run_jobs(state: &ServerState, jobs: &mut [StorageJob]) -> Vec<Vec<Frame>> {
-    let storage = &state.storage;
     let _gate = state.scripts.enter_job(false);
-    storage.begin_job();
+    state.storage.begin_job();
+    let batches = jobs
+        .iter_mut()
+        .map(|job| (std::mem::take(&mut job.commands), job.proto, &*job.client));
+    run_begun_job(state, batches)
+}
+
+/// Runs the commands of a job already begun (its stripes and gate settled), in order, one
+/// batch per connection, then ends the job — its commit publishes the keyspace events, so
+/// subscribers hear of the writes before their authors get the replies — and returns each
+/// batch's replies (a commit error lands on the commands it concerns, whichever batch).
+fn run_begun_job<'c>(
+    state: &ServerState,
+    batches: impl Iterator<Item = (Vec<QueuedCommand>, Protocol, &'c ClientHandle)>,
+) -> Vec<Vec<Frame>> {
+    let storage = &state.storage;
+    // In a cluster only the Raft apply writes; this node's own jobs there are reads.
     if state.cluster.get().is_none() {
         storage.allow_lazy_expiry();
     }
     let mut index = 0;
-    let mut replies: Vec<Vec<Frame>> = jobs
-        .iter_mut()
-        .map(|job| {
-            std::mem::take(&mut job.commands)
+    let mut replies: Vec<Vec<Frame>> = batches
+        .map(|(commands, proto, client)| {
+            commands
                 .into_iter()
                 .map(|cmd| {
                     storage.job_command(index);
                     index += 1;
-                    execute_one(state, cmd, job.proto, &job.client)
+                    execute_one(state, cmd, proto, client)
                 })
                 .collect()
         })
@@ -290,13 +307,13 @@ fn run_jobs(state: &ServerState, jobs: &mut [StorageJob]) -> Vec<Vec<Frame>> {
     let errors = storage.end_job();
     if !errors.is_empty() {
         let mut owners = Vec::with_capacity(index);
-        for (job, job_replies) in replies.iter().enumerate() {
-            owners.extend((0..job_replies.len()).map(|i| (job, i)));
+        for (batch, batch_replies) in replies.iter().enumerate() {
+            owners.extend((0..batch_replies.len()).map(|i| (batch, i)));
         }
         for (index, error) in errors {
             bump(&state.stats.storage.errors, 1);
-            let (job, i) = owners[index];
-            replies[job][i] = Frame::Error(error);
+            let (batch, i) = owners[index];
+            replies[batch][i] = Frame::Error(error);
         }
     }
     replies
@@ -315,12 +332,7 @@ pub fn run_job(
 ) -> Option<Vec<Frame>> {
     let storage = &state.storage;
     // Before any key lock: a script's job waits here until no other job runs.
-    let runs_script = commands
-        .iter()
-        .any(|c| c.spec.flags.contains(crate::cmd::Flags::RUNS_SCRIPT));
-    let _gate = state.scripts.enter_job(runs_script);
-    // In a cluster only the Raft apply writes; this node's own jobs there are reads.
-    let lazy_expiry = state.cluster.get().is_none();
+    let _gate = state.scripts.enter_job(runs_script(&commands));
     match transaction {
         None => storage.begin_job(),
         Some(transaction) => {
@@ -337,24 +349,7 @@ pub fn run_job(
             }
         }
     }
-    if lazy_expiry {
-        storage.allow_lazy_expiry();
-    }
-    let mut replies: Vec<Frame> = commands
-        .into_iter()
-        .enumerate()
-        .map(|(index, cmd)| {
-            storage.job_command(index);
-            execute_one(state, cmd, proto, client)
-        })
-        .collect();
-    // The last commit publishes the job's keyspace events: subscribers hear of the writes
-    // before their author gets the replies.
-    for (index, error) in storage.end_job() {
-        bump(&state.stats.storage.errors, 1);
-        replies[index] = Frame::Error(error);
-    }
-    Some(replies)
+    run_begun_job(state, std::iter::once((commands, proto, client))).pop()
 }
 
 /// True when a watched key was written, or expired, since WATCH. (A key that was live when
